@@ -1,0 +1,36 @@
+# Two commands do all set-up: `make demo` runs the back office on its embedded
+# default (SQLite + filesystem broker, no server needed); `make test` runs the
+# suite against PostgreSQL and Redis.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+TEST_ENV := DJANGO_SETTINGS_MODULE=config.settings.test
+
+.PHONY: demo test lint venv migrate clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py migrate --database platform --noinput
+
+demo: migrate
+	$(PY) manage.py load_demo
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+
+test: venv
+	$(TEST_ENV) $(PY) manage.py check_services
+	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf var/*.sqlite3* var/broker var/mail var/private

@@ -1,0 +1,378 @@
+"""The policy baseline: the taxonomy of the privacy policy and the regimes of REGULATIONS.md.
+
+Loaded by ``manage.py load_policy_baseline`` (and the demo command). Loading
+creates what is missing and leaves existing rows alone, so corrections staff make
+in the admin survive a reload; ``--update`` brings existing rows back to these values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+DATA_CATEGORIES = [
+    {
+        "slug": "account-identity",
+        "name": "Account and identity data",
+        "policy_section": "§2",
+        "description": "Who the user is and what they may do on the platform.",
+        "examples": "Name\nEmail address\nOrganisation membership\nAuthentication identifiers\nRole permissions",
+    },
+    {
+        "slug": "billing-transactions",
+        "name": "Billing and transaction data",
+        "policy_section": "§2",
+        "description": "Money moving through the wallet and the records tax law requires. "
+        "Full card numbers are never stored (§5).",
+        "examples": "Wallet balance activity\nTop-up records\nInvoices\n"
+        "Payment status metadata from payment processors",
+    },
+    {
+        "slug": "api-usage",
+        "name": "API and usage data",
+        "policy_section": "§2",
+        "description": "Metadata of API calls and the signals used for metering, security and reliability.",
+        "examples": "Request and response metadata\nModel identifiers\nToken and usage metrics\nLogs\n"
+        "IP address and device signals\nError telemetry",
+    },
+    {
+        "slug": "content",
+        "name": "Content data",
+        "policy_section": "§2",
+        "description": "What users send to models and what models return. Untrusted input.",
+        "examples": "Prompts\nInputs\nGenerated outputs",
+    },
+    {
+        "slug": "support",
+        "name": "Support data",
+        "policy_section": "§2",
+        "description": "Conversations with support and what users share in them.",
+        "examples": "Messages\nTickets\nOperational diagnostics shared during support",
+    },
+]
+
+PURPOSES = [
+    ("authentication", "Authentication", "Signing users in and securing their accounts."),
+    ("request-routing", "Request routing", "Routing API requests to AI model providers."),
+    ("usage-metering", "Usage metering", "Counting tokens and usage for quotas and charges."),
+    ("billing", "Billing", "Wallet top-ups, usage debits and invoices."),
+    ("fraud-prevention", "Fraud prevention", "Detecting payment and account fraud."),
+    ("abuse-detection", "Abuse detection", "Detecting misuse of the Service and enforcing its terms."),
+    ("support", "Customer support", "Answering support requests."),
+    ("reliability", "Reliability and troubleshooting", "Maintaining platform reliability and fixing incidents."),
+    ("legal-compliance", "Legal compliance", "Meeting legal obligations, court orders and regulator requests."),
+]
+
+LEGAL_BASES = [
+    ("contract", "Contract performance", "Art. 6(1)(b)", "Needed to provide the Service the user signed up for."),
+    (
+        "legitimate-interests",
+        "Legitimate interests",
+        "Art. 6(1)(f)",
+        "Security, fraud and abuse controls, reliability.",
+    ),
+    ("legal-obligation", "Legal obligation", "Art. 6(1)(c)", "Accounting and tax records, lawful requests."),
+    ("consent", "Consent", "Art. 6(1)(a)", "Where required, e.g. optional cookies; may be withdrawn."),
+    ("vital-interests", "Vital interests", "Art. 6(1)(d)", "Protecting someone's life; listed for completeness."),
+    ("public-task", "Public task", "Art. 6(1)(e)", "Tasks in the public interest; listed for completeness."),
+]
+
+SUBJECT_TYPES = [
+    ("account-user", "Account users", "People with an account on the Studio dashboard."),
+    ("administrator", "Administrators", "Users who manage an organisation's account and members."),
+    ("api-user", "API users", "People and systems calling the Studio API with a key."),
+    ("website-visitor", "Website visitors", "Visitors of the public website, signed in or not."),
+]
+
+RIGHTS = [
+    ("access", "Access", "Confirmation of processing and a copy of the data (GDPR Art. 15)."),
+    ("rectification", "Rectification", "Correction of inaccurate data (Art. 16)."),
+    ("erasure", "Erasure", "Deletion of data (Art. 17)."),
+    ("restriction", "Restriction", "Restriction of processing (Art. 18)."),
+    ("objection", "Objection", "Objection to processing (Art. 21)."),
+    ("portability", "Portability", "The data in a structured, machine-readable format (Art. 20)."),
+    ("withdraw_consent", "Withdraw consent", "Withdrawal of consent (Art. 7(3))."),
+    ("opt_out", "Opt-out of sale or sharing", "Opt-out of sale, sharing or targeted advertising (US states)."),
+    ("limit_sensitive", "Limit use of sensitive data", "Limit the use of sensitive personal information (CCPA)."),
+]
+
+GDPR_RIGHTS = ["access", "rectification", "erasure", "restriction", "objection", "portability", "withdraw_consent"]
+US_STATE_RIGHTS = ["access", "rectification", "erasure", "portability", "opt_out"]
+
+_UK_EU_COMMON = {
+    "response_period": 1,
+    "response_unit": "calendar_months",
+    "extension_period": 2,
+    "extension_requires_reason": True,
+    "extension_notice_before_due": True,
+    "roll_to_working_day": True,
+    "holiday_country": "GB",
+    "holiday_subdivision": "ENG",
+    "internal_margin_days": 3,
+}
+
+
+def _us_state(code, name, jurisdiction, source, authority, url, subdivision, **extra):
+    return {
+        "code": code,
+        "name": name,
+        "jurisdiction": jurisdiction,
+        "source": source,
+        "response_period": 45,
+        "response_unit": "calendar_days",
+        "extension_period": 45,
+        "extension_requires_reason": True,
+        "extension_notice_before_due": True,
+        "roll_to_working_day": False,
+        "holiday_country": "US",
+        "holiday_subdivision": subdivision,
+        "internal_margin_days": 5,
+        "supervisory_authority": authority,
+        "supervisory_authority_url": url,
+        "rights": [(right, {}) for right in US_STATE_RIGHTS],
+        **extra,
+    }
+
+
+REGIMES = [
+    {
+        "code": "eu_gdpr",
+        "name": "EU GDPR",
+        "jurisdiction": "European Union / EEA",
+        "source": "GDPR Art. 12(3)",
+        **_UK_EU_COMMON,
+        "supervisory_authority": "the data protection supervisory authority of your EU/EEA member state",
+        "supervisory_authority_url": "https://www.edpb.europa.eu/about-edpb/about-edpb/members_en",
+        "notes": "No pause in the text. Extension +2 months (3 from the start) if complex or numerous, "
+        "notified with reasons within the first month.",
+        "rights": [(right, {}) for right in GDPR_RIGHTS],
+    },
+    {
+        "code": "uk_gdpr",
+        "name": "UK GDPR",
+        "jurisdiction": "United Kingdom",
+        "source": "UK GDPR Art. 12(3), Art. 12A (Data (Use and Access) Act 2025); ICO guidance 8 Dec 2025",
+        **_UK_EU_COMMON,
+        "identity_starts_clock": True,
+        "clarification_pauses_clock": True,
+        "clock_rules_from": dt.date(2026, 2, 5),
+        "supervisory_authority": "the Information Commissioner's Office (ICO)",
+        "supervisory_authority_url": "https://ico.org.uk/make-a-complaint/",
+        "notes": "From 5 Feb 2026 the clock starts at the relevant time (latest of receipt, identity "
+        "information, fee) and a reasonably required clarification pauses it.",
+        "rights": [(right, {}) for right in GDPR_RIGHTS],
+    },
+    _us_state(
+        "ccpa",
+        "CCPA / CPRA",
+        "California, United States",
+        "11 CCR §7021, §7026, §7027",
+        "the California Privacy Protection Agency",
+        "https://cppa.ca.gov/",
+        "CA",
+        acknowledge_period=10,
+        acknowledge_unit="business_days",
+        notes="45 days from receipt whatever time verification takes; may deny if identity cannot be "
+        "verified within 45 days. Opt-out and limit requests: 15 business days, no verification.",
+        rights=[(right, {}) for right in ["access", "rectification", "erasure", "portability"]]
+        + [
+            (
+                "opt_out",
+                {"response_period": 15, "response_unit": "business_days", "identity_verification_allowed": False},
+            ),
+            (
+                "limit_sensitive",
+                {"response_period": 15, "response_unit": "business_days", "identity_verification_allowed": False},
+            ),
+        ],
+    ),
+    _us_state(
+        "vcdpa",
+        "Virginia VCDPA",
+        "Virginia, United States",
+        "Va. Code §59.1-577(B)",
+        "the Virginia Attorney General",
+        "https://www.oag.state.va.us/consumer-protection/",
+        "VA",
+        notes="Extension once, notified within the first 45 days.",
+    ),
+    _us_state(
+        "cpa",
+        "Colorado CPA",
+        "Colorado, United States",
+        "C.R.S. §6-1-1306(2); 4 CCR 904-3 Rule 6.11",
+        "the Colorado Attorney General",
+        "https://coag.gov/file-complaint/",
+        "CO",
+        notes="Keep request records for at least 24 months (Rule 6.11).",
+    ),
+    _us_state(
+        "ctdpa",
+        "Connecticut CTDPA",
+        "Connecticut, United States",
+        "Conn. Gen. Stat. §42-518(c)",
+        "the Connecticut Attorney General",
+        "https://portal.ct.gov/ag",
+        "CT",
+    ),
+    _us_state(
+        "tdpsa",
+        "Texas TDPSA",
+        "Texas, United States",
+        "Tex. Bus. & Com. Code §541.052",
+        "the Texas Attorney General",
+        "https://www.texasattorneygeneral.gov/consumer-protection",
+        "TX",
+        notes="Extension once.",
+    ),
+    {
+        "code": "lgpd",
+        "name": "Brazil LGPD",
+        "jurisdiction": "Brazil",
+        "source": "LGPD Art. 19",
+        "response_period": 15,
+        "response_unit": "calendar_days",
+        "extension_period": None,
+        "roll_to_working_day": False,
+        "holiday_country": "BR",
+        "holiday_subdivision": "",
+        "internal_margin_days": 2,
+        "supervisory_authority": "the Autoridade Nacional de Proteção de Dados (ANPD)",
+        "supervisory_authority_url": "https://www.gov.br/anpd/",
+        "notes": "A simplified reply immediately; the full statement within 15 days. Erasure may be met "
+        "by anonymising or blocking.",
+        "rights": [
+            (right, {})
+            for right in ["access", "rectification", "erasure", "objection", "portability", "withdraw_consent"]
+        ],
+    },
+    {
+        "code": "pipeda",
+        "name": "Canada PIPEDA",
+        "jurisdiction": "Canada (federal)",
+        "source": "PIPEDA s.8(3)-(5)",
+        "response_period": 30,
+        "response_unit": "calendar_days",
+        "extension_period": 30,
+        "extension_requires_reason": True,
+        "extension_notice_before_due": True,
+        "roll_to_working_day": False,
+        "holiday_country": "CA",
+        "holiday_subdivision": "",
+        "internal_margin_days": 3,
+        "supervisory_authority": "the Office of the Privacy Commissioner of Canada",
+        "supervisory_authority_url": "https://www.priv.gc.ca/en/report-a-concern/",
+        "notes": "Silence by the deadline is a deemed refusal. Extension notice states the reason and the "
+        "right to complain.",
+        "rights": [(right, {}) for right in ["access", "rectification", "withdraw_consent"]],
+    },
+    {
+        "code": "quebec",
+        "name": "Quebec Law 25",
+        "jurisdiction": "Quebec, Canada",
+        "source": "P-39.1 s.32",
+        "response_period": 30,
+        "response_unit": "calendar_days",
+        "extension_period": None,
+        "roll_to_working_day": False,
+        "holiday_country": "CA",
+        "holiday_subdivision": "QC",
+        "internal_margin_days": 3,
+        "supervisory_authority": "the Commission d'accès à l'information du Québec",
+        "supervisory_authority_url": "https://www.cai.gouv.qc.ca/",
+        "notes": "Answer in writing. Silence is a deemed refusal. The regime also grants de-indexing, "
+        "handled as an objection line.",
+        "rights": [(right, {}) for right in ["access", "rectification", "portability", "withdraw_consent"]],
+    },
+    {
+        "code": "fadp",
+        "name": "Swiss FADP",
+        "jurisdiction": "Switzerland",
+        "source": "FADP Art. 25(7)",
+        "response_period": 30,
+        "response_unit": "calendar_days",
+        "extension_period": None,
+        "roll_to_working_day": False,
+        "holiday_country": "CH",
+        "holiday_subdivision": "",
+        "internal_margin_days": 3,
+        "supervisory_authority": "the Federal Data Protection and Information Commissioner (FDPIC)",
+        "supervisory_authority_url": "https://www.edoeb.admin.ch/",
+        "notes": "30 days 'in general'; if it takes longer, tell the requester and say when.",
+        "rights": [(right, {}) for right in ["access", "rectification", "erasure", "objection", "portability"]],
+    },
+]
+
+PROCESSING_ACTIVITIES = [
+    {
+        "name": "Account management and authentication",
+        "purpose": "authentication",
+        "legal_basis": "contract",
+        "data_categories": ["account-identity"],
+        "subject_types": ["account-user", "administrator"],
+        "retention_reference": "Life of the account; identity data erased 30 days after closure.",
+    },
+    {
+        "name": "Routing API requests to AI models",
+        "purpose": "request-routing",
+        "legal_basis": "contract",
+        "data_categories": ["content", "api-usage"],
+        "subject_types": ["api-user"],
+        "retention_reference": "Prompts and outputs 30 days; request metadata anonymised after 90 days.",
+    },
+    {
+        "name": "Usage metering",
+        "purpose": "usage-metering",
+        "legal_basis": "contract",
+        "data_categories": ["api-usage"],
+        "subject_types": ["api-user", "account-user"],
+        "retention_reference": "Request metadata anonymised after 90 days, deleted after 13 months.",
+    },
+    {
+        "name": "Billing, wallet and invoicing",
+        "purpose": "billing",
+        "legal_basis": "legal-obligation",
+        "data_categories": ["billing-transactions", "account-identity"],
+        "subject_types": ["account-user", "administrator"],
+        "retention_reference": "Invoices and transactions 6 years after the financial year (UK VAT).",
+    },
+    {
+        "name": "Fraud prevention",
+        "purpose": "fraud-prevention",
+        "legal_basis": "legitimate-interests",
+        "data_categories": ["billing-transactions", "api-usage", "account-identity"],
+        "subject_types": ["account-user", "api-user"],
+        "retention_reference": "Request metadata 13 months.",
+    },
+    {
+        "name": "Abuse detection and enforcement of terms",
+        "purpose": "abuse-detection",
+        "legal_basis": "legitimate-interests",
+        "data_categories": ["api-usage", "content"],
+        "subject_types": ["api-user"],
+        "retention_reference": "Prompts 30 days; metadata 13 months.",
+    },
+    {
+        "name": "Customer support",
+        "purpose": "support",
+        "legal_basis": "contract",
+        "data_categories": ["support", "account-identity"],
+        "subject_types": ["account-user", "administrator", "website-visitor"],
+        "retention_reference": "12 months after the ticket is closed.",
+    },
+    {
+        "name": "Reliability and troubleshooting",
+        "purpose": "reliability",
+        "legal_basis": "legitimate-interests",
+        "data_categories": ["api-usage"],
+        "subject_types": ["api-user", "website-visitor"],
+        "retention_reference": "Visitor events 90 days; request metadata 90 days before anonymisation.",
+    },
+    {
+        "name": "Legal compliance and rights requests",
+        "purpose": "legal-compliance",
+        "legal_basis": "legal-obligation",
+        "data_categories": ["account-identity", "billing-transactions"],
+        "subject_types": ["account-user", "administrator", "api-user", "website-visitor"],
+        "retention_reference": "Records of rights requests 24 months after closure (CCPA §7101).",
+    },
+]

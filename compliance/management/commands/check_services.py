@@ -1,0 +1,29 @@
+"""Fail fast, with the variable to set, when the database or broker cannot be reached."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+
+
+class Command(BaseCommand):
+    help = "Check that every configured database and the Celery broker answer."
+
+    def handle(self, *args, **options):
+        problems = []
+        for alias in settings.DATABASES:
+            variable = "DATABASE_URL" if alias == "default" else f"{alias.upper()}_DATABASE_URL"
+            try:
+                connections[alias].ensure_connection()
+            except Exception as exc:
+                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                problems.append(f"database {alias!r} unreachable ({first_line}); set {variable}")
+        from config.celery_app import app
+
+        try:
+            with app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=3)
+        except Exception as exc:
+            problems.append(f"broker unreachable ({type(exc).__name__}); set CELERY_BROKER_URL")
+        if problems:
+            raise CommandError("\n".join(problems))
+        self.stdout.write("Databases and broker reachable.")

@@ -1,0 +1,443 @@
+"""Shared taxonomy and data map.
+
+The taxonomy (data categories, purposes, legal bases, subject types, regimes
+and the rights they grant) comes from the privacy policy and
+``reference/REGULATIONS.md`` and is loaded by ``manage.py load_policy_baseline``.
+It is data: compliance staff correct it in the admin without a release.
+
+The data map (systems of record, their tables and columns) says where personal
+data lives and how each column is treated on erasure. Nothing here imports
+another app of ours: relations that point up (a subprocessor hosting a system,
+a retention rule on a table) are declared by the upper app.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+
+class TaxonomyEntry(models.Model):
+    """Common shape of the policy's vocabularies: a stable slug, a name and a description."""
+
+    slug = models.SlugField(max_length=64, unique=True, help_text="Stable identifier used by code and exports.")
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    policy_section = models.CharField(
+        max_length=20, blank=True, help_text="Where the privacy policy states it, e.g. §2."
+    )
+    display_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["display_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DataCategory(TaxonomyEntry):
+    """A category of personal data from policy §2."""
+
+    examples = models.TextField(blank=True, help_text="Concrete examples, one per line.")
+    history = HistoricalRecords()
+
+    class Meta(TaxonomyEntry.Meta):
+        verbose_name_plural = "data categories"
+
+
+class ProcessingPurpose(TaxonomyEntry):
+    """A purpose of processing from policy §3."""
+
+    history = HistoricalRecords()
+
+
+class LegalBasis(TaxonomyEntry):
+    """A lawful basis for processing (GDPR Art. 6(1)), named in policy §4."""
+
+    article = models.CharField(max_length=40, blank=True, help_text="e.g. Art. 6(1)(b)")
+    history = HistoricalRecords()
+
+    class Meta(TaxonomyEntry.Meta):
+        verbose_name_plural = "legal bases"
+
+
+class SubjectType(TaxonomyEntry):
+    """A kind of data subject from policy §1."""
+
+    history = HistoricalRecords()
+
+
+class Right(TaxonomyEntry):
+    """A data subject right (access, erasure, ...). Which regimes grant it is on the regime."""
+
+    history = HistoricalRecords()
+
+
+class PeriodUnit(models.TextChoices):
+    CALENDAR_MONTHS = "calendar_months", "calendar months"
+    CALENDAR_DAYS = "calendar_days", "calendar days"
+    BUSINESS_DAYS = "business_days", "business days"
+
+
+class Regime(models.Model):
+    """A legal regime and its deadline rule, stored as data (REGULATIONS.md §1 and §2).
+
+    The rights-request deadline engine reads these fields; it never hard-codes a
+    regime. The response clock runs ``response_period`` ``response_unit`` from the
+    clock start; a notified extension makes it ``response_period +
+    extension_period`` from the same start. Where ``roll_to_working_day`` is set a
+    due date on a weekend or holiday of the regime's calendar moves to the next
+    working day.
+    """
+
+    code = models.SlugField(max_length=20, unique=True, help_text="API value, e.g. uk_gdpr.")
+    name = models.CharField(max_length=120, unique=True)
+    jurisdiction = models.CharField(max_length=120)
+    source = models.CharField(max_length=255, help_text="The legal text the rule comes from.")
+
+    response_period = models.PositiveSmallIntegerField()
+    response_unit = models.CharField(max_length=20, choices=PeriodUnit.choices)
+    extension_period = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Empty when the regime allows no extension."
+    )
+    extension_requires_reason = models.BooleanField(default=True)
+    extension_notice_before_due = models.BooleanField(
+        default=True, help_text="The extension must be notified before the current due date."
+    )
+    acknowledge_period = models.PositiveSmallIntegerField(null=True, blank=True)
+    acknowledge_unit = models.CharField(max_length=20, choices=PeriodUnit.choices, blank=True)
+    roll_to_working_day = models.BooleanField(
+        default=False, help_text="Move a due date on a weekend or holiday to the next working day."
+    )
+    identity_starts_clock = models.BooleanField(
+        default=False,
+        help_text="The clock starts at the latest of receipt and identity information received.",
+    )
+    clarification_pauses_clock = models.BooleanField(
+        default=False, help_text="A reasonably required clarification pauses the clock until answered."
+    )
+    clock_rules_from = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The two clock rules above apply only to requests received on or after this date.",
+    )
+    internal_margin_days = models.PositiveSmallIntegerField(
+        default=3, help_text="Internal target date: this many working days before the legal due date."
+    )
+    holiday_country = models.CharField(
+        max_length=2, default="GB", help_text="ISO country code of the working-day calendar (holidays package)."
+    )
+    holiday_subdivision = models.CharField(
+        max_length=10, blank=True, default="ENG", help_text="Subdivision of the calendar, e.g. ENG, CA, QC."
+    )
+    supervisory_authority = models.CharField(max_length=200, blank=True)
+    supervisory_authority_url = models.URLField(blank=True)
+    record_retention_months = models.PositiveSmallIntegerField(
+        default=24, help_text="How long records of handled requests are kept."
+    )
+    rights = models.ManyToManyField(Right, through="RegimeRight", related_name="regimes")
+    notes = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(response_period__gt=0), name="regime_response_period_positive"),
+            models.CheckConstraint(
+                condition=Q(acknowledge_period__isnull=True) | ~Q(acknowledge_unit=""),
+                name="regime_acknowledge_has_unit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.acknowledge_period and not self.acknowledge_unit:
+            raise ValidationError({"acknowledge_unit": "Give the unit of the acknowledgement period."})
+        if self.holiday_country:
+            import holidays
+
+            if self.holiday_country not in holidays.list_supported_countries():
+                raise ValidationError({"holiday_country": f"No holiday calendar for {self.holiday_country!r}."})
+
+
+class RegimeRight(models.Model):
+    """A right a regime grants, with the exceptions to the regime's general clock.
+
+    CCPA opt-out of sale/sharing, for instance, runs 15 business days and must not
+    ask for identity verification (11 CCR §7026).
+    """
+
+    regime = models.ForeignKey(Regime, on_delete=models.CASCADE, related_name="regime_rights")
+    right = models.ForeignKey(Right, on_delete=models.PROTECT, related_name="regime_rights")
+    response_period = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Overrides the regime's period for this right."
+    )
+    response_unit = models.CharField(max_length=20, choices=PeriodUnit.choices, blank=True)
+    identity_verification_allowed = models.BooleanField(default=True)
+    notes = models.CharField(max_length=255, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["regime", "right__display_order"]
+        constraints = [
+            models.UniqueConstraint(fields=["regime", "right"], name="regime_right_unique"),
+            models.CheckConstraint(
+                condition=Q(response_period__isnull=True) | ~Q(response_unit=""),
+                name="regime_right_override_has_unit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.regime.code}: {self.right.slug}"
+
+
+class ProcessingActivity(models.Model):
+    """An entry of the record of processing activities (GDPR Art. 30).
+
+    Recipients come from the subprocessor register, which declares the relation
+    on its side (``subprocessors.Subprocessor.processing_activities``).
+    """
+
+    class Role(models.TextChoices):
+        CONTROLLER = "controller", "Controller"
+        PROCESSOR = "processor", "Processor"
+
+    name = models.CharField(max_length=160, unique=True)
+    description = models.TextField(blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.CONTROLLER)
+    purpose = models.ForeignKey(ProcessingPurpose, on_delete=models.PROTECT, related_name="activities")
+    legal_basis = models.ForeignKey(LegalBasis, on_delete=models.PROTECT, related_name="activities")
+    data_categories = models.ManyToManyField(DataCategory, related_name="activities")
+    subject_types = models.ManyToManyField(SubjectType, related_name="activities")
+    retention_reference = models.CharField(
+        max_length=255, blank=True, help_text="Retention period or the schedule entry that sets it."
+    )
+    transfers_note = models.TextField(blank=True, help_text="Transfers outside the UK/EEA and their safeguards.")
+    security_measures = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "processing activities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time each Celery worker ran the heartbeat job that beat schedules.
+
+    It proves the whole loop (beat → broker → worker → database) is alive; the
+    admin index shows it to compliance staff.
+    """
+
+    worker = models.CharField(max_length=200, unique=True)
+    last_beat_at = models.DateTimeField()
+    beats = models.PositiveBigIntegerField(default=0)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-last_beat_at"]
+
+    def __str__(self) -> str:
+        return self.worker
+
+
+# ------------------------------------------------------------------------------
+# Data map
+# ------------------------------------------------------------------------------
+
+
+class SystemOfRecord(models.Model):
+    """A system holding personal data that the back office reaches through a connector."""
+
+    class Kind(models.TextChoices):
+        SQL = "sql", "SQL database (Django alias)"
+        WEBHOOK = "webhook", "Webhook (signed HTTP)"
+        MANUAL = "manual", "Manual (a task for a person)"
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    owner = models.CharField(max_length=120, help_text="Team or person accountable for the system.")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    database_alias = models.CharField(
+        max_length=64, blank=True, help_text="For SQL systems: a database alias from settings (never credentials)."
+    )
+    webhook_url = models.URLField(blank=True)
+    webhook_secret_setting = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Name of the environment variable holding the webhook signing secret.",
+    )
+    manual_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="For manual systems: who carries out the tasks.",
+    )
+    manual_instructions = models.TextField(blank=True)
+    data_categories = models.ManyToManyField(DataCategory, blank=True, related_name="systems")
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "systems of record"
+        constraints = [
+            models.CheckConstraint(condition=~Q(kind="sql") | ~Q(database_alias=""), name="sql_system_has_alias"),
+            models.CheckConstraint(condition=~Q(kind="webhook") | ~Q(webhook_url=""), name="webhook_system_has_url"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.SQL:
+            if not self.database_alias:
+                raise ValidationError({"database_alias": "A SQL system needs a database alias."})
+            if self.database_alias not in settings.DATABASES:
+                raise ValidationError({"database_alias": f"No database alias {self.database_alias!r} in settings."})
+        if self.kind == self.Kind.WEBHOOK:
+            if not self.webhook_url:
+                raise ValidationError({"webhook_url": "A webhook system needs a URL."})
+            if not self.webhook_secret_setting:
+                raise ValidationError({"webhook_secret_setting": "Name the variable holding the secret."})
+
+
+class MappedTable(models.Model):
+    """A table (or collection) of a system of record and how its rows belong to a subject.
+
+    A row is the subject's either directly (``subject_column`` holds the account id
+    or the email) or through its parent: ``parent`` names the mapped table one step
+    closer to the subject and ``parent_column`` the column here that holds the
+    parent's primary key (prompts → API requests → account).
+    """
+
+    class SubjectKey(models.TextChoices):
+        ACCOUNT_ID = "account_id", "Account id"
+        EMAIL = "email", "Email address"
+
+    system = models.ForeignKey(SystemOfRecord, on_delete=models.CASCADE, related_name="tables")
+    table_name = models.CharField(max_length=128)
+    description = models.TextField(blank=True)
+    primary_key = models.CharField(max_length=128, default="id")
+    subject_column = models.CharField(max_length=128, blank=True)
+    subject_key = models.CharField(max_length=20, choices=SubjectKey.choices, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent_column = models.CharField(max_length=128, blank=True)
+    restriction_flag_column = models.CharField(
+        max_length=128, blank=True, help_text="Boolean column set to restrict processing (Art. 18)."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["system__name", "table_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "table_name"], name="mapped_table_unique"),
+            models.CheckConstraint(
+                condition=(Q(subject_column="") | Q(parent__isnull=True)),
+                name="mapped_table_one_subject_path",
+            ),
+            models.CheckConstraint(
+                condition=Q(parent__isnull=True) | ~Q(parent_column=""),
+                name="mapped_table_parent_has_column",
+            ),
+            models.CheckConstraint(
+                condition=Q(subject_column="") | ~Q(subject_key=""),
+                name="mapped_table_subject_has_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system.slug}.{self.table_name}"
+
+    def clean(self) -> None:
+        if self.subject_column and self.parent_id:
+            raise ValidationError("Identify the subject either by a column or through a parent table, not both.")
+        if self.subject_column and not self.subject_key:
+            raise ValidationError({"subject_key": "Say whether the subject column holds an account id or an email."})
+        if self.parent_id and not self.parent_column:
+            raise ValidationError({"parent_column": "Name the column holding the parent's primary key."})
+        if self.parent_id and self.system_id and self.parent.system_id != self.system_id:
+            raise ValidationError({"parent": "The parent table must be in the same system."})
+        # The join path must reach a table that identifies the subject, without a cycle.
+        seen = {self.pk} if self.pk else set()
+        step = self.parent
+        while step is not None:
+            if step.pk in seen:
+                raise ValidationError({"parent": "The join path loops back on itself."})
+            seen.add(step.pk)
+            if step.subject_column:
+                break
+            step = step.parent
+        if self.parent_id and step is None:
+            raise ValidationError({"parent": "The join path does not reach a table that identifies the subject."})
+
+    def join_path(self) -> list[MappedTable]:
+        """This table, then each parent up to the one holding the subject column."""
+        path: list[MappedTable] = [self]
+        while path[-1].parent_id is not None:
+            path.append(path[-1].parent)
+        return path
+
+
+class ColumnTreatment(models.TextChoices):
+    """What erasure (or anonymising retention) does to a column."""
+
+    KEEP = "keep", "Keep"
+    NULL = "null", "Set to null"
+    FIXED = "fixed", "Replace with a fixed value"
+    HASH = "hash", "Keyed hash (HMAC)"
+    REDACT = "redact", "Redact"
+    DELETE_ROW = "delete_row", "Delete the whole row"
+
+
+class MappedColumn(models.Model):
+    """A column of a mapped table, classified with a data category or as not personal."""
+
+    table = models.ForeignKey(MappedTable, on_delete=models.CASCADE, related_name="columns")
+    name = models.CharField(max_length=128)
+    data_category = models.ForeignKey(
+        DataCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="columns"
+    )
+    not_personal = models.BooleanField(default=False, help_text="Explicitly classified as not personal data.")
+    treatment = models.CharField(max_length=20, choices=ColumnTreatment.choices, default=ColumnTreatment.KEEP)
+    replacement = models.CharField(
+        max_length=255, blank=True, help_text="The fixed value, for the 'fixed value' treatment."
+    )
+    is_timestamp = models.BooleanField(default=False, help_text="Available as a retention trigger.")
+    notes = models.CharField(max_length=255, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["table", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["table", "name"], name="mapped_column_unique"),
+            models.CheckConstraint(
+                condition=Q(data_category__isnull=True) | Q(not_personal=False),
+                name="mapped_column_category_or_not_personal",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table}.{self.name}"
+
+    @property
+    def is_classified(self) -> bool:
+        return self.not_personal or self.data_category_id is not None
+
+    def clean(self) -> None:
+        if self.data_category_id and self.not_personal:
+            raise ValidationError("A column is either in a data category or not personal, not both.")
+        if self.treatment == ColumnTreatment.FIXED and not self.replacement:
+            raise ValidationError({"replacement": "Give the fixed value that replaces the data."})

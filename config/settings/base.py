@@ -1,0 +1,233 @@
+"""Settings shared by every environment. Values come from the environment (see config/env.py)."""
+
+from celery.schedules import crontab  # noqa: F401 - available to settings that extend schedules
+
+from config.env import (
+    BASE_DIR,
+    VAR_DIR,
+    bool_from_env,
+    broker_from_env,
+    database_from_env,
+    email_from_env,
+    env,
+    int_from_env,
+    list_from_env,
+)
+
+# ------------------------------------------------------------------------------
+# General
+# ------------------------------------------------------------------------------
+DEBUG = bool_from_env("DJANGO_DEBUG", False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-local-key-change-me-0123456789abcdefghijklmnop")
+ALLOWED_HOSTS = list_from_env("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Europe/London")
+LANGUAGE_CODE = "en-gb"
+USE_I18N = True
+USE_TZ = True
+SITE_NAME = env.str("SITE_NAME", default="Studio compliance back office")
+# Absolute base URL used in emails and signed links (no trailing slash).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ------------------------------------------------------------------------------
+# Databases
+# ------------------------------------------------------------------------------
+# ``default`` holds the back office's own records. Every other alias is a system
+# of record the connectors may reach (the data map names aliases, never
+# credentials). ``platform`` is the sample Studio product database.
+DATABASES = {
+    "default": database_from_env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'backoffice.sqlite3'}"),
+    "platform": database_from_env("PLATFORM_DATABASE_URL", f"sqlite:///{VAR_DIR / 'platform.sqlite3'}"),
+}
+# More systems of record: SYSTEM_OF_RECORD_ALIASES=billing,crm with
+# BILLING_DATABASE_URL and CRM_DATABASE_URL set.
+for _alias in list_from_env("SYSTEM_OF_RECORD_ALIASES", []):
+    DATABASES[_alias] = database_from_env(f"{_alias.upper()}_DATABASE_URL", "")
+DATABASE_ROUTERS = ["sample_platform.routers.SamplePlatformRouter"]
+
+# ------------------------------------------------------------------------------
+# Applications
+# ------------------------------------------------------------------------------
+DJANGO_APPS = [
+    "compliance.admin_site.BackOfficeAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+]
+THIRD_PARTY_APPS = [
+    "simple_history",
+    "django_celery_beat",
+    "django_countries",
+    "rest_framework",
+    "drf_spectacular",
+]
+LOCAL_APPS = [
+    "compliance",
+    "subprocessors",
+    "retention",
+    "requests_app",
+    "sample_platform",
+]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ------------------------------------------------------------------------------
+# Authentication and sessions
+# ------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_COOKIE_AGE = int_from_env("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=60)
+SESSION_SAVE_EVERY_REQUEST = True  # the age above is an inactivity timeout
+SESSION_COOKIE_HTTPONLY = True
+LOGIN_URL = "admin:login"
+
+# ------------------------------------------------------------------------------
+# Static and media files
+# ------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
+MEDIA_ROOT = env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Export bundles and DPA documents: never served from MEDIA_URL, only through
+    # views that check permissions or signed links.
+    "private": {
+        "BACKEND": env.str("PRIVATE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": {"location": env.str("PRIVATE_STORAGE_ROOT", default=str(VAR_DIR / "private"))},
+    },
+}
+
+# ------------------------------------------------------------------------------
+# Email
+# ------------------------------------------------------------------------------
+vars().update(email_from_env("EMAIL_URL", f"filemail://{VAR_DIR / 'mail'}"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Studio privacy <studio@pahlavan.co.uk>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The policy's contact address (§9): where rights requests arrive.
+PRIVACY_CONTACT_EMAIL = env.str("PRIVACY_CONTACT_EMAIL", default="studio@pahlavan.co.uk")
+
+# ------------------------------------------------------------------------------
+# Celery
+# ------------------------------------------------------------------------------
+CELERY_BROKER_URL = broker_from_env("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = VAR_DIR / "broker" / "queue"
+    _processed_dir = VAR_DIR / "broker" / "processed"
+    for _folder in (_queue_dir, _processed_dir):
+        _folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(_processed_dir),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int_from_env("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_RESULT_BACKEND = None  # jobs record their outcome in the database, never in a result backend
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = int_from_env("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
+CELERY_TASK_TIME_LIMIT = int_from_env("CELERY_TASK_TIME_LIMIT", 30 * 60, minimum=1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ALWAYS_EAGER = False
+# How old the last worker heartbeat may be before the admin shows the workers as down.
+WORKER_HEARTBEAT_STALE_SECONDS = int_from_env("WORKER_HEARTBEAT_STALE_SECONDS", 5 * 60, minimum=60)
+
+# ------------------------------------------------------------------------------
+# API
+# ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Studio compliance back office API",
+    "DESCRIPTION": "Intake of data subject rights requests from support desks and web forms.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# ------------------------------------------------------------------------------
+# Compliance: keys and policy parameters
+# ------------------------------------------------------------------------------
+# Per-installation key for keyed hashes (erasure ledger, hashed column treatment).
+# Changing it makes earlier hashes unmatchable: keep it with the database backups.
+COMPLIANCE_HMAC_KEY = env.str("COMPLIANCE_HMAC_KEY", default="insecure-local-hmac-key-change-me")
+# Contractual notice period for subprocessor changes (GDPR Art. 28(2)).
+SUBPROCESSOR_NOTICE_DAYS = int_from_env("SUBPROCESSOR_NOTICE_DAYS", 30, minimum=0)
+
+# ------------------------------------------------------------------------------
+# Admin dashboard
+# ------------------------------------------------------------------------------
+# Callables returning {"title": ..., "template": ..., "context": {...}} or None,
+# rendered on the admin index in this order (each app adds its own panel).
+ADMIN_DASHBOARD_PANELS = [
+    "compliance.dashboard.worker_health_panel",
+]
+
+# ------------------------------------------------------------------------------
+# Logging: ids only, never personal data
+# ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# ------------------------------------------------------------------------------
+# Demo
+# ------------------------------------------------------------------------------
+# ``manage.py load_demo`` calls these in order, each with ``stdout=``; each app
+# adds the step that loads its demo data. Every step is safe to run again.
+DEMO_STEPS: list[str] = []
+FORMS_URLFIELD_ASSUME_HTTPS = True  # transitional setting until Django 6.0

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SubprocessorsConfig(AppConfig):
+    name = "subprocessors"
+    verbose_name = "Subprocessor register"

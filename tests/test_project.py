@@ -1,0 +1,68 @@
+"""Project-wide checks: migrations in step, production settings, configuration errors."""
+
+import os
+import subprocess
+import sys
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "x" * 64 + "-a-long-random-production-secret",
+    "COMPLIANCE_HMAC_KEY": "y" * 48,
+    "DJANGO_ALLOWED_HOSTS": "compliance.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/studio_backoffice",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+}
+
+
+def manage(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_models_and_migrations_are_in_step(db):
+    out = StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DJANGO_SECRET_KEY", "", "DJANGO_SECRET_KEY must be set"),
+        ("DATABASE_URL", "mysql://nope", "DATABASE_URL must be a postgres:// or sqlite:/// URL"),
+        ("CELERY_BROKER_URL", "kafka://x", "CELERY_BROKER_URL must be a redis://"),
+        ("SESSION_IDLE_TIMEOUT_SECONDS", "soon", "SESSION_IDLE_TIMEOUT_SECONDS must be an integer"),
+        ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG must be true or false"),
+    ],
+)
+def test_bad_environment_fails_at_start_up_with_one_line_naming_the_variable(variable, value, message):
+    result = manage("check", env={**PRODUCTION_ENV, variable: value})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert message in result.stderr
+
+
+def test_setup_commands_run_twice_change_nothing(db, baseline):
+    first = StringIO()
+    call_command("setup_periodic_tasks", stdout=first)
+    second = StringIO()
+    call_command("setup_periodic_tasks", stdout=second)
+    assert "created: Worker heartbeat" in first.getvalue()
+    assert "created" not in second.getvalue()
+    assert "unchanged: Worker heartbeat" in second.getvalue()
