@@ -1,0 +1,210 @@
+"""How the back office reaches a system of record: one small interface, three kinds.
+
+Export, erasure and retention all act on Studio's data through this interface,
+driven by the data map (``compliance.models``). Implementations live beside this
+module (``sql``, ``webhook``, ``manual``); ``get_connector(system)`` picks one.
+
+Everything here takes ids and data-map rows, returns counts and checkpoints,
+and never logs or raises with personal data in the message.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from compliance.models import MappedTable, SystemOfRecord
+
+
+class ConnectorError(Exception):
+    """A connector could not do its work. The message is safe to store and show (no personal data)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whom a request or a hold is about, as the systems of record know them.
+
+    ``account_ref`` is the platform account id (as text); ``email`` the address.
+    A table keyed by account id needs ``account_ref``; one keyed by email needs
+    ``email``; a table whose key the subject lacks is simply not searched.
+    """
+
+    account_ref: str | None = None
+    email: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.account_ref and not self.email:
+            raise ValueError("a subject needs an account reference or an email")
+
+    def key_for(self, subject_key: str) -> str | None:
+        """The identifier matching a table's ``subject_key`` ("account_id" or "email")."""
+        if subject_key == "account_id":
+            return self.account_ref
+        if subject_key == "email":
+            return self.email.strip().lower() if self.email else None
+        raise ValueError(f"unknown subject key {subject_key!r}")
+
+
+class ExportSink(Protocol):
+    """Where ``Connector.export`` streams a subject's rows.
+
+    The connector asks for one binary stream per (table, format) and writes the
+    encoded rows into it: ``csv`` (UTF-8, header row first) and ``jsonl`` (one JSON
+    object per line, keys are column names). The sink decides where the bytes go
+    (a ZIP member, a file, a hash).
+    """
+
+    def open_stream(self, table: MappedTable, fmt: str) -> AbstractContextManager[BinaryIO]: ...
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """What erasure does to one table for one subject.
+
+    ``action``: ``delete`` (delete the subject's rows), ``mask`` (apply the
+    column treatments of the data map to the subject's rows) or ``keep`` (leave
+    them, with ``reason`` saying which rule or hold keeps them).
+    """
+
+    table_id: int
+    action: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ErasurePlan:
+    """The per-table actions for one subject in one system, in the order given.
+
+    Build it with the tables of a system; ``Connector.erase`` applies it child
+    tables before parents whatever order the tables are listed in.
+    """
+
+    tables: list[TablePlan] = field(default_factory=list)
+
+    def for_table(self, table_id: int) -> TablePlan | None:
+        return next((t for t in self.tables if t.table_id == table_id), None)
+
+
+@dataclass(frozen=True)
+class TableCount:
+    table_id: int
+    table_name: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class ErasureOutcome:
+    """Counts of one table's erasure: rows deleted, rows masked, rows kept."""
+
+    table_id: int
+    table_name: str
+    deleted: int = 0
+    masked: int = 0
+    kept: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SweepBatch:
+    """One batch of a retention sweep, done in one short transaction.
+
+    ``checkpoint`` is the last primary key the batch looked at (resume after it);
+    ``done`` says there is nothing older than the cutoff left after it.
+    ``keys_sha256`` is the SHA-256 (hex) of the affected primary keys of this
+    batch, in key order, as text joined by commas; callers chain the digests of
+    successive batches into the run's evidence.
+    """
+
+    matched: int
+    affected: int
+    skipped_held: int
+    checkpoint: str | None
+    keys_sha256: str
+    done: bool
+    duration_ms: float = 0.0
+
+
+class Connector(abc.ABC):
+    """The four operations every kind of system of record supports."""
+
+    def __init__(self, system: SystemOfRecord) -> None:
+        self.system = system
+
+    @abc.abstractmethod
+    def locate(self, subject: Subject) -> list[TableCount]:
+        """Per mapped table, how many rows belong to ``subject``."""
+
+    @abc.abstractmethod
+    def export(self, subject: Subject, sink: ExportSink) -> list[TableCount]:
+        """Stream every mapped row of ``subject`` into ``sink``, one table at a time.
+
+        Memory must not grow with the subject's data (server-side cursors, COPY).
+        Returns the row count of each table.
+        """
+
+    @abc.abstractmethod
+    def erase(self, subject: Subject, plan: ErasurePlan) -> list[ErasureOutcome]:
+        """Apply ``plan`` to ``subject``'s rows, child tables before parents.
+
+        Each table in its own transaction; running it again after a success or a
+        crash changes nothing more (rows already deleted or masked are not found
+        or not changed again).
+        """
+
+    @abc.abstractmethod
+    def sweep_batch(
+        self,
+        table: MappedTable,
+        *,
+        timestamp_column: str,
+        cutoff: datetime,
+        action: str,
+        checkpoint: str | None,
+        batch_size: int,
+        held_subjects: list[Subject] | None = None,
+    ) -> SweepBatch:
+        """Delete (``action="delete"``) or anonymise (``"anonymise"``: the map's column
+        treatments) up to ``batch_size`` rows of ``table`` whose ``timestamp_column``
+        is strictly before ``cutoff`` and whose key is after ``checkpoint``, in key
+        order, in one transaction. Rows of ``held_subjects`` are skipped and counted.
+        """
+
+    def sweep(
+        self,
+        table: MappedTable,
+        *,
+        timestamp_column: str,
+        cutoff: datetime,
+        action: str,
+        checkpoint: str | None,
+        batch_size: int,
+        held_subjects: list[Subject] | None = None,
+    ) -> Iterator[SweepBatch]:
+        """Batches until done; the caller records each batch's checkpoint before asking for the next."""
+        while True:
+            batch = self.sweep_batch(
+                table,
+                timestamp_column=timestamp_column,
+                cutoff=cutoff,
+                action=action,
+                checkpoint=checkpoint,
+                batch_size=batch_size,
+                held_subjects=held_subjects,
+            )
+            yield batch
+            if batch.done:
+                return
+            checkpoint = batch.checkpoint
+
+    def sample_subjects(self, limit: int) -> list[Subject]:
+        """Up to ``limit`` subjects this system knows, with both keys where it has them.
+
+        Used by the demo to tie rights requests to real platform accounts and by
+        tests; a system that cannot list its subjects says so.
+        """
+        raise ConnectorError(f"{self.system.get_kind_display()} systems cannot list their subjects")
