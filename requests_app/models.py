@@ -112,6 +112,9 @@ class RightsRequest(models.Model):
     # Computed from the ledger by requests_app.deadlines; never edited by hand.
     clock_started_on = models.DateField(null=True, blank=True, editable=False)
     paused_days = models.PositiveIntegerField(default=0, editable=False)
+    paused_since = models.DateField(
+        null=True, blank=True, editable=False, help_text="Set while a clarification pauses the clock."
+    )
     is_extended = models.BooleanField(default=False, editable=False)
     due_date = models.DateField(null=True, blank=True, editable=False, db_index=True)
     acknowledge_by = models.DateField(null=True, blank=True, editable=False)

@@ -1,0 +1,62 @@
+"""Every write of the rights-request app goes through these services.
+
+``requests`` covers intake, the event ledger, lines and closing; ``communications``
+letters and emails; ``api_clients`` integration tokens; ``notifications`` the
+worker jobs' digests, escalations and reminders.
+"""
+
+from requests_app.services.api_clients import (
+    api_client_authenticate,
+    api_client_create,
+    api_client_revoke,
+    request_event_add_idempotent,
+    rights_request_open_idempotent,
+)
+from requests_app.services.communications import (
+    communication_deliver,
+    communication_preview,
+    communication_render,
+    communication_send,
+)
+from requests_app.services.notifications import (
+    digests_send,
+    escalations_send,
+    identity_reminders_send,
+    paused_deadlines_refresh,
+)
+from requests_app.services.requests import (
+    request_event_add,
+    request_line_complete,
+    request_note_add,
+    rights_request_assign,
+    rights_request_close,
+    rights_request_identity_record,
+    rights_request_open,
+    rights_request_recompute,
+    rights_request_update,
+)
+
+__all__ = [
+    "api_client_authenticate",
+    "api_client_create",
+    "api_client_revoke",
+    "communication_deliver",
+    "communication_preview",
+    "communication_render",
+    "communication_send",
+    "digests_send",
+    "escalations_send",
+    "identity_reminders_send",
+    "paused_deadlines_refresh",
+    "request_event_add",
+    "request_event_add_idempotent",
+    "request_line_complete",
+    "request_note_add",
+    "rights_request_assign",
+    "rights_request_close",
+    "rights_request_identity_record",
+    "rights_request_open",
+    "rights_request_open_idempotent",
+    "rights_request_recompute",
+    "rights_request_update",
+]

@@ -1,0 +1,217 @@
+"""Letters and emails to requesters, rendered from templates and stored exactly as sent.
+
+Sending a letter records the event it stands for (an acknowledgement letter is
+the ``acknowledged`` event, an extension notice the ``extension_notified`` one,
+a completion or refusal letter the response), so the ledger and the deadlines
+follow from what was actually sent. The email itself goes out from a worker,
+after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from requests_app.deadlines import Deadlines, LedgerEntry
+from requests_app.models import (
+    Communication,
+    EventType,
+    LetterTemplate,
+    Outcome,
+    RequestLine,
+    RightsRequest,
+)
+from requests_app.services.requests import (
+    DECIDE_PERMISSION,
+    _lock,
+    _require,
+    _save,
+    request_event_add,
+    request_responded_record,
+    rights_request_deadlines,
+)
+
+TEMPLATE_EVENT = {
+    LetterTemplate.ACKNOWLEDGEMENT: EventType.ACKNOWLEDGED,
+    LetterTemplate.IDENTITY_REQUEST: EventType.IDENTITY_REQUESTED,
+    LetterTemplate.CLARIFICATION_REQUEST: EventType.CLARIFICATION_REQUESTED,
+    LetterTemplate.EXTENSION_NOTICE: EventType.EXTENSION_NOTIFIED,
+    LetterTemplate.COMPLETION: EventType.RESPONDED,
+    LetterTemplate.PARTIAL_OR_REFUSAL: EventType.RESPONDED,
+}
+# Letters that carry a decision only compliance officers take.
+DECISION_TEMPLATES = {
+    LetterTemplate.EXTENSION_NOTICE,
+    LetterTemplate.COMPLETION,
+    LetterTemplate.PARTIAL_OR_REFUSAL,
+}
+
+
+def _check_template(template: str) -> None:
+    if template not in LetterTemplate.values:
+        raise ValidationError({"template": [f"Unknown letter {template!r}."]})
+
+
+def communication_render(
+    *,
+    request: RightsRequest,
+    template: str,
+    context: dict[str, Any] | None = None,
+    deadlines: Deadlines | None = None,
+) -> tuple[str, str]:
+    """The subject and body of a letter for ``request``, from ``templates/requests_app/letters/``.
+
+    ``context`` adds to what the templates get: ``reason`` (extension, clarification
+    question), ``kept`` (a list of ``{"what", "why"}`` for data kept despite an
+    erasure), ``identity_information`` (what is asked for).
+    """
+    _check_template(template)
+    deadlines = deadlines or rights_request_deadlines(request=request)
+    lines = list(request.lines.select_related("right").order_by("right__display_order"))
+    regime = request.regime
+    ctx = {
+        "request": request,
+        "lines": lines,
+        "shortfall_lines": [line for line in lines if line.outcome and line.outcome != Outcome.FULFILLED],
+        "fulfilled_lines": [line for line in lines if line.outcome == Outcome.FULFILLED],
+        "regime": regime,
+        "deadlines": deadlines,
+        "due_date": deadlines.due_date,
+        "general_due": deadlines.general_due,
+        "acknowledge_by": deadlines.acknowledge_by,
+        "site_name": settings.SITE_NAME,
+        "contact_email": settings.PRIVACY_CONTACT_EMAIL,
+        "authority": regime.supervisory_authority,
+        "authority_url": regime.supervisory_authority_url,
+        "today": timezone.localdate(),
+        "reason": "",
+        "kept": [],
+        **(context or {}),
+    }
+    subject = render_to_string(f"requests_app/letters/{template}_subject.txt", ctx)
+    body = render_to_string(f"requests_app/letters/{template}.txt", ctx)
+    return " ".join(subject.split()), body.strip() + "\n"
+
+
+def communication_preview(
+    *, request: RightsRequest, template: str, reason: str = "", context: dict[str, Any] | None = None
+) -> tuple[str, str]:
+    """The letter as it would be sent now, with the dates the event it records would give."""
+    _check_template(template)
+    event_type = TEMPLATE_EVENT[template]
+    extra = [LedgerEntry(event_type, timezone.localdate())]
+    deadlines = rights_request_deadlines(request=request, extra=extra)
+    return communication_render(
+        request=request, template=template, context={"reason": reason, **(context or {})}, deadlines=deadlines
+    )
+
+
+def _check_response(request: RightsRequest, template: str) -> None:
+    lines = list(request.lines.all())
+    if any(line.status != RequestLine.Status.COMPLETED for line in lines):
+        raise ValidationError({"template": ["Complete every line before sending the response."]})
+    all_fulfilled = all(line.outcome == Outcome.FULFILLED for line in lines)
+    if template == LetterTemplate.COMPLETION and not all_fulfilled:
+        raise ValidationError(
+            {"template": ["Not every line was fulfilled: send the partial fulfilment or refusal letter."]}
+        )
+    if template == LetterTemplate.PARTIAL_OR_REFUSAL and all_fulfilled:
+        raise ValidationError({"template": ["Every line was fulfilled: send the completion letter."]})
+    if not request.is_open:
+        raise ValidationError({"template": ["The request has already been answered."]})
+
+
+@transaction.atomic
+def communication_send(
+    *,
+    request: RightsRequest,
+    template: str,
+    actor,
+    context: dict[str, Any] | None = None,
+    body_override: str | None = None,
+    subject_override: str | None = None,
+    reason: str = "",
+    at: dt.datetime | None = None,
+) -> Communication:
+    """Record the letter's event, store the letter as sent, and email it after commit.
+
+    ``body_override``/``subject_override`` are the text staff edited from the
+    preview; otherwise the template is rendered with the dates the new event gives.
+    Extension notices, completion and refusal letters are compliance officers'
+    decisions; acknowledgement, identity and clarification letters anyone who may
+    add communications can send.
+    """
+    _check_template(template)
+    if template in DECISION_TEMPLATES:
+        _require(actor, DECIDE_PERMISSION, "Only compliance officers can send this letter.")
+    _require(actor, "requests_app.add_communication", "You cannot send letters.")
+    request = _lock(request)
+    when = at or timezone.now()
+    event_type = TEMPLATE_EVENT[template]
+    if event_type == EventType.RESPONDED:
+        _check_response(request, template)
+        event = request_responded_record(request=request, at=when, actor=actor)
+    else:
+        event = request_event_add(request=request, type=event_type, at=when, actor=actor, reason=reason)
+    request.refresh_from_db()
+    subject, body = communication_render(
+        request=request, template=template, context={"reason": reason, **(context or {})}
+    )
+    edited = False
+    if body_override is not None and body_override.strip():
+        edited = body_override.strip() != body.strip()
+        body = body_override.strip() + "\n"
+    if subject_override is not None and subject_override.strip():
+        edited = edited or subject_override.strip() != subject
+        subject = subject_override.strip()
+    communication = Communication(
+        request=request,
+        template=template,
+        to_email=request.requester_email,
+        subject=subject[:255],
+        body=body,
+        edited=edited,
+        event=event,
+        sent_by=actor,
+        sent_at=when,
+    )
+    _save(communication, actor)
+
+    from requests_app.tasks import communication_deliver_task
+
+    communication_id = communication.pk
+    transaction.on_commit(lambda: communication_deliver_task.delay(communication_id))
+    return communication
+
+
+def communication_deliver(*, communication_id: int) -> bool:
+    """Email a stored letter to the requester once. Returns whether it sent it now.
+
+    A redelivered task finds ``delivered_at`` set and sends nothing.
+    """
+    with transaction.atomic():
+        communication = Communication.objects.select_for_update().filter(pk=communication_id).first()
+        if communication is None or communication.delivered_at is not None:
+            return False
+        Communication.objects.filter(pk=communication_id).update(delivery_attempts=communication.delivery_attempts + 1)
+    with transaction.atomic():
+        communication = Communication.objects.select_for_update().get(pk=communication_id)
+        if communication.delivered_at is not None:
+            return False
+        EmailMessage(
+            subject=communication.subject,
+            body=communication.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[communication.to_email],
+            reply_to=[settings.PRIVACY_CONTACT_EMAIL],
+        ).send()
+        communication.delivered_at = timezone.now()
+        communication.save(update_fields=["delivered_at"])
+    return True

@@ -1,0 +1,629 @@
+"""Intake, the event ledger, lines and closing of rights requests.
+
+Domain errors are ``django.core.exceptions.ValidationError`` with a message per
+field (the API answers them as 400 with field errors, the admin puts them on the
+form); a missing permission is ``PermissionDenied``. Only compliance officers
+(``requests_app.decide_request``) close, refuse, extend or record identity
+verification; ``actor=None`` means the system itself (a worker job).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from compliance.models import Regime, RegimeRight, Right, SubjectType
+from requests_app.deadlines import Deadlines, LedgerEntry, RegimeRule, compute_deadlines
+from requests_app.models import (
+    GROUNDS_NEEDING_EVIDENCE,
+    OPEN_STATUSES,
+    ApiClient,
+    Channel,
+    EventType,
+    IdentityMethod,
+    IdentityOutcome,
+    Outcome,
+    ReferenceCounter,
+    RefusalGround,
+    RequestEvent,
+    RequestLine,
+    RequestNote,
+    RequestStatus,
+    RightsRequest,
+)
+
+DECIDE_PERMISSION = "requests_app.decide_request"
+
+# Events a person or an integration may add directly; the others are recorded by
+# the service that performs the step (intake, line completion, response, closing).
+MANUAL_EVENT_TYPES = [
+    EventType.ACKNOWLEDGED,
+    EventType.IDENTITY_REQUESTED,
+    EventType.IDENTITY_RECEIVED,
+    EventType.CLARIFICATION_REQUESTED,
+    EventType.CLARIFICATION_RECEIVED,
+    EventType.EXTENSION_NOTIFIED,
+]
+
+# How each event moves the request's status (None: unchanged).
+_STATUS_AFTER_EVENT = {
+    EventType.ACKNOWLEDGED: None,
+    EventType.IDENTITY_REQUESTED: RequestStatus.AWAITING_IDENTITY,
+    EventType.IDENTITY_RECEIVED: RequestStatus.IN_PROGRESS,
+    EventType.CLARIFICATION_REQUESTED: RequestStatus.AWAITING_CLARIFICATION,
+    EventType.CLARIFICATION_RECEIVED: RequestStatus.IN_PROGRESS,
+    EventType.EXTENSION_NOTIFIED: None,
+}
+
+# Largest clock skew tolerated between an integration and us for "not in the future".
+_FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+
+# ------------------------------------------------------------------------------
+# Helpers
+# ------------------------------------------------------------------------------
+
+
+def _require(actor, permission: str, message: str) -> None:
+    if actor is not None and not actor.has_perm(permission):
+        raise PermissionDenied(message)
+
+
+def _save(obj, actor, fields: Iterable[str] | None = None) -> None:
+    """Save, attributing the history row to ``actor`` even outside a web request."""
+    if actor is not None:
+        obj._history_user = actor
+    obj.save(update_fields=list(fields) if fields is not None else None)
+
+
+def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
+    """An aware datetime; a bare date means the start of that day in the controller's timezone."""
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    return timezone.make_aware(dt.datetime.combine(value, dt.time.min))
+
+
+def _local_day(value: dt.datetime) -> dt.date:
+    return timezone.localdate(value)
+
+
+def _resolve_regime(regime: Regime | str | None, errors: dict[str, list[str]]) -> Regime | None:
+    if isinstance(regime, Regime):
+        return regime
+    if not regime:
+        errors.setdefault("regime", []).append("Choose a regime.")
+        return None
+    found = Regime.objects.filter(code=regime, is_active=True).first()
+    if found is None:
+        errors.setdefault("regime", []).append(f"Unknown regime {regime!r}.")
+    return found
+
+
+def _resolve_rights(rights: Sequence[Right | str], regime: Regime | None, errors: dict[str, list[str]]) -> list[Right]:
+    if not rights:
+        errors.setdefault("rights", []).append("Choose at least one right.")
+        return []
+    slugs = [r.slug if isinstance(r, Right) else str(r) for r in rights]
+    if len(set(slugs)) != len(slugs):
+        errors.setdefault("rights", []).append("Each right can be asked for once per request.")
+    known = {r.slug: r for r in Right.objects.filter(slug__in=slugs)}
+    unknown = [s for s in slugs if s not in known]
+    if unknown:
+        errors.setdefault("rights", []).append("Unknown right: " + ", ".join(sorted(set(unknown))) + ".")
+    if regime is not None:
+        granted = set(regime.regime_rights.values_list("right__slug", flat=True))
+        refused = [s for s in slugs if s in known and s not in granted]
+        if refused:
+            errors.setdefault("rights", []).append(
+                f"{regime.name} does not grant: " + ", ".join(sorted(set(refused))) + "."
+            )
+    return [known[s] for s in dict.fromkeys(slugs) if s in known]
+
+
+def _check_received_at(received_at: dt.datetime, errors: dict[str, list[str]]) -> None:
+    if received_at > timezone.now() + _FUTURE_TOLERANCE:
+        errors.setdefault("received_at", []).append("The received date cannot be in the future.")
+
+
+def _normalise_email(email: str, errors: dict[str, list[str]]) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors.setdefault("requester_email", []).append("Enter a valid email address.")
+    return email
+
+
+def _next_reference(year: int) -> str:
+    # The insert is a no-op when the year's row exists; the row lock then hands out
+    # numbers one at a time, whatever the number of web processes.
+    ReferenceCounter.objects.bulk_create([ReferenceCounter(year=year)], ignore_conflicts=True)
+    counter = ReferenceCounter.objects.select_for_update().get(year=year)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return f"DSR-{year}-{counter.last_number:05d}"
+
+
+def _verification_allowed(regime: Regime, rights: Iterable[Right]) -> dict[int, bool]:
+    allowed = dict(
+        RegimeRight.objects.filter(regime=regime, right__in=list(rights)).values_list(
+            "right_id", "identity_verification_allowed"
+        )
+    )
+    return {right.pk: allowed.get(right.pk, True) for right in rights}
+
+
+def _possible_duplicate(email: str, rights: Sequence[Right], exclude_pk: int | None = None) -> RightsRequest | None:
+    candidates = RightsRequest.objects.filter(
+        requester_email=email, status__in=OPEN_STATUSES, lines__right__in=list(rights)
+    )
+    if exclude_pk is not None:
+        candidates = candidates.exclude(pk=exclude_pk)
+    return candidates.order_by("received_at", "id").first()
+
+
+def _record_event(
+    *,
+    request: RightsRequest,
+    type: str,
+    at: dt.datetime,
+    actor,
+    reason: str = "",
+    line: RequestLine | None = None,
+    api_client: ApiClient | None = None,
+) -> RequestEvent:
+    return RequestEvent.objects.create(
+        request=request, type=type, at=at, actor=actor, reason=reason, line=line, api_client=api_client
+    )
+
+
+def _lock(request: RightsRequest) -> RightsRequest:
+    """Re-read the request under a row lock, so concurrent steps apply one after the other."""
+    return RightsRequest.objects.select_for_update().select_related("regime").get(pk=request.pk)
+
+
+# ------------------------------------------------------------------------------
+# Deadlines
+# ------------------------------------------------------------------------------
+
+
+def rights_request_deadlines(
+    *, request: RightsRequest, extra: Sequence[LedgerEntry] = (), today: dt.date | None = None
+) -> Deadlines:
+    """The request's dates from its regime and its ledger (plus ``extra`` entries, for previews)."""
+    rule = RegimeRule.from_regime(request.regime)
+    ledger = [LedgerEntry(event.type, _local_day(event.at)) for event in request.events.all()]
+    ledger.extend(extra)
+    lines = list(request.lines.select_related("right"))
+    return compute_deadlines(
+        rule=rule,
+        received_on=_local_day(request.received_at),
+        ledger=ledger,
+        rights=[line.right.slug for line in lines],
+        open_rights=[line.right.slug for line in lines if line.status != RequestLine.Status.COMPLETED],
+        today=today or timezone.localdate(),
+    )
+
+
+def rights_request_recompute(*, request: RightsRequest, today: dt.date | None = None) -> Deadlines:
+    """Recompute and store every date of the request and its lines from the ledger.
+
+    Called by every service that adds an event; never set these fields any other way.
+    """
+    deadlines = rights_request_deadlines(request=request, today=today)
+    for line in request.lines.select_related("right"):
+        due = deadlines.line_due.get(line.right.slug)
+        if line.due_date != due:
+            line.due_date = due
+            line.save(update_fields=["due_date"])
+    values: dict[str, Any] = {
+        "clock_started_on": deadlines.clock_started_on,
+        "paused_days": deadlines.paused_days,
+        "paused_since": deadlines.paused_since,
+        "is_extended": deadlines.is_extended,
+        "due_date": deadlines.due_date,
+        "acknowledge_by": deadlines.acknowledge_by,
+        "target_date": deadlines.target_date,
+    }
+    changed = [name for name, value in values.items() if getattr(request, name) != value]
+    if changed:
+        for name in changed:
+            setattr(request, name, values[name])
+        request.save(update_fields=[*changed, "updated_at"])
+    return deadlines
+
+
+# ------------------------------------------------------------------------------
+# Intake and edits
+# ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rights_request_open(
+    *,
+    requester_name: str,
+    requester_email: str,
+    regime: Regime | str,
+    rights: Sequence[Right | str],
+    actor,
+    channel: str = Channel.EMAIL,
+    received_at: dt.datetime | None = None,
+    description: str = "",
+    account_ref: str = "",
+    subject_type: SubjectType | None = None,
+    assignee=None,
+    api_client: ApiClient | None = None,
+) -> RightsRequest:
+    """Log a new request: one line per right, the ``received`` event, its deadlines.
+
+    Rejects an unknown regime or right, a right the regime does not grant, a
+    received date in the future and a malformed email, all at once, per field.
+    Flags (does not reject) an open request by the same requester for one of the
+    same rights as a possible duplicate.
+    """
+    _require(actor, "requests_app.add_rightsrequest", "You cannot log rights requests.")
+    errors: dict[str, list[str]] = {}
+    requester_name = (requester_name or "").strip()
+    if not requester_name:
+        errors["requester_name"] = ["Give the requester's name."]
+    email = _normalise_email(requester_email, errors)
+    regime_obj = _resolve_regime(regime, errors)
+    right_objs = _resolve_rights(rights, regime_obj, errors)
+    if channel not in Channel.values:
+        errors["channel"] = [f"Unknown channel {channel!r}."]
+    received = received_at or timezone.now()
+    _check_received_at(received, errors)
+    if errors:
+        raise ValidationError(errors)
+    assert regime_obj is not None
+
+    verification = _verification_allowed(regime_obj, right_objs)
+    request = RightsRequest(
+        reference=_next_reference(timezone.localdate().year),
+        requester_name=requester_name,
+        requester_email=email,
+        account_ref=(account_ref or "").strip(),
+        subject_type=subject_type,
+        regime=regime_obj,
+        channel=channel,
+        received_at=received,
+        description=description or "",
+        assignee=assignee,
+        identity_outcome=(IdentityOutcome.PENDING if any(verification.values()) else IdentityOutcome.NOT_REQUIRED),
+        possible_duplicate_of=_possible_duplicate(email, right_objs),
+        api_client=api_client,
+        created_by=actor,
+    )
+    _save(request, actor)
+    RequestLine.objects.bulk_create([RequestLine(request=request, right=right) for right in right_objs])
+    _record_event(request=request, type=EventType.RECEIVED, at=received, actor=actor, api_client=api_client)
+    rights_request_recompute(request=request)
+    return request
+
+
+_EDITABLE_FIELDS = [
+    "requester_name",
+    "requester_email",
+    "account_ref",
+    "subject_type",
+    "regime",
+    "channel",
+    "received_at",
+    "description",
+    "assignee",
+]
+
+
+@transaction.atomic
+def rights_request_update(*, request: RightsRequest, actor, **changes: Any) -> RightsRequest:
+    """Correct the details of a request (compliance staff). Deadlines follow a new regime or receipt date."""
+    _require(actor, "requests_app.change_rightsrequest", "You cannot change rights requests.")
+    unknown = set(changes) - set(_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable through this service: {sorted(unknown)}")
+    request = _lock(request)
+    errors: dict[str, list[str]] = {}
+    if "requester_email" in changes:
+        changes["requester_email"] = _normalise_email(changes["requester_email"], errors)
+    if "requester_name" in changes and not (changes["requester_name"] or "").strip():
+        errors["requester_name"] = ["Give the requester's name."]
+    if "received_at" in changes:
+        _check_received_at(changes["received_at"], errors)
+    if "channel" in changes and changes["channel"] not in Channel.values:
+        errors["channel"] = [f"Unknown channel {changes['channel']!r}."]
+    if not request.is_open and ({"regime", "received_at"} & set(changes)):
+        errors["__all__"] = ["The regime and the received date of a closed request cannot change."]
+    if "regime" in changes and changes["regime"] != request.regime:
+        rights = [line.right for line in request.lines.select_related("right")]
+        _resolve_rights(rights, changes["regime"], errors)
+    if errors:
+        raise ValidationError(errors)
+    changed = [name for name, value in changes.items() if getattr(request, name) != value]
+    for name in changed:
+        setattr(request, name, changes[name])
+    if changed:
+        _save(request, actor, [*changed, "updated_at"])
+    if "received_at" in changed:
+        RequestEvent.objects.filter(request=request, type=EventType.RECEIVED).update(at=request.received_at)
+    if {"regime", "received_at"} & set(changed):
+        rights_request_recompute(request=request)
+    return request
+
+
+@transaction.atomic
+def rights_request_assign(*, request: RightsRequest, assignee, actor) -> RightsRequest:
+    """Give the request to a handler (or nobody)."""
+    _require(actor, "requests_app.change_rightsrequest", "You cannot assign rights requests.")
+    request = _lock(request)
+    if assignee is not None and not assignee.is_staff:
+        raise ValidationError({"assignee": "Only staff can handle rights requests."})
+    request.assignee = assignee
+    _save(request, actor, ["assignee", "updated_at"])
+    return request
+
+
+@transaction.atomic
+def rights_request_identity_record(
+    *, request: RightsRequest, method: str, outcome: str, actor, note: str = "", at: dt.datetime | None = None
+) -> RightsRequest:
+    """Record how the requester's identity was checked and with what result.
+
+    Only the method and the outcome are kept, never a copy of an identity document.
+    """
+    _require(actor, DECIDE_PERMISSION, "Only compliance officers record identity verification.")
+    request = _lock(request)
+    errors: dict[str, list[str]] = {}
+    if outcome not in IdentityOutcome.values or outcome == IdentityOutcome.PENDING:
+        errors["identity_outcome"] = ["Choose verified, could not be verified or not required."]
+    if method and method not in IdentityMethod.values:
+        errors["identity_method"] = [f"Unknown method {method!r}."]
+    if outcome == IdentityOutcome.VERIFIED and not method:
+        errors["identity_method"] = ["Say how the identity was verified."]
+    if not request.is_open:
+        errors["__all__"] = ["The request is no longer open."]
+    if errors:
+        raise ValidationError(errors)
+    request.identity_method = method
+    request.identity_outcome = outcome
+    request.identity_note = note
+    request.identity_verified_by = actor
+    request.identity_verified_at = at or timezone.now()
+    fields = ["identity_method", "identity_outcome", "identity_note", "identity_verified_by", "identity_verified_at"]
+    if outcome == IdentityOutcome.VERIFIED and request.status == RequestStatus.AWAITING_IDENTITY:
+        request.status = RequestStatus.IN_PROGRESS
+        fields.append("status")
+    _save(request, actor, [*fields, "updated_at"])
+    return request
+
+
+@transaction.atomic
+def request_note_add(*, request: RightsRequest, body: str, actor) -> RequestNote:
+    """Add an internal note to the request's timeline."""
+    _require(actor, "requests_app.add_requestnote", "You cannot add notes.")
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "Write the note."})
+    note = RequestNote(request=request, body=body, author=actor)
+    _save(note, actor)
+    return note
+
+
+# ------------------------------------------------------------------------------
+# The ledger
+# ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_event_add(
+    *,
+    request: RightsRequest,
+    type: str,
+    at: dt.date | dt.datetime,
+    actor,
+    reason: str = "",
+    api_client: ApiClient | None = None,
+) -> RequestEvent:
+    """Add an event to the ledger and recompute the request's deadlines.
+
+    ``type`` is one of ``MANUAL_EVENT_TYPES``; ``at`` a date or datetime, not in the
+    future and not before receipt. An extension needs a reason, a regime that
+    allows one, and must be notified on or before the current due date; only
+    compliance officers (or an integration) can extend.
+    """
+    errors: dict[str, list[str]] = {}
+    if type not in MANUAL_EVENT_TYPES:
+        raise ValidationError({"type": [f"Events of type {type!r} cannot be added directly."]})
+    if type == EventType.EXTENSION_NOTIFIED:
+        _require(actor, DECIDE_PERMISSION, "Only compliance officers can extend a request.")
+    else:
+        _require(actor, "requests_app.add_requestevent", "You cannot add events.")
+    request = _lock(request)
+    when = _as_datetime(at)
+    reason = (reason or "").strip()
+    if when > timezone.now() + _FUTURE_TOLERANCE:
+        errors["at"] = ["An event cannot be in the future."]
+    elif _local_day(when) < _local_day(request.received_at):
+        errors["at"] = ["An event cannot be before the request was received."]
+    if not request.is_open:
+        errors["__all__"] = ["The request has been answered; no more events can be added."]
+    types = list(request.events.values_list("type", flat=True))
+    if type == EventType.EXTENSION_NOTIFIED:
+        if not reason:
+            errors["reason"] = ["Give the reason for the extension; the requester must be told it."]
+        if not request.regime.extension_period:
+            errors["type"] = [f"{request.regime.name} allows no extension."]
+        elif EventType.EXTENSION_NOTIFIED in types:
+            errors["type"] = ["The request has already been extended."]
+        elif "at" not in errors:
+            current = rights_request_deadlines(request=request)
+            if _local_day(when) > current.general_due:
+                errors["at"] = [
+                    f"An extension must be notified on or before the due date ({current.general_due:%d %b %Y})."
+                ]
+    elif type == EventType.IDENTITY_REQUESTED:
+        if request.identity_outcome == IdentityOutcome.NOT_REQUIRED:
+            errors["type"] = ["Identity verification is not allowed for the rights asked (e.g. CCPA §7026)."]
+    elif type == EventType.CLARIFICATION_REQUESTED:
+        if _outstanding_clarification(types):
+            errors["type"] = ["A clarification is already awaited."]
+    elif type == EventType.CLARIFICATION_RECEIVED and not _outstanding_clarification(types):
+        errors["type"] = ["No clarification was asked for."]
+    if errors:
+        raise ValidationError(errors)
+
+    event = _record_event(request=request, type=type, at=when, actor=actor, reason=reason, api_client=api_client)
+    fields = []
+    new_status = _STATUS_AFTER_EVENT[type]
+    if new_status is not None and request.status != new_status:
+        request.status = new_status
+        fields.append("status")
+    if type == EventType.ACKNOWLEDGED and request.acknowledged_at is None:
+        request.acknowledged_at = when
+        fields.append("acknowledged_at")
+    if type == EventType.ACKNOWLEDGED and request.status == RequestStatus.RECEIVED:
+        request.status = RequestStatus.IN_PROGRESS
+        fields.append("status")
+    if fields:
+        _save(request, actor, [*fields, "updated_at"])
+    rights_request_recompute(request=request)
+    return event
+
+
+def _outstanding_clarification(types: Sequence[str]) -> bool:
+    waiting = False
+    for type_ in types:
+        if type_ == EventType.CLARIFICATION_REQUESTED:
+            waiting = True
+        elif type_ == EventType.CLARIFICATION_RECEIVED:
+            waiting = False
+    return waiting
+
+
+# ------------------------------------------------------------------------------
+# Lines, response and closing
+# ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_line_complete(
+    *,
+    line: RequestLine,
+    outcome: str,
+    reason: str,
+    actor,
+    refusal_ground: str = "",
+    evidence_note: str = "",
+    at: dt.datetime | None = None,
+) -> RequestLine:
+    """Record a line's outcome. Anything short of fulfilled needs a reason (Art. 12(4)).
+
+    Refusing as manifestly unfounded or excessive needs an evidence note (Art. 12(5)).
+    Fulfilling needs the requester's identity confirmed where the right allows
+    verification. Completing the same line again with the same outcome is a no-op,
+    so a retried worker job does no harm. When the last line is completed the
+    ``fulfilled`` event is recorded.
+    """
+    _require(actor, DECIDE_PERMISSION, "Only compliance officers can complete, refuse or close request lines.")
+    request = _lock(line.request)
+    line = RequestLine.objects.select_for_update().select_related("right").get(pk=line.pk)
+    reason = (reason or "").strip()
+    evidence_note = (evidence_note or "").strip()
+    if line.status == RequestLine.Status.COMPLETED:
+        if line.outcome == outcome:
+            return line
+        raise ValidationError({"outcome": [f"This line was already completed as {line.get_outcome_display()}."]})
+    errors: dict[str, list[str]] = {}
+    if outcome not in Outcome.values:
+        errors["outcome"] = ["Choose an outcome."]
+    elif outcome != Outcome.FULFILLED and not reason:
+        errors["outcome_reason"] = ["Give the reason for anything short of fulfilled (Art. 12(4))."]
+    if refusal_ground:
+        if refusal_ground not in RefusalGround.values:
+            errors["refusal_ground"] = [f"Unknown ground {refusal_ground!r}."]
+        elif outcome not in {Outcome.REFUSED, Outcome.PARTIALLY_FULFILLED}:
+            errors["refusal_ground"] = ["A refusal ground goes with a refused or partially fulfilled outcome."]
+        elif refusal_ground in GROUNDS_NEEDING_EVIDENCE and not evidence_note:
+            errors["evidence_note"] = ["Record the evidence: the controller must be able to prove it (Art. 12(5))."]
+    needs_identity = outcome in {Outcome.FULFILLED, Outcome.PARTIALLY_FULFILLED} and not request.identity_confirmed
+    if needs_identity and _verification_allowed(request.regime, [line.right])[line.right.pk]:
+        errors["outcome"] = ["Record the requester's identity verification before fulfilling."]
+    if not request.is_open:
+        errors["__all__"] = ["The request is no longer open."]
+    if errors:
+        raise ValidationError(errors)
+
+    when = at or timezone.now()
+    line.status = RequestLine.Status.COMPLETED
+    line.outcome = outcome
+    line.outcome_reason = reason
+    line.refusal_ground = refusal_ground
+    line.evidence_note = evidence_note
+    line.completed_at = when
+    line.completed_by = actor
+    _save(line, actor)
+    _record_event(request=request, type=EventType.LINE_COMPLETED, at=when, actor=actor, reason=reason, line=line)
+    if not request.lines.exclude(status=RequestLine.Status.COMPLETED).exists():
+        _record_event(request=request, type=EventType.FULFILLED, at=when, actor=actor)
+    if request.status in {RequestStatus.RECEIVED, RequestStatus.AWAITING_IDENTITY}:
+        request.status = RequestStatus.IN_PROGRESS
+        _save(request, actor, ["status", "updated_at"])
+    rights_request_recompute(request=request)
+    return line
+
+
+def summary_outcome(outcomes: Sequence[str]) -> str:
+    """The request's outcome from its lines' outcomes."""
+    distinct = set(outcomes)
+    if len(distinct) == 1:
+        return distinct.pop()
+    if distinct & {Outcome.FULFILLED, Outcome.PARTIALLY_FULFILLED}:
+        return Outcome.PARTIALLY_FULFILLED
+    return Outcome.REFUSED
+
+
+def request_responded_record(*, request: RightsRequest, at: dt.datetime, actor) -> RequestEvent:
+    """Record that the answer went to the requester (called by ``communication_send``)."""
+    request = _lock(request)
+    event = _record_event(request=request, type=EventType.RESPONDED, at=at, actor=actor)
+    request.status = RequestStatus.RESPONDED
+    fields = ["status"]
+    if request.responded_at is None:
+        request.responded_at = at
+        fields.append("responded_at")
+    _save(request, actor, [*fields, "updated_at"])
+    return event
+
+
+@transaction.atomic
+def rights_request_close(*, request: RightsRequest, actor, at: dt.datetime | None = None) -> RightsRequest:
+    """Close a request whose lines are all completed; records its outcome and whether it was on time.
+
+    On time means every line was completed by its due date and the answer (the
+    response letter, or the closing itself when none was sent) went out by then.
+    """
+    _require(actor, DECIDE_PERMISSION, "Only compliance officers can close a request.")
+    request = _lock(request)
+    if request.status == RequestStatus.CLOSED:
+        raise ValidationError("The request is already closed.")
+    lines = list(request.lines.all())
+    if any(line.status != RequestLine.Status.COMPLETED for line in lines):
+        raise ValidationError("Complete every line (with its outcome) before closing the request.")
+    when = at or timezone.now()
+    answered_on = _local_day(request.responded_at or when)
+    on_time = all(
+        line.due_date is None or (_local_day(line.completed_at) <= line.due_date and answered_on <= line.due_date)
+        for line in lines
+    )
+    request.status = RequestStatus.CLOSED
+    request.closed_at = when
+    request.outcome = summary_outcome([line.outcome for line in lines])
+    request.closed_on_time = on_time
+    _save(request, actor, ["status", "closed_at", "outcome", "closed_on_time", "updated_at"])
+    _record_event(request=request, type=EventType.CLOSED, at=when, actor=actor)
+    return request

@@ -1,0 +1,47 @@
+"""Thin Celery tasks: ids in, the service re-reads and skips work already done."""
+
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.db import OperationalError
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError, SMTPException, ConnectionError),
+    retry_backoff=True,
+    max_retries=8,
+)
+def communication_deliver_task(self, communication_id: int) -> None:
+    from requests_app.services import communication_deliver
+
+    communication_deliver(communication_id=communication_id)
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def rights_requests_digest_task(self) -> None:
+    from requests_app.services import digests_send
+
+    digests_send()
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def rights_requests_escalate_task(self) -> None:
+    from requests_app.services import escalations_send
+
+    escalations_send()
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def identity_reminders_task(self) -> None:
+    from requests_app.services import identity_reminders_send
+
+    identity_reminders_send()
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def paused_deadlines_refresh_task(self) -> None:
+    from requests_app.services import paused_deadlines_refresh
+
+    paused_deadlines_refresh()
