@@ -23,6 +23,10 @@ ACCESS = {
     "compliance.workerheartbeat": {"officer": "view", "agent": "view", "auditor": "view"},
     "compliance.systemofrecord": {"officer": "change", "agent": "none", "auditor": "view"},
     "compliance.mappedtable": {"officer": "change", "agent": "none", "auditor": "view"},
+    "retention.retentionrule": {"officer": "change", "agent": "none", "auditor": "view"},
+    "retention.legalhold": {"officer": "change", "agent": "none", "auditor": "view"},
+    # Runs are made by beat and the services; officers approve or cancel them with buttons, nobody edits one.
+    "retention.retentionrun": {"officer": "view", "agent": "none", "auditor": "view"},
 }
 # Third-party admin pages staff reach; listed so the access table stays complete.
 ACCESS.update(
@@ -35,6 +39,14 @@ ACCESS.update(
     {
         "auth.user": {"officer": "view", "agent": "none", "auditor": "view"},
         "auth.group": {"officer": "view", "agent": "none", "auditor": "view"},
+    }
+)
+# The access audit is read-only for everyone; second-factor devices are for superusers only.
+ACCESS.update(
+    {
+        "security.accessevent": {"officer": "view", "agent": "none", "auditor": "view"},
+        "otp_totp.totpdevice": {"officer": "none", "agent": "none", "auditor": "none"},
+        "otp_static.staticdevice": {"officer": "none", "agent": "none", "auditor": "none"},
     }
 )
 

@@ -1,0 +1,501 @@
+"""Retention runs: count, approval, and the sweep that deletes or anonymises rows.
+
+DANGER: this module deletes and irreversibly anonymises personal data in
+Studio's systems of record. What protects it:
+- a run only touches rows whose trigger is before a cutoff computed once, when
+  the run starts, from the rule's period (never zero or negative: the database
+  refuses such a rule);
+- every batch re-reads the legal holds and passes the held subjects to the
+  connector, which skips their rows; a hold on the whole table stops the sweep;
+- a run that would touch more rows than the rule's approval threshold waits for
+  a compliance officer's approval;
+- a database lease (a conditional UPDATE of the run row, renewed with every
+  batch) lets one worker at a time sweep a run; the record of a batch commits
+  only while the lease is held, and on PostgreSQL the batch's own transaction
+  commits after its record, so a worker that dies between the two leaves a
+  record the next worker checks against the database and undoes if the batch
+  was rolled back. Evidence therefore never claims rows that were not touched,
+  and an interrupted, resumed run ends with the same evidence as an
+  uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from compliance.connectors.base import Connector, ConnectorError, SweepBatch
+from compliance.models import MappedTable
+from retention.models import (
+    ACTIVE_RUN_STATUSES,
+    EMPTY_EVIDENCE,
+    LegalHold,
+    RetentionRule,
+    RetentionRun,
+    RetentionRunBatch,
+    RetentionRunHoldSkip,
+    RunStatus,
+)
+from retention.notifications import notify_run_awaiting_approval, notify_run_failed
+from retention.selectors import cutoff_for, hold_subject, holds_for_table, timestamp_column_for
+
+logger = logging.getLogger(__name__)
+
+Mode = RetentionRun.Mode
+Origin = RetentionRun.Origin
+
+
+class RunLeaseHeld(Exception):
+    """Another worker holds the run (or its last batch is still settling): try again later."""
+
+    def __init__(self, retry_in: float) -> None:
+        super().__init__(f"retry in {retry_in:.0f}s")
+        self.retry_in = retry_in
+
+
+class _LeaseLost(Exception):
+    """Our claim on the run went stale and another worker took it over: stop without recording."""
+
+
+def chain_evidence(previous: str, batch_keys_sha256: str) -> str:
+    """The run's evidence after a batch: SHA-256 of the previous hex digest followed by the batch's."""
+    return hashlib.sha256(f"{previous}{batch_keys_sha256}".encode("ascii")).hexdigest()
+
+
+def worker_identity() -> str:
+    """Unique per execution attempt: a restarted worker on the same host does not inherit a dead claim."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+# ------------------------------------------------------------------------------
+# Schema check and counting
+# ------------------------------------------------------------------------------
+
+
+def _check_target(rule: RetentionRule) -> None:
+    """Fail early, with a clear message, when the rule's table or trigger left the database."""
+    system = rule.table.system
+    if system.kind != system.Kind.SQL:
+        return
+    if system.database_alias not in connections:
+        raise ConnectorError(f"System '{system.name}' names database alias '{system.database_alias}', not configured.")
+    connection = connections[system.database_alias]
+    with connection.cursor() as cursor:
+        tables = set(connection.introspection.table_names(cursor))
+        for column in [rule.trigger_column]:
+            owner = column.table.table_name
+            if owner not in tables:
+                raise ConnectorError(
+                    f"Table '{owner}' of system '{system.name}' no longer exists in its database: "
+                    f"rule '{rule.name}' cannot run until the data map or the rule is fixed."
+                )
+            names = {c.name for c in connection.introspection.get_table_description(cursor, owner)}
+            if column.name not in names:
+                raise ConnectorError(
+                    f"Column '{column.name}' of table '{owner}' (system '{system.name}') no longer exists: "
+                    f"rule '{rule.name}' cannot run until the data map or the rule is fixed."
+                )
+        if rule.table.table_name not in tables:
+            raise ConnectorError(
+                f"Table '{rule.table.table_name}' of system '{system.name}' no longer exists in its database: "
+                f"rule '{rule.name}' cannot run until the data map or the rule is fixed."
+            )
+
+
+@dataclass(frozen=True)
+class _Count:
+    matched: int
+    to_affect: int
+    per_hold: dict[int, int]
+
+
+def _get_connector(system) -> Connector:
+    from compliance.connectors import get_connector
+
+    return get_connector(system)
+
+
+def _count(connector: Connector, rule: RetentionRule, cutoff, holds: list[LegalHold]) -> _Count:
+    """Rows older than the cutoff, rows outside every hold, and rows under each hold."""
+    table = rule.table
+    column = timestamp_column_for(rule)
+    matched = connector.sweep_count(table, timestamp_column=column, cutoff=cutoff)
+    per_hold: dict[int, int] = {}
+    table_wide = [hold for hold in holds if not hold.has_subject]
+    for hold in table_wide:
+        per_hold[hold.pk] = matched
+    if table_wide:
+        return _Count(matched=matched, to_affect=0, per_hold=per_hold)
+    subjects = []
+    for hold in holds:
+        subject = hold_subject(hold)
+        per_hold[hold.pk] = connector.sweep_count(table, timestamp_column=column, cutoff=cutoff, subjects=[subject])
+        subjects.append(subject)
+    held = connector.sweep_count(table, timestamp_column=column, cutoff=cutoff, subjects=subjects) if subjects else 0
+    return _Count(matched=matched, to_affect=matched - held, per_hold=per_hold)
+
+
+# ------------------------------------------------------------------------------
+# Start, approve, cancel
+# ------------------------------------------------------------------------------
+
+
+def _fail(run: RetentionRun, message: str) -> None:
+    """Mark the run failed with a PII-free message and alert the rule's owner (on commit)."""
+    RetentionRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.FAILED, error=message[:2000], finished_at=timezone.now(), worker=""
+    )
+    run.refresh_from_db()
+    transaction.on_commit(lambda: notify_run_failed(run_id=run.pk))
+
+
+def _enqueue_execute(run_id: int) -> None:
+    from retention.tasks import retention_run_execute_task
+
+    transaction.on_commit(lambda: retention_run_execute_task.delay(run_id))
+
+
+def retention_run_start(*, rule_id: int, mode: str = Mode.EXECUTE, actor=None, origin: str = Origin.SCHEDULE):
+    """Start a run of a rule: count what it would sweep, then queue it, or wait for approval.
+
+    A dry run only counts and records the counts. An execution starts at most once
+    at a time per rule: starting a rule that already has a run in progress returns
+    that run (the rule row is locked while counting, and the database allows one
+    active run per rule). A scheduled start of a disabled rule does nothing and
+    returns None. A target table or trigger column missing from the database fails
+    the run with a clear error and alerts the owner.
+    """
+    if actor is not None and origin != Origin.SCHEDULE and not actor.has_perm("retention.start_retentionrun"):
+        raise PermissionDenied("Only compliance officers start retention runs.")
+    with transaction.atomic():
+        rule = (
+            RetentionRule.objects.select_for_update(of=("self",))
+            .select_related("table__system", "trigger_column__table", "data_category")
+            .get(pk=rule_id)
+        )
+        if mode == Mode.EXECUTE:
+            if not rule.is_enabled:
+                if origin == Origin.SCHEDULE:
+                    return None
+                raise ValidationError(f"Rule '{rule.name}' is disabled: enable it before running it.")
+            existing = rule.runs.filter(mode=Mode.EXECUTE, status__in=ACTIVE_RUN_STATUSES).first()
+            if existing is not None:
+                return existing
+        now = timezone.now()
+        run = RetentionRun(
+            rule=rule,
+            mode=mode,
+            origin=origin,
+            started_by=actor,
+            cutoff=cutoff_for(rule, now),
+            timestamp_column=timestamp_column_for(rule),
+            created_at=now,
+            status=RunStatus.RUNNING,
+        )
+        run._history_user = actor
+        try:
+            with transaction.atomic():
+                run.save()
+        except IntegrityError:  # another start won the race between our check and insert
+            return rule.runs.filter(mode=Mode.EXECUTE, status__in=ACTIVE_RUN_STATUSES).first()
+        holds = holds_for_table(rule.table, extra_category_id=rule.data_category_id)
+        try:
+            _check_target(rule)
+            count = _count(_get_connector(rule.table.system), rule, run.cutoff, holds)
+        except ConnectorError as exc:
+            _fail(run, str(exc))
+            return run
+        for hold_id, rows in count.per_hold.items():
+            RetentionRunHoldSkip.objects.create(run=run, hold_id=hold_id, rows=rows)
+        updates = {"rows_matched": count.matched, "rows_to_affect": count.to_affect}
+        if mode == Mode.DRY_RUN:
+            updates |= {"status": RunStatus.SUCCEEDED, "finished_at": timezone.now(), "started_at": now}
+        elif count.to_affect == 0:
+            # Nothing to sweep (or every row held): done, with the holds' counts as the report.
+            updates |= {
+                "status": RunStatus.SUCCEEDED,
+                "started_at": now,
+                "finished_at": timezone.now(),
+                "rows_skipped_held": count.matched,
+            }
+        elif count.to_affect > rule.approval_threshold:
+            updates |= {"status": RunStatus.AWAITING_APPROVAL}
+            transaction.on_commit(lambda: notify_run_awaiting_approval(run_id=run.pk))
+        else:
+            updates |= {"status": RunStatus.QUEUED}
+            _enqueue_execute(run.pk)
+        RetentionRun.objects.filter(pk=run.pk).update(**updates)
+        run.refresh_from_db()
+    logger.info("retention run %s of rule %s: %s", run.pk, rule.pk, run.status)
+    return run
+
+
+def retention_run_approve(*, run_id: int, actor) -> RetentionRun:
+    """A compliance officer approves a run over its threshold; it is queued for a worker."""
+    if not actor.has_perm("retention.approve_retentionrun"):
+        raise PermissionDenied("Only compliance officers approve retention runs.")
+    with transaction.atomic():
+        run = RetentionRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RunStatus.AWAITING_APPROVAL:
+            raise ValidationError(f"Run #{run.pk} is {run.get_status_display().lower()}, not awaiting approval.")
+        run.status = RunStatus.QUEUED
+        run.approved_by = actor
+        run.approved_at = timezone.now()
+        run._history_user = actor
+        run.save(update_fields=["status", "approved_by", "approved_at"])
+        _enqueue_execute(run.pk)
+    return run
+
+
+def retention_run_cancel(*, run_id: int, actor) -> RetentionRun:
+    """Cancel a run: at once if it has not started sweeping, else between two batches."""
+    if not actor.has_perm("retention.cancel_retentionrun"):
+        raise PermissionDenied("Only compliance officers cancel retention runs.")
+    with transaction.atomic():
+        run = RetentionRun.objects.select_for_update().get(pk=run_id)
+        if run.status not in ACTIVE_RUN_STATUSES:
+            raise ValidationError(f"Run #{run.pk} is {run.get_status_display().lower()}: nothing to cancel.")
+        run.cancel_requested_by = actor
+        run.cancel_requested_at = timezone.now()
+        fields = ["cancel_requested_by", "cancel_requested_at"]
+        if run.status in (RunStatus.AWAITING_APPROVAL, RunStatus.QUEUED):
+            run.status = RunStatus.CANCELLED
+            run.finished_at = run.cancel_requested_at
+            fields += ["status", "finished_at"]
+        run._history_user = actor
+        run.save(update_fields=fields)
+    return run
+
+
+# ------------------------------------------------------------------------------
+# Execute
+# ------------------------------------------------------------------------------
+
+
+def _claim(run_id: int, worker: str) -> RetentionRun | None:
+    """Take the run's lease, or say why not: None when there is nothing to do."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.RETENTION_LEASE_SECONDS)
+    claimed = (
+        RetentionRun.objects.filter(pk=run_id, mode=Mode.EXECUTE, status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+        .filter(Q(worker="") | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale))
+        .update(worker=worker, heartbeat_at=now, status=RunStatus.RUNNING)
+    )
+    run = RetentionRun.objects.select_related("rule__table__system", "rule__trigger_column__table").get(pk=run_id)
+    if claimed:
+        if run.started_at is None:
+            RetentionRun.objects.filter(pk=run_id).update(started_at=now)
+            run.started_at = now
+        return run
+    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        left = settings.RETENTION_LEASE_SECONDS - (now - run.heartbeat_at).total_seconds()
+        raise RunLeaseHeld(max(1.0, left))
+    return None  # finished, failed, cancelled or still awaiting approval
+
+
+def _release(run_id: int, worker: str, **updates) -> None:
+    RetentionRun.objects.filter(pk=run_id, worker=worker).update(worker="", **updates)
+
+
+def _reconcile_last_batch(run: RetentionRun) -> None:
+    """After a crash between a batch's record and its commit, undo the record if the batch rolled back."""
+    last = run.batch_records.order_by("-number").first()
+    if last is None or last.platform_xid is None:
+        return
+    alias = run.rule.table.system.database_alias
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT txid_status(%s)", [last.platform_xid])
+        state = cursor.fetchone()[0]
+    if state == "in progress":
+        raise RunLeaseHeld(2.0)
+    # NULL means the transaction is too old to look up: it finished long ago and, since its record
+    # committed first, it was committed.
+    if state != "aborted":
+        return
+    with transaction.atomic():
+        last.delete()
+        previous = run.batch_records.order_by("-number").first()
+        RetentionRun.objects.filter(pk=run.pk).update(
+            batches=last.number - 1,
+            checkpoint=last.checkpoint_from,
+            rows_affected=F("rows_affected") - last.affected,
+            rows_skipped_held=F("rows_skipped_held") - last.skipped_held,
+            evidence_sha256=previous.evidence_sha256 if previous else EMPTY_EVIDENCE,
+        )
+    logger.warning("retention run %s: batch %s was rolled back by its database; it is redone", run.pk, last.number)
+    run.refresh_from_db()
+
+
+def _record(run_id: int, worker: str, batch: SweepBatch, started: float, xid: int | None) -> None:
+    """Record one batch and renew the lease, in one transaction of the back office's database."""
+    with transaction.atomic():
+        run = RetentionRun.objects.select_for_update().filter(pk=run_id, worker=worker).first()
+        if run is None:
+            raise _LeaseLost
+        duration_ms = (time.perf_counter() - started) * 1000
+        evidence = chain_evidence(run.evidence_sha256, batch.keys_sha256) if batch.affected else run.evidence_sha256
+        number = run.batches + 1
+        RetentionRunBatch.objects.create(
+            run_id=run_id,
+            number=number,
+            checkpoint_from=run.checkpoint,
+            checkpoint_to=batch.checkpoint if batch.checkpoint is not None else run.checkpoint,
+            matched=batch.matched,
+            affected=batch.affected,
+            skipped_held=batch.skipped_held,
+            keys_sha256=batch.keys_sha256,
+            evidence_sha256=evidence,
+            duration_ms=duration_ms,
+            platform_xid=xid,
+        )
+        RetentionRun.objects.filter(pk=run_id).update(
+            batches=number,
+            checkpoint=batch.checkpoint if batch.checkpoint is not None else run.checkpoint,
+            rows_affected=F("rows_affected") + batch.affected,
+            rows_skipped_held=F("rows_skipped_held") + batch.skipped_held,
+            evidence_sha256=evidence,
+            longest_batch_ms=Greatest(F("longest_batch_ms"), duration_ms),
+            heartbeat_at=timezone.now(),
+        )
+
+
+def _sweep_one(connector: Connector, run: RetentionRun, table: MappedTable, worker: str, held) -> SweepBatch:
+    """One batch in one short transaction of the system's database, recorded before that transaction commits."""
+    alias = table.system.database_alias
+    kwargs = {
+        "timestamp_column": run.timestamp_column,
+        "cutoff": run.cutoff,
+        "action": run.rule.action,
+        "checkpoint": run.checkpoint,
+        "batch_size": run.rule.batch_size,
+        "held_subjects": held,
+    }
+    started = time.perf_counter()
+    if alias == DEFAULT_DB_ALIAS:
+        # The back office's own tables: the batch and its record commit together.
+        with transaction.atomic():
+            batch = connector.sweep_batch(table, **kwargs)
+            _record(run.pk, worker, batch, started, None)
+        return batch
+    if alias and connections[alias].vendor == "postgresql":
+        with transaction.atomic(using=alias):
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT txid_current()")
+                xid = cursor.fetchone()[0]
+            batch = connector.sweep_batch(table, **kwargs)
+            _record(run.pk, worker, batch, started, xid)
+        return batch
+    # Other databases (the SQLite demo) and webhook systems: the batch commits on its own, then its record.
+    batch = connector.sweep_batch(table, **kwargs)
+    _record(run.pk, worker, batch, started, None)
+    return batch
+
+
+def retention_run_execute(*, run_id: int, worker: str | None = None) -> RetentionRun | None:
+    """Sweep a queued or interrupted run to the end, batch after batch, from its checkpoint.
+
+    Takes the run's lease first (``RunLeaseHeld`` if a live worker has it: the
+    task retries later); returns at once when the run is finished, cancelled or
+    awaiting approval. Before each batch it honours a cancellation and re-reads
+    the legal holds. A connector error or a missing table fails the run with a
+    clear, PII-free message and alerts the owner.
+    """
+    worker = worker or worker_identity()
+    run = _claim(run_id, worker)
+    if run is None:
+        return RetentionRun.objects.get(pk=run_id)
+    rule = run.rule
+    table = rule.table
+    try:
+        _reconcile_last_batch(run)
+        _check_target(rule)
+        connector = _get_connector(table.system)
+        while True:
+            current = RetentionRun.objects.only("cancel_requested_at", "worker").get(pk=run_id)
+            if current.worker != worker:
+                raise _LeaseLost
+            if current.cancel_requested_at is not None:
+                _release(run_id, worker, status=RunStatus.CANCELLED, finished_at=timezone.now())
+                break
+            holds = holds_for_table(table, extra_category_id=rule.data_category_id)
+            table_wide = [hold for hold in holds if not hold.has_subject]
+            if table_wide:
+                _stop_for_table_hold(run, worker, table_wide[0])
+                break
+            held = [hold_subject(hold) for hold in holds]
+            run.refresh_from_db(fields=["checkpoint", "batches"])
+            batch = _sweep_one(connector, run, table, worker, held)
+            if batch.done:
+                _release(run_id, worker, status=RunStatus.SUCCEEDED, finished_at=timezone.now())
+                break
+    except _LeaseLost:
+        logger.warning("retention run %s: lease taken over by another worker; this one stops", run_id)
+    except RunLeaseHeld:
+        raise
+    except ConnectorError as exc:
+        with transaction.atomic():
+            _fail(run, str(exc))
+    except OperationalError:
+        raise  # the database went away: the task retries, the lease goes stale meanwhile
+    except Exception as exc:
+        # Database messages can quote row values: log and store the kind of error only.
+        logger.error("retention run %s failed with %s", run_id, type(exc).__name__)
+        with transaction.atomic():
+            _fail(run, f"Unexpected error ({type(exc).__name__}) while sweeping; see the worker log for run #{run_id}.")
+    run.refresh_from_db()
+    return run
+
+
+def _stop_for_table_hold(run: RetentionRun, worker: str, hold: LegalHold) -> None:
+    """A hold placed on the whole table mid-run: stop, and report what is left as skipped under it."""
+    left = max(0, run.rows_to_affect - run.rows_affected)
+    with transaction.atomic():
+        skip, _ = RetentionRunHoldSkip.objects.get_or_create(run=run, hold=hold)
+        RetentionRunHoldSkip.objects.filter(pk=skip.pk).update(rows=F("rows") + left)
+        RetentionRun.objects.filter(pk=run.pk, worker=worker).update(
+            rows_skipped_held=F("rows_skipped_held") + left,
+            status=RunStatus.SUCCEEDED,
+            finished_at=timezone.now(),
+            worker="",
+        )
+
+
+def retention_runs_resume_stalled() -> list[int]:
+    """Queue again the runs whose worker stopped renewing its lease (or never picked them up).
+
+    Beat calls this every few minutes, so a run survives a worker that died with
+    its message lost; a queued message redelivered meanwhile is harmless (the
+    lease lets one worker through).
+    """
+    stale = timezone.now() - timedelta(seconds=settings.RETENTION_LEASE_SECONDS)
+    runs = RetentionRun.objects.filter(mode=Mode.EXECUTE).filter(
+        Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale)
+        | Q(status=RunStatus.QUEUED, created_at__lt=stale, heartbeat_at__isnull=True)
+        | Q(status=RunStatus.QUEUED, heartbeat_at__lt=stale)
+    )
+    ids = list(runs.values_list("pk", flat=True))
+    for run_id in ids:
+        _enqueue_execute(run_id)
+    return ids
+
+
+def retention_run_fail_unreachable(*, run_id: int) -> None:
+    """The system's database stayed unreachable through every retry: fail the run and alert the owner."""
+    run = RetentionRun.objects.select_related("rule").get(pk=run_id)
+    if run.status not in ACTIVE_RUN_STATUSES:
+        return
+    with transaction.atomic():
+        _fail(run, "A database stayed unreachable through every retry; the run stopped at its last checkpoint.")

@@ -1,0 +1,45 @@
+"""Beat and worker entry points of retention: thin, ids in, the services do the work."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+MAX_RETRIES = 5
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def retention_rule_start_task(self, rule_id: int) -> None:
+    """Beat starts a rule on its cadence: count, then queue or wait for approval."""
+    from retention.models import RetentionRule
+    from retention.services import retention_run_start
+
+    if not RetentionRule.objects.filter(pk=rule_id).exists():
+        return  # the rule was deleted after beat read its schedule
+    retention_run_start(rule_id=rule_id, origin="schedule")
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
+def retention_run_execute_task(self, run_id: int) -> None:
+    """Sweep a run from its checkpoint. Redelivered after a crash, it resumes; a duplicate waits its turn."""
+    from retention.services import RunLeaseHeld, retention_run_execute
+
+    try:
+        retention_run_execute(run_id=run_id)
+    except RunLeaseHeld as held:
+        raise self.retry(countdown=held.retry_in) from None
+    except OperationalError as exc:
+        if self.request.retries >= MAX_RETRIES:
+            from retention.services.runs import retention_run_fail_unreachable
+
+            retention_run_fail_unreachable(run_id=run_id)
+            return
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 2)) from None
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def retention_runs_resume_stalled_task(self) -> None:
+    """Queue again the runs whose worker died (its lease went stale)."""
+    from retention.services import retention_runs_resume_stalled
+
+    retention_runs_resume_stalled()
