@@ -41,14 +41,6 @@ ACCESS.update(
         "auth.group": {"officer": "view", "agent": "none", "auditor": "view"},
     }
 )
-# The access audit is read-only for everyone; second-factor devices are for superusers only.
-ACCESS.update(
-    {
-        "security.accessevent": {"officer": "view", "agent": "none", "auditor": "view"},
-        "otp_totp.totpdevice": {"officer": "none", "agent": "none", "auditor": "none"},
-        "otp_static.staticdevice": {"officer": "none", "agent": "none", "auditor": "none"},
-    }
-)
 
 
 # Models the demo has no reason to fill; their change page is covered by the changelist and add pages.
