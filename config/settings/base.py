@@ -2,7 +2,10 @@
 
 from datetime import date as _date
 
+from datetime import date as _date
+
 from celery.schedules import crontab  # noqa: F401 - available to settings that extend schedules
+from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -215,6 +218,16 @@ try:
 except (TypeError, ValueError):
     raise ImproperlyConfigured("RETENTION_FINANCIAL_YEAR_END must be MM-DD, e.g. 03-31") from None
 RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2)
+# Retention (policy §6): the last day of the financial year, as MM-DD, from which "6 years after the
+# financial year" counts; and how long a sweeping worker's claim on a run lasts without renewal (a
+# killed worker's run is taken over after this).
+_fy_end = env.str("RETENTION_FINANCIAL_YEAR_END", default="03-31")
+try:
+    RETENTION_FINANCIAL_YEAR_END = tuple(int(part) for part in _fy_end.split("-"))
+    _date(2001, *RETENTION_FINANCIAL_YEAR_END)  # a day every year has
+except (TypeError, ValueError):
+    raise ImproperlyConfigured("RETENTION_FINANCIAL_YEAR_END must be MM-DD, e.g. 03-31") from None
+RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2)
 
 # ------------------------------------------------------------------------------
 # Admin dashboard
@@ -223,6 +236,7 @@ RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2
 # rendered on the admin index in this order (each app adds its own panel).
 ADMIN_DASHBOARD_PANELS = [
     "compliance.dashboard.worker_health_panel",
+    "retention.dashboard.retention_panel",
     "retention.dashboard.retention_panel",
 ]
 
