@@ -27,10 +27,6 @@ ACCESS = {
     "retention.legalhold": {"officer": "change", "agent": "none", "auditor": "view"},
     # Runs are made by beat and the services; officers approve or cancel them with buttons, nobody edits one.
     "retention.retentionrun": {"officer": "view", "agent": "none", "auditor": "view"},
-    "retention.retentionrule": {"officer": "change", "agent": "none", "auditor": "view"},
-    "retention.legalhold": {"officer": "change", "agent": "none", "auditor": "view"},
-    # Runs are made by beat and the services; officers approve or cancel them with buttons, nobody edits one.
-    "retention.retentionrun": {"officer": "view", "agent": "none", "auditor": "view"},
 }
 # Third-party admin pages staff reach; listed so the access table stays complete.
 ACCESS.update(
