@@ -168,7 +168,9 @@ def _enqueue_execute(run_id: int) -> None:
     transaction.on_commit(lambda: retention_run_execute_task.delay(run_id))
 
 
-def retention_run_start(*, rule_id: int, mode: str = Mode.EXECUTE, actor=None, origin: str = Origin.SCHEDULE):
+def retention_run_start(
+    *, rule_id: int, mode: str = Mode.EXECUTE, actor=None, origin: str = Origin.SCHEDULE, enqueue: bool = True
+):
     """Start a run of a rule: count what it would sweep, then queue it, or wait for approval.
 
     A dry run only counts and records the counts. An execution starts at most once
@@ -176,7 +178,8 @@ def retention_run_start(*, rule_id: int, mode: str = Mode.EXECUTE, actor=None, o
     that run (the rule row is locked while counting, and the database allows one
     active run per rule). A scheduled start of a disabled rule does nothing and
     returns None. A target table or trigger column missing from the database fails
-    the run with a clear error and alerts the owner.
+    the run with a clear error and alerts the owner. ``enqueue=False`` leaves a
+    queued run for the caller to execute (the management command does, in-process).
     """
     if actor is not None and origin != Origin.SCHEDULE and not actor.has_perm("retention.start_retentionrun"):
         raise PermissionDenied("Only compliance officers start retention runs.")
@@ -236,7 +239,8 @@ def retention_run_start(*, rule_id: int, mode: str = Mode.EXECUTE, actor=None, o
             transaction.on_commit(lambda: notify_run_awaiting_approval(run_id=run.pk))
         else:
             updates |= {"status": RunStatus.QUEUED}
-            _enqueue_execute(run.pk)
+            if enqueue:
+                _enqueue_execute(run.pk)
         RetentionRun.objects.filter(pk=run.pk).update(**updates)
         run.refresh_from_db()
     logger.info("retention run %s of rule %s: %s", run.pk, rule.pk, run.status)
