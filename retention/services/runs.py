@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from compliance.connectors.base import Connector, ConnectorError, SweepBatch
 from compliance.models import MappedTable
+from retention.counting import sweep_count
 from retention.models import (
     ACTIVE_RUN_STATUSES,
     EMPTY_EVIDENCE,
@@ -130,21 +131,14 @@ def _get_connector(system) -> Connector:
 
 def _count(connector: Connector, rule: RetentionRule, cutoff, holds: list[LegalHold]) -> _Count:
     """Rows older than the cutoff, rows outside every hold, and rows under each hold."""
-    table = rule.table
-    column = timestamp_column_for(rule)
-    matched = connector.sweep_count(table, timestamp_column=column, cutoff=cutoff)
-    per_hold: dict[int, int] = {}
+    kwargs = {"timestamp_column": timestamp_column_for(rule), "cutoff": cutoff, "action": rule.action}
+    matched = sweep_count(connector, rule.table, **kwargs)
     table_wide = [hold for hold in holds if not hold.has_subject]
-    for hold in table_wide:
-        per_hold[hold.pk] = matched
     if table_wide:
-        return _Count(matched=matched, to_affect=0, per_hold=per_hold)
-    subjects = []
-    for hold in holds:
-        subject = hold_subject(hold)
-        per_hold[hold.pk] = connector.sweep_count(table, timestamp_column=column, cutoff=cutoff, subjects=[subject])
-        subjects.append(subject)
-    held = connector.sweep_count(table, timestamp_column=column, cutoff=cutoff, subjects=subjects) if subjects else 0
+        return _Count(matched=matched, to_affect=0, per_hold={hold.pk: matched for hold in table_wide})
+    per_hold = {hold.pk: sweep_count(connector, rule.table, subjects=[hold_subject(hold)], **kwargs) for hold in holds}
+    subjects = [hold_subject(hold) for hold in holds]
+    held = sweep_count(connector, rule.table, subjects=subjects, **kwargs) if subjects else 0
     return _Count(matched=matched, to_affect=matched - held, per_hold=per_hold)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from retention.models import RetentionRule, RetentionRun, RunStatus
 from retention.services import RunLeaseHeld, retention_run_execute, retention_run_start
@@ -49,7 +50,8 @@ class Command(BaseCommand):
     def _describe(self, rule: RetentionRule, run: RetentionRun) -> str:
         head = (
             f"Rule #{rule.pk} '{rule.name}' run #{run.pk} ({run.get_mode_display().lower()}): "
-            f"{run.rows_matched:,} rows before {run.cutoff:%Y-%m-%d %H:%M %Z}, {run.rows_to_affect:,} to affect"
+            f"{run.rows_matched:,} rows before {timezone.localtime(run.cutoff):%Y-%m-%d %H:%M %Z}, "
+            f"{run.rows_to_affect:,} to affect"
         )
         skips = [f"{skip.hold.name}: {skip.rows:,}" for skip in run.hold_skips.select_related("hold")]
         if skips:
