@@ -46,6 +46,18 @@ ROLE_SPECS: list[RoleSpec] = [
             "compliance.view_right",
             "compliance.view_subjecttype",
             "compliance.view_workerheartbeat",
+            # Rights requests: log and read them, send acknowledgement, identity and clarification
+            # letters, record ledger events, add notes. Closing, refusing, extending and identity
+            # decisions need requests_app.decide_request, which only officers hold.
+            "requests_app.add_rightsrequest",
+            "requests_app.view_rightsrequest",
+            "requests_app.view_requestline",
+            "requests_app.add_requestevent",
+            "requests_app.view_requestevent",
+            "requests_app.add_communication",
+            "requests_app.view_communication",
+            "requests_app.add_requestnote",
+            "requests_app.view_requestnote",
         ],
     ),
 ]

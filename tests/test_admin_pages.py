@@ -41,6 +41,14 @@ ACCESS.update(
         "auth.group": {"officer": "view", "agent": "none", "auditor": "view"},
     }
 )
+# Rights requests: agents log and read requests, read lines; only officers change them.
+ACCESS.update(
+    {
+        "requests_app.rightsrequest": {"officer": "change", "agent": "add", "auditor": "view"},
+        "requests_app.requestline": {"officer": "change", "agent": "view", "auditor": "view"},
+        "requests_app.apiclient": {"officer": "change", "agent": "none", "auditor": "view"},
+    }
+)
 
 
 # Models the demo has no reason to fill; their change page is covered by the changelist and add pages.

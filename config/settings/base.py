@@ -198,6 +198,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Intake of data subject rights requests from support desks and web forms.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "RightsRequestStatusEnum": "requests_app.models.RequestStatus",
+        "RequestLineStatusEnum": "requests_app.models.RequestLine.Status",
+    },
 }
 
 # ------------------------------------------------------------------------------
@@ -238,6 +242,7 @@ ADMIN_DASHBOARD_PANELS = [
     "compliance.dashboard.worker_health_panel",
     "retention.dashboard.retention_panel",
     "retention.dashboard.retention_panel",
+    "requests_app.dashboard.rights_requests_panel",
 ]
 
 # ------------------------------------------------------------------------------
@@ -257,5 +262,7 @@ LOGGING = {
 # ------------------------------------------------------------------------------
 # ``manage.py load_demo`` calls these in order, each with ``stdout=``; each app
 # adds the step that loads its demo data. Every step is safe to run again.
-DEMO_STEPS: list[str] = []
+DEMO_STEPS: list[str] = [
+    "requests_app.demo.load_demo_requests",
+]
 FORMS_URLFIELD_ASSUME_HTTPS = True  # transitional setting until Django 6.0

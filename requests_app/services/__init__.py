@@ -27,13 +27,16 @@ from requests_app.services.notifications import (
 from requests_app.services.requests import (
     request_event_add,
     request_line_complete,
+    request_line_complete_check,
     request_note_add,
     rights_request_assign,
+    rights_request_check,
     rights_request_close,
     rights_request_identity_record,
     rights_request_open,
     rights_request_recompute,
     rights_request_update,
+    rights_request_update_check,
 )
 
 __all__ = [
@@ -51,12 +54,15 @@ __all__ = [
     "request_event_add",
     "request_event_add_idempotent",
     "request_line_complete",
+    "request_line_complete_check",
     "request_note_add",
     "rights_request_assign",
+    "rights_request_check",
     "rights_request_close",
     "rights_request_identity_record",
     "rights_request_open",
     "rights_request_open_idempotent",
     "rights_request_recompute",
     "rights_request_update",
+    "rights_request_update_check",
 ]

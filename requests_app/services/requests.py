@@ -244,6 +244,47 @@ def rights_request_recompute(*, request: RightsRequest, today: dt.date | None = 
 # ------------------------------------------------------------------------------
 
 
+def _intake_cleaned(
+    *, requester_name: str, requester_email: str, regime, rights, channel: str, received_at: dt.datetime
+) -> tuple[str, Regime, list[Right]]:
+    errors: dict[str, list[str]] = {}
+    if not (requester_name or "").strip():
+        errors["requester_name"] = ["Give the requester's name."]
+    email = _normalise_email(requester_email, errors)
+    regime_obj = _resolve_regime(regime, errors)
+    right_objs = _resolve_rights(rights, regime_obj, errors)
+    if channel not in Channel.values:
+        errors["channel"] = [f"Unknown channel {channel!r}."]
+    _check_received_at(received_at, errors)
+    if errors:
+        raise ValidationError(errors)
+    assert regime_obj is not None
+    return email, regime_obj, right_objs
+
+
+def rights_request_check(
+    *,
+    requester_name: str,
+    requester_email: str,
+    regime: Regime | str | None,
+    rights: Sequence[Right | str],
+    channel: str,
+    received_at: dt.datetime | None = None,
+) -> None:
+    """Raise the ``ValidationError`` (per field) that ``rights_request_open`` would raise, writing nothing.
+
+    Forms call it in ``clean()`` so the person typing sees every error next to the field.
+    """
+    _intake_cleaned(
+        requester_name=requester_name,
+        requester_email=requester_email,
+        regime=regime,
+        rights=rights,
+        channel=channel,
+        received_at=received_at or timezone.now(),
+    )
+
+
 @transaction.atomic
 def rights_request_open(
     *,
@@ -268,20 +309,16 @@ def rights_request_open(
     same rights as a possible duplicate.
     """
     _require(actor, "requests_app.add_rightsrequest", "You cannot log rights requests.")
-    errors: dict[str, list[str]] = {}
-    requester_name = (requester_name or "").strip()
-    if not requester_name:
-        errors["requester_name"] = ["Give the requester's name."]
-    email = _normalise_email(requester_email, errors)
-    regime_obj = _resolve_regime(regime, errors)
-    right_objs = _resolve_rights(rights, regime_obj, errors)
-    if channel not in Channel.values:
-        errors["channel"] = [f"Unknown channel {channel!r}."]
     received = received_at or timezone.now()
-    _check_received_at(received, errors)
-    if errors:
-        raise ValidationError(errors)
-    assert regime_obj is not None
+    email, regime_obj, right_objs = _intake_cleaned(
+        requester_name=requester_name,
+        requester_email=requester_email,
+        regime=regime,
+        rights=rights,
+        channel=channel,
+        received_at=received,
+    )
+    requester_name = requester_name.strip()
 
     verification = _verification_allowed(regime_obj, right_objs)
     request = RightsRequest(
@@ -307,6 +344,31 @@ def rights_request_open(
     return request
 
 
+def rights_request_update_check(*, request: RightsRequest, **changes: Any) -> dict[str, Any]:
+    """Raise the per-field ``ValidationError`` of an update, writing nothing; returns the cleaned changes."""
+    unknown = set(changes) - set(_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable through this service: {sorted(unknown)}")
+    errors: dict[str, list[str]] = {}
+    if "requester_email" in changes:
+        changes["requester_email"] = _normalise_email(changes["requester_email"], errors)
+    if "requester_name" in changes and not (changes["requester_name"] or "").strip():
+        errors["requester_name"] = ["Give the requester's name."]
+    if "received_at" in changes and changes["received_at"] is not None:
+        _check_received_at(changes["received_at"], errors)
+    if "channel" in changes and changes["channel"] not in Channel.values:
+        errors["channel"] = [f"Unknown channel {changes['channel']!r}."]
+    moved = {name for name in ("regime", "received_at") if name in changes and changes[name] != getattr(request, name)}
+    if moved and not request.is_open:
+        errors["__all__"] = ["The regime and the received date of an answered request cannot change."]
+    if "regime" in moved:
+        rights = [line.right for line in request.lines.select_related("right")]
+        _resolve_rights(rights, changes["regime"], errors)
+    if errors:
+        raise ValidationError(errors)
+    return changes
+
+
 _EDITABLE_FIELDS = [
     "requester_name",
     "requester_email",
@@ -324,26 +386,8 @@ _EDITABLE_FIELDS = [
 def rights_request_update(*, request: RightsRequest, actor, **changes: Any) -> RightsRequest:
     """Correct the details of a request (compliance staff). Deadlines follow a new regime or receipt date."""
     _require(actor, "requests_app.change_rightsrequest", "You cannot change rights requests.")
-    unknown = set(changes) - set(_EDITABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"Not editable through this service: {sorted(unknown)}")
     request = _lock(request)
-    errors: dict[str, list[str]] = {}
-    if "requester_email" in changes:
-        changes["requester_email"] = _normalise_email(changes["requester_email"], errors)
-    if "requester_name" in changes and not (changes["requester_name"] or "").strip():
-        errors["requester_name"] = ["Give the requester's name."]
-    if "received_at" in changes:
-        _check_received_at(changes["received_at"], errors)
-    if "channel" in changes and changes["channel"] not in Channel.values:
-        errors["channel"] = [f"Unknown channel {changes['channel']!r}."]
-    if not request.is_open and ({"regime", "received_at"} & set(changes)):
-        errors["__all__"] = ["The regime and the received date of a closed request cannot change."]
-    if "regime" in changes and changes["regime"] != request.regime:
-        rights = [line.right for line in request.lines.select_related("right")]
-        _resolve_rights(rights, changes["regime"], errors)
-    if errors:
-        raise ValidationError(errors)
+    changes = rights_request_update_check(request=request, **changes)
     changed = [name for name, value in changes.items() if getattr(request, name) != value]
     for name in changed:
         setattr(request, name, changes[name])
@@ -510,6 +554,34 @@ def _outstanding_clarification(types: Sequence[str]) -> bool:
 # ------------------------------------------------------------------------------
 
 
+def request_line_complete_check(
+    *, line: RequestLine, outcome: str, reason: str, refusal_ground: str = "", evidence_note: str = ""
+) -> None:
+    """Raise the per-field ``ValidationError`` completing ``line`` this way would raise, writing nothing."""
+    request = line.request
+    reason = (reason or "").strip()
+    evidence_note = (evidence_note or "").strip()
+    errors: dict[str, list[str]] = {}
+    if outcome not in Outcome.values:
+        errors["outcome"] = ["Choose an outcome."]
+    elif outcome != Outcome.FULFILLED and not reason:
+        errors["outcome_reason"] = ["Give the reason for anything short of fulfilled (Art. 12(4))."]
+    if refusal_ground:
+        if refusal_ground not in RefusalGround.values:
+            errors["refusal_ground"] = [f"Unknown ground {refusal_ground!r}."]
+        elif outcome not in {Outcome.REFUSED, Outcome.PARTIALLY_FULFILLED}:
+            errors["refusal_ground"] = ["A refusal ground goes with a refused or partially fulfilled outcome."]
+        elif refusal_ground in GROUNDS_NEEDING_EVIDENCE and not evidence_note:
+            errors["evidence_note"] = ["Record the evidence: the controller must be able to prove it (Art. 12(5))."]
+    needs_identity = outcome in {Outcome.FULFILLED, Outcome.PARTIALLY_FULFILLED} and not request.identity_confirmed
+    if needs_identity and _verification_allowed(request.regime, [line.right])[line.right.pk]:
+        errors["outcome"] = ["Record the requester's identity verification before fulfilling."]
+    if not request.is_open:
+        errors["__all__"] = ["The request is no longer open."]
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def request_line_complete(
     *,
@@ -538,25 +610,9 @@ def request_line_complete(
         if line.outcome == outcome:
             return line
         raise ValidationError({"outcome": [f"This line was already completed as {line.get_outcome_display()}."]})
-    errors: dict[str, list[str]] = {}
-    if outcome not in Outcome.values:
-        errors["outcome"] = ["Choose an outcome."]
-    elif outcome != Outcome.FULFILLED and not reason:
-        errors["outcome_reason"] = ["Give the reason for anything short of fulfilled (Art. 12(4))."]
-    if refusal_ground:
-        if refusal_ground not in RefusalGround.values:
-            errors["refusal_ground"] = [f"Unknown ground {refusal_ground!r}."]
-        elif outcome not in {Outcome.REFUSED, Outcome.PARTIALLY_FULFILLED}:
-            errors["refusal_ground"] = ["A refusal ground goes with a refused or partially fulfilled outcome."]
-        elif refusal_ground in GROUNDS_NEEDING_EVIDENCE and not evidence_note:
-            errors["evidence_note"] = ["Record the evidence: the controller must be able to prove it (Art. 12(5))."]
-    needs_identity = outcome in {Outcome.FULFILLED, Outcome.PARTIALLY_FULFILLED} and not request.identity_confirmed
-    if needs_identity and _verification_allowed(request.regime, [line.right])[line.right.pk]:
-        errors["outcome"] = ["Record the requester's identity verification before fulfilling."]
-    if not request.is_open:
-        errors["__all__"] = ["The request is no longer open."]
-    if errors:
-        raise ValidationError(errors)
+    request_line_complete_check(
+        line=line, outcome=outcome, reason=reason, refusal_ground=refusal_ground, evidence_note=evidence_note
+    )
 
     when = at or timezone.now()
     line.status = RequestLine.Status.COMPLETED

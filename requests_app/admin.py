@@ -1,0 +1,588 @@
+"""Admin for rights requests: a thin interface over the services.
+
+Support agents log requests with a short form, read them, send the
+acknowledgement, identity and clarification letters and add notes. Compliance
+officers (``requests_app.decide_request``) also complete lines, extend, send the
+answer and close. Every step is a service call; refusals come back as form
+errors or messages.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from compliance.admin_base import AuditedAdmin, csv_response
+from requests_app.deadlines import PAUSED, SLA_LABELS
+from requests_app.forms import (
+    EventForm,
+    IdentityForm,
+    LetterForm,
+    NoteForm,
+    RequestLineCompleteForm,
+    RightsRequestAddForm,
+    RightsRequestChangeForm,
+    RightsRequestFullAddForm,
+    add_service_errors,
+)
+from requests_app.models import OPEN_STATUSES, ApiClient, RequestLine, RightsRequest
+from requests_app.selectors import (
+    REQUEST_LOG_HEADER,
+    SLA_ORDER,
+    request_log_rows,
+    request_sla,
+    request_timeline,
+    requests_in_sla_state,
+)
+from requests_app.services import (
+    api_client_create,
+    api_client_revoke,
+    communication_preview,
+    communication_send,
+    request_event_add,
+    request_line_complete,
+    request_note_add,
+    rights_request_assign,
+    rights_request_close,
+    rights_request_identity_record,
+    rights_request_open,
+    rights_request_update,
+)
+from requests_app.services.requests import DECIDE_PERMISSION
+
+SLA_COLOURS = {
+    "overdue": "#ba2121",
+    "urgent": "#e06b00",
+    "due_soon": "#b59a00",
+    "on_track": "#2e7d32",
+    "paused": "#607d8b",
+    "closed": "#777",
+}
+
+
+def sla_badge(state: str):
+    return format_html(
+        '<span style="color:#fff;background:{};padding:1px 6px;border-radius:3px;white-space:nowrap">{}</span>',
+        SLA_COLOURS[state],
+        SLA_LABELS[state],
+    )
+
+
+class SlaFilter(admin.SimpleListFilter):
+    title = "SLA state"
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [(state, SLA_LABELS[state]) for state in SLA_ORDER] + [("closed", "Answered / closed")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {*SLA_ORDER, "closed"}:
+            return requests_in_sla_state(queryset, self.value())
+        return queryset
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "open or answered"
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Open"), ("no", "Answered or closed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status__in=OPEN_STATUSES)
+        if self.value() == "no":
+            return queryset.exclude(status__in=OPEN_STATUSES)
+        return queryset
+
+
+class QueueFilter(admin.SimpleListFilter):
+    title = "queue"
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [("mine", "Assigned to me"), ("logged", "Logged by me"), ("unassigned", "Unassigned")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "mine":
+            return queryset.filter(assignee=request.user)
+        if self.value() == "logged":
+            return queryset.filter(created_by=request.user)
+        if self.value() == "unassigned":
+            return queryset.filter(assignee__isnull=True)
+        return queryset
+
+
+class RequestLineInline(admin.TabularInline):
+    model = RequestLine
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["right", "status", "due_date", "outcome", "outcome_reason", "refusal_ground", "completed_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RightsRequest)
+class RightsRequestAdmin(AuditedAdmin):
+    list_display = [
+        "reference",
+        "requester_name",
+        "regime_code",
+        "rights_summary",
+        "status",
+        "due_date",
+        "sla",
+        "assignee",
+        "duplicate_flag",
+    ]
+    list_select_related = ["regime", "assignee"]
+    list_filter = [SlaFilter, OpenFilter, "status", "regime", "channel", QueueFilter]
+    search_fields = ["=reference", "=requester_email", "requester_name", "=account_ref"]
+    show_full_result_count = False
+    list_per_page = 50
+    ordering = ["-received_at", "-id"]
+    inlines = [RequestLineInline]
+    actions = ["assign_to_me", "export_selected_log"]
+    change_form_template = "requests_app/admin/rightsrequest_change_form.html"
+    change_list_template = "requests_app/admin/rightsrequest_change_list.html"
+    computed_fields = [
+        "reference",
+        "status",
+        "sla_display",
+        "clock_started_on",
+        "due_date",
+        "acknowledge_by",
+        "target_date",
+        "is_extended",
+        "paused_days",
+        "paused_since",
+        "acknowledged_at",
+        "responded_at",
+        "closed_at",
+        "outcome",
+        "closed_on_time",
+        "identity_method",
+        "identity_outcome",
+        "identity_verified_by",
+        "identity_verified_at",
+        "identity_note",
+        "duplicate_link",
+        "created_by",
+        "api_client",
+        "created_at",
+    ]
+
+    # --- list -------------------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        lines = RequestLine.objects.select_related("right").only(
+            "id", "request_id", "status", "right__slug", "right__name", "right__display_order"
+        )
+        return super().get_queryset(request).prefetch_related(Prefetch("lines", queryset=lines))
+
+    @admin.display(description="Regime", ordering="regime__code")
+    def regime_code(self, obj):
+        return obj.regime.code
+
+    @admin.display(description="Rights")
+    def rights_summary(self, obj):
+        return ", ".join(line.right.slug for line in obj.lines.all())
+
+    @admin.display(description="SLA")
+    def sla(self, obj):
+        return sla_badge(request_sla(obj))
+
+    @admin.display(description="SLA state")
+    def sla_display(self, obj):
+        return sla_badge(request_sla(obj))
+
+    @admin.display(description="Dup?", boolean=True)
+    def duplicate_flag(self, obj):
+        return obj.possible_duplicate_of_id is not None
+
+    @admin.display(description="Possible duplicate of")
+    def duplicate_link(self, obj):
+        if obj.possible_duplicate_of_id is None:
+            return "-"
+        url = reverse("admin:requests_app_rightsrequest_change", args=[obj.possible_duplicate_of_id])
+        return format_html('<a href="{}">{}</a>', url, obj.possible_duplicate_of)
+
+    @admin.action(description="Assign to me", permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        count = 0
+        for obj in queryset:
+            rights_request_assign(request=obj, assignee=request.user, actor=request.user)
+            count += 1
+        self.message_user(request, f"{count} request(s) assigned to you.")
+
+    @admin.action(description="Export the request log (CSV) of the selected requests", permissions=["view"])
+    def export_selected_log(self, request, queryset):
+        return csv_response("rights-request-log.csv", REQUEST_LOG_HEADER, request_log_rows(queryset))
+
+    # --- forms ------------------------------------------------------------------------------------
+
+    def has_delete_permission(self, request, obj=None):
+        # Records of requests are kept (CCPA §7101: 24 months); retention sweeps remove them.
+        return False
+
+    def can_decide(self, request) -> bool:
+        return request.user.has_perm(DECIDE_PERMISSION)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = RightsRequestFullAddForm if self.has_change_permission(request) else RightsRequestAddForm
+            kwargs["fields"] = list(kwargs["form"]._meta.fields)
+        else:
+            kwargs["form"] = RightsRequestChangeForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": self.get_form(request)._meta.fields})]
+        return [
+            ("Requester", {"fields": ["requester_name", "requester_email", "account_ref", "subject_type"]}),
+            ("Request", {"fields": ["reference", "regime", "channel", "received_at", "description", "assignee"]}),
+            (
+                "Status and deadlines (computed from the ledger)",
+                {
+                    "fields": [
+                        "status",
+                        "sla_display",
+                        ("clock_started_on", "due_date", "target_date", "acknowledge_by"),
+                        ("is_extended", "paused_days", "paused_since"),
+                        ("acknowledged_at", "responded_at", "closed_at"),
+                        ("outcome", "closed_on_time"),
+                    ]
+                },
+            ),
+            (
+                "Identity verification (no documents are stored)",
+                {
+                    "fields": [
+                        ("identity_outcome", "identity_method"),
+                        ("identity_verified_by", "identity_verified_at"),
+                        "identity_note",
+                    ]
+                },
+            ),
+            ("Intake", {"fields": ["duplicate_link", "created_by", "api_client", "created_at"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.computed_fields
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            created = rights_request_open(
+                requester_name=data["requester_name"],
+                requester_email=data["requester_email"],
+                account_ref=data.get("account_ref", ""),
+                regime=data["regime"],
+                rights=list(data["rights"]),
+                channel=data["channel"],
+                received_at=data["received_at"],
+                description=data.get("description", ""),
+                subject_type=data.get("subject_type"),
+                assignee=data.get("assignee"),
+                actor=request.user,
+            )
+            obj.pk = created.pk
+            obj.reference = created.reference
+            if created.possible_duplicate_of_id:
+                self.message_user(
+                    request,
+                    f"{created.reference} may duplicate open request {created.possible_duplicate_of}: "
+                    "same requester, same right.",
+                    level=messages.WARNING,
+                )
+            return
+        changes = {name: data[name] for name in form.changed_data if name in data}
+        if changes:
+            rights_request_update(request=obj, actor=request.user, **changes)
+
+    def save_related(self, request, form, formsets, change):
+        # Lines are created by the intake service and changed only through their own page.
+        pass
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra = extra_context or {}
+        if obj is not None:
+            can_decide = self.can_decide(request)
+            extra.update(
+                {
+                    "timeline": request_timeline(obj),
+                    "sla_state": request_sla(obj),
+                    "is_open": obj.is_open,
+                    "can_event": request.user.has_perm("requests_app.add_requestevent") and obj.is_open,
+                    "can_letter": request.user.has_perm("requests_app.add_communication"),
+                    "can_note": request.user.has_perm("requests_app.add_requestnote"),
+                    "can_decide": can_decide,
+                    "can_close": can_decide and obj.status != "closed",
+                    "is_paused": request_sla(obj) == PAUSED,
+                }
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    # --- steps ------------------------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("export-log/", view(self.export_log_view), name="requests_app_rightsrequest_export_log"),
+            path("<int:pk>/letter/", view(self.letter_view), name="requests_app_rightsrequest_letter"),
+            path("<int:pk>/event/", view(self.event_view), name="requests_app_rightsrequest_event"),
+            path("<int:pk>/identity/", view(self.identity_view), name="requests_app_rightsrequest_identity"),
+            path("<int:pk>/note/", view(self.note_view), name="requests_app_rightsrequest_note"),
+            path("<int:pk>/close/", view(self.close_view), name="requests_app_rightsrequest_close"),
+            *super().get_urls(),
+        ]
+
+    def _object(self, request, pk: int, permission: str) -> RightsRequest:
+        obj = get_object_or_404(RightsRequest.objects.select_related("regime"), pk=pk)
+        if not self.has_view_permission(request, obj) or not request.user.has_perm(permission):
+            raise PermissionDenied
+        return obj
+
+    def _change_url(self, obj) -> str:
+        return reverse("admin:requests_app_rightsrequest_change", args=[obj.pk])
+
+    def _render(self, request, obj, title: str, form, **context):
+        return TemplateResponse(
+            request,
+            "requests_app/admin/step_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": obj,
+                "title": title,
+                "form": form,
+                "media": self.media + form.media,
+                "change_url": self._change_url(obj),
+                **context,
+            },
+        )
+
+    def _run(self, request, form, action) -> bool:
+        """Call the service; a refusal goes onto the form (fields kept as typed)."""
+        try:
+            action()
+        except ValidationError as error:
+            add_service_errors(form, error)
+            return False
+        except PermissionDenied as error:
+            form.add_error(None, str(error) or "You are not allowed to do this.")
+            return False
+        return True
+
+    def letter_view(self, request, pk: int):
+        obj = self._object(request, pk, "requests_app.add_communication")
+        can_decide = self.can_decide(request)
+        data = request.POST if request.method == "POST" else request.GET or None
+        form = LetterForm(data, can_decide=can_decide)
+        preview = None
+        if data is not None and form.is_valid():
+            template = form.cleaned_data["template"]
+            reason = form.cleaned_data["reason"]
+            if request.method == "POST" and "_send" in request.POST:
+                if self._run(
+                    request,
+                    form,
+                    lambda: communication_send(
+                        request=obj,
+                        template=template,
+                        actor=request.user,
+                        reason=reason,
+                        subject_override=form.cleaned_data["subject"],
+                        body_override=form.cleaned_data["body"],
+                    ),
+                ):
+                    self.message_user(request, "Letter stored and queued for sending.")
+                    return HttpResponseRedirect(self._change_url(obj))
+            else:
+                subject, body = communication_preview(request=obj, template=template, reason=reason)
+                form = LetterForm(
+                    {"template": template, "reason": reason, "subject": subject, "body": body}, can_decide=can_decide
+                )
+                form.is_valid()
+                preview = True
+        return self._render(request, obj, f"Send a letter: {obj.reference}", form, preview=preview, letter=True)
+
+    def event_view(self, request, pk: int):
+        obj = self._object(request, pk, "requests_app.add_requestevent")
+        form = EventForm(request.POST or None, can_decide=self.can_decide(request))
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            if self._run(
+                request,
+                form,
+                lambda: request_event_add(
+                    request=obj, type=data["type"], at=data["at"], reason=data["reason"], actor=request.user
+                ),
+            ):
+                self.message_user(request, "Event recorded; deadlines recomputed.")
+                return HttpResponseRedirect(self._change_url(obj))
+        return self._render(request, obj, f"Record an event: {obj.reference}", form)
+
+    def identity_view(self, request, pk: int):
+        obj = self._object(request, pk, DECIDE_PERMISSION)
+        form = IdentityForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            if self._run(
+                request,
+                form,
+                lambda: rights_request_identity_record(
+                    request=obj,
+                    method=data["identity_method"],
+                    outcome=data["identity_outcome"],
+                    note=data["note"],
+                    actor=request.user,
+                ),
+            ):
+                self.message_user(request, "Identity verification recorded.")
+                return HttpResponseRedirect(self._change_url(obj))
+        return self._render(request, obj, f"Identity verification: {obj.reference}", form)
+
+    def note_view(self, request, pk: int):
+        obj = self._object(request, pk, "requests_app.add_requestnote")
+        form = NoteForm(request.POST or None)
+        if (
+            request.method == "POST"
+            and form.is_valid()
+            and self._run(
+                request, form, lambda: request_note_add(request=obj, body=form.cleaned_data["body"], actor=request.user)
+            )
+        ):
+            self.message_user(request, "Note added.")
+            return HttpResponseRedirect(self._change_url(obj))
+        return self._render(request, obj, f"Add a note: {obj.reference}", form)
+
+    def close_view(self, request, pk: int):
+        obj = self._object(request, pk, DECIDE_PERMISSION)
+        form = forms.Form(request.POST or None)
+        closing = request.method == "POST" and form.is_valid()
+        if closing and self._run(request, form, lambda: rights_request_close(request=obj, actor=request.user)):
+            self.message_user(request, f"{obj.reference} closed.")
+            return HttpResponseRedirect(self._change_url(obj))
+        return self._render(request, obj, f"Close {obj.reference}", form, confirm=True)
+
+    def export_log_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        queryset = self.get_changelist_instance(request).get_queryset(request)
+        stamp = timezone.localdate().isoformat()
+        return csv_response(f"rights-request-log-{stamp}.csv", REQUEST_LOG_HEADER, request_log_rows(queryset))
+
+
+@admin.register(RequestLine)
+class RequestLineAdmin(AuditedAdmin):
+    list_display = ["request_link", "right", "status", "outcome", "due_date", "completed_at"]
+    list_select_related = ["request", "right"]
+    list_filter = ["status", "outcome", "right", "refusal_ground"]
+    search_fields = ["=request__reference"]
+    show_full_result_count = False
+    ordering = ["-status", "due_date", "id"]  # open lines first, soonest due first
+    form = RequestLineCompleteForm
+    fieldsets = [
+        (None, {"fields": ["request_link", "right", "status", "due_date"]}),
+        ("Outcome", {"fields": ["outcome", "outcome_reason", "refusal_ground", "evidence_note"]}),
+        (None, {"fields": ["completed_at", "completed_by"]}),
+    ]
+    base_readonly = ["request_link", "right", "status", "due_date", "completed_at", "completed_by"]
+
+    @admin.display(description="Request", ordering="request__reference")
+    def request_link(self, obj):
+        url = reverse("admin:requests_app_rightsrequest_change", args=[obj.request_id])
+        return format_html('<a href="{}">{}</a>', url, obj.request.reference)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        if not request.user.has_perm(DECIDE_PERMISSION) or not super().has_change_permission(request, obj):
+            return False
+        return obj is None or (obj.status != RequestLine.Status.COMPLETED and obj.request.is_open)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.base_readonly
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        request_line_complete(
+            line=obj,
+            outcome=data["outcome"],
+            reason=data.get("outcome_reason", ""),
+            refusal_ground=data.get("refusal_ground", ""),
+            evidence_note=data.get("evidence_note", ""),
+            actor=request.user,
+        )
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(AuditedAdmin):
+    list_display = ["name", "token_prefix", "is_active", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+    actions = ["revoke"]
+    readonly_fields = ["token_prefix", "is_active", "created_by", "created_at", "last_used_at", "revoked_at"]
+
+    def get_fields(self, request, obj=None):
+        return ["name"] if obj is None else ["name", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["name", *self.readonly_fields]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        client, token = api_client_create(name=form.cleaned_data["name"], actor=request.user)
+        obj.pk = client.pk
+        request._new_api_token = token
+
+    def response_add(self, request, obj, post_url_continue=None):
+        token = getattr(request, "_new_api_token", None)
+        if token is None:
+            return super().response_add(request, obj, post_url_continue)
+        return TemplateResponse(
+            request,
+            "requests_app/admin/api_client_token.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": obj,
+                "title": f"Token for {obj.name}",
+                "token": token,
+                "changelist_url": reverse("admin:requests_app_apiclient_changelist"),
+            },
+        )
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        for client in queryset.filter(is_active=True):
+            api_client_revoke(client=client, actor=request.user)
+        self.message_user(request, "Tokens revoked.")

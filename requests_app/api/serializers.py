@@ -1,0 +1,135 @@
+"""API shapes. Writes go through the services; these only check and present."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from compliance.baseline import REGIMES, RIGHTS
+from requests_app.models import Channel, EventType, RequestEvent, RequestLine, RightsRequest
+from requests_app.selectors import request_sla
+from requests_app.services.requests import MANUAL_EVENT_TYPES
+
+# The API contract: the regimes and rights of the policy baseline.
+REGIME_CODES = [regime["code"] for regime in REGIMES]
+RIGHT_CODES = [slug for slug, _name, _description in RIGHTS]
+
+
+class RightsRequestCreateSerializer(serializers.Serializer):
+    requester_email = serializers.EmailField(max_length=254)
+    requester_name = serializers.CharField(max_length=200)
+    account_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    regime = serializers.ChoiceField(choices=REGIME_CODES)
+    rights = serializers.ListField(
+        child=serializers.ChoiceField(choices=RIGHT_CODES), min_length=1, max_length=len(RIGHT_CODES)
+    )
+    received_at = serializers.DateTimeField(required=False, help_text="ISO 8601; defaults to now; never in the future.")
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
+    description = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
+
+    def validate_rights(self, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each right can be asked for once.")
+        return value
+
+    def validate_received_at(self, value: dt.datetime) -> dt.datetime:
+        if value > timezone.now():
+            raise serializers.ValidationError("The received date cannot be in the future.")
+        return value
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+        "description": "A date (start of that day in the controller's timezone) or an ISO 8601 datetime.",
+    }
+)
+class DateOrDateTimeField(serializers.Field):
+    default_error_messages = {"invalid": "Give a date (YYYY-MM-DD) or an ISO 8601 datetime."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            parsed = parse_datetime(data)
+            if parsed is not None:
+                return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+            day = parse_date(data)
+        except ValueError:
+            self.fail("invalid")
+        if day is None:
+            self.fail("invalid")
+        return day
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class EventCreateSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[(t.value, t.label) for t in MANUAL_EVENT_TYPES])
+    at = DateOrDateTimeField(required=False, help_text="When it happened; defaults to now; never in the future.")
+    reason = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", help_text="Required for an extension."
+    )
+
+    def validate(self, attrs):
+        if attrs["type"] == EventType.EXTENSION_NOTIFIED and not attrs.get("reason", "").strip():
+            raise serializers.ValidationError({"reason": "Give the reason for the extension."})
+        return attrs
+
+
+class RequestLineSerializer(serializers.ModelSerializer):
+    right = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = RequestLine
+        fields = ["right", "status", "outcome", "due_date"]
+
+
+class RequestEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RequestEvent
+        fields = ["type", "at", "reason"]
+
+
+class RightsRequestSerializer(serializers.ModelSerializer):
+    regime = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    sla_state = serializers.SerializerMethodField(help_text="on_track, due_soon, urgent, overdue, paused or closed.")
+    possible_duplicate = serializers.SerializerMethodField(
+        help_text="An open request by the same requester for one of the same rights exists."
+    )
+    lines = RequestLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RightsRequest
+        fields = [
+            "reference",
+            "status",
+            "regime",
+            "channel",
+            "received_at",
+            "due_date",
+            "acknowledge_by",
+            "target_date",
+            "is_extended",
+            "sla_state",
+            "possible_duplicate",
+            "lines",
+        ]
+
+    def get_sla_state(self, obj) -> str:
+        return request_sla(obj)
+
+    def get_possible_duplicate(self, obj) -> bool:
+        return obj.possible_duplicate_of_id is not None
+
+
+class RightsRequestDetailSerializer(RightsRequestSerializer):
+    events = RequestEventSerializer(many=True, read_only=True)
+
+    class Meta(RightsRequestSerializer.Meta):
+        fields = [*RightsRequestSerializer.Meta.fields, "events"]

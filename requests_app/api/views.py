@@ -1,0 +1,206 @@
+"""JSON API for integrations (support desk, web form): intake and ledger events.
+
+A client sees only the requests it created. Every 4xx is documented in the schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from requests_app.api.authentication import BearerTokenAuthentication
+from requests_app.api.serializers import (
+    EventCreateSerializer,
+    RightsRequestCreateSerializer,
+    RightsRequestDetailSerializer,
+    RightsRequestSerializer,
+)
+from requests_app.models import RightsRequest
+from requests_app.services import request_event_add_idempotent, rights_request_open_idempotent
+from requests_app.services.api_clients import IdempotencyConflict
+
+MAX_IDEMPOTENCY_KEY = 255
+
+_MESSAGES = {
+    "anyOf": [
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "string"},
+        {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    ]
+}
+FIELD_ERRORS = OpenApiResponse(
+    response={
+        "type": "object",
+        "description": "Field name → messages; `non_field_errors` or `detail` for the request as a whole.",
+        "additionalProperties": _MESSAGES,
+    },
+    description="Bad input: field errors.",
+    examples=[
+        OpenApiExample(
+            "Right not granted",
+            value={"rights": ["Canada PIPEDA does not grant: erasure."]},
+            response_only=True,
+            status_codes=["400"],
+        ),
+        OpenApiExample(
+            "Future date and bad email",
+            value={
+                "requester_email": ["Enter a valid email address."],
+                "received_at": ["The received date cannot be in the future."],
+            },
+            response_only=True,
+            status_codes=["400"],
+        ),
+    ],
+)
+_DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+UNAUTHORISED = OpenApiResponse(response=_DETAIL, description="Missing, invalid or revoked token.")
+NOT_FOUND = OpenApiResponse(response=_DETAIL, description="No request with this reference for this client.")
+CONFLICT = OpenApiResponse(response=_DETAIL, description="Idempotency-Key reused with a different body.")
+UNSUPPORTED = OpenApiResponse(response=_DETAIL, description="The body must be application/json.")
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    name="Idempotency-Key",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string (≤ 255 characters, e.g. a UUID). A retry with the same key and body returns "
+    "the first answer and changes nothing; the same key with another body is a 409.",
+)
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This Idempotency-Key was used with a different request."
+    default_code = "idempotency_conflict"
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise ValidationError({"Idempotency-Key": [f"Give 1 to {MAX_IDEMPOTENCY_KEY} printable characters."]})
+    return key
+
+
+def _body_hash(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _domain_errors(exc: DjangoValidationError) -> ValidationError:
+    if hasattr(exc, "error_dict"):
+        return ValidationError({field: messages for field, messages in exc.message_dict.items()})
+    return ValidationError({"non_field_errors": exc.messages})
+
+
+class ApiView(APIView):
+    authentication_classes = [BearerTokenAuthentication]
+    parser_classes = [JSONParser]
+
+    def _client_request(self, reference: str) -> RightsRequest:
+        queryset = RightsRequest.objects.select_related("regime").prefetch_related("lines__right", "events")
+        return get_object_or_404(queryset, reference=reference, api_client=self.request.user)
+
+
+class RightsRequestCreateView(ApiView):
+    @extend_schema(
+        operation_id="rights_requests_create",
+        summary="Log a rights request",
+        parameters=[IDEMPOTENCY_KEY],
+        request=RightsRequestCreateSerializer,
+        responses={
+            201: RightsRequestSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHORISED,
+            409: CONFLICT,
+            415: UNSUPPORTED,
+        },
+        tags=["rights requests"],
+    )
+    def post(self, request):
+        key = _idempotency_key(request)
+        serializer = RightsRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            rights_request, created = rights_request_open_idempotent(
+                client=request.user,
+                idempotency_key=key,
+                body_hash=_body_hash(request.data),
+                data=dict(serializer.validated_data),
+            )
+        except DjangoValidationError as exc:
+            raise _domain_errors(exc) from exc
+        except IdempotencyConflict as exc:
+            raise Conflict() from exc
+        rights_request = self._client_request(rights_request.reference)
+        response = Response(RightsRequestSerializer(rights_request).data, status=status.HTTP_201_CREATED)
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class RightsRequestDetailView(ApiView):
+    @extend_schema(
+        operation_id="rights_requests_retrieve",
+        summary="A rights request, its lines and its events",
+        responses={200: RightsRequestDetailSerializer, 401: UNAUTHORISED, 404: NOT_FOUND},
+        tags=["rights requests"],
+    )
+    def get(self, request, reference: str):
+        return Response(RightsRequestDetailSerializer(self._client_request(reference)).data)
+
+
+class RightsRequestEventCreateView(ApiView):
+    @extend_schema(
+        operation_id="rights_requests_events_create",
+        summary="Add an event to the ledger; answers with the recomputed request",
+        parameters=[IDEMPOTENCY_KEY],
+        request=EventCreateSerializer,
+        responses={
+            201: RightsRequestDetailSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHORISED,
+            404: NOT_FOUND,
+            409: CONFLICT,
+            415: UNSUPPORTED,
+        },
+        tags=["rights requests"],
+    )
+    def post(self, request, reference: str):
+        rights_request = self._client_request(reference)
+        key = _idempotency_key(request)
+        serializer = EventCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.setdefault("at", timezone.now())
+        try:
+            rights_request, created = request_event_add_idempotent(
+                client=request.user,
+                request=rights_request,
+                idempotency_key=key,
+                body_hash=_body_hash(request.data),
+                data=data,
+            )
+        except DjangoValidationError as exc:
+            raise _domain_errors(exc) from exc
+        except IdempotencyConflict as exc:
+            raise Conflict() from exc
+        response = Response(
+            RightsRequestDetailSerializer(self._client_request(reference)).data, status=status.HTTP_201_CREATED
+        )
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response

@@ -1,0 +1,208 @@
+"""Admin forms. They validate through the services' check functions, so a refused
+input comes back as a form error next to the field, with what was typed kept."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.admin import widgets
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from compliance.models import Regime, Right
+from requests_app.models import (
+    IdentityMethod,
+    IdentityOutcome,
+    LetterTemplate,
+    Outcome,
+    RefusalGround,
+    RequestLine,
+    RightsRequest,
+)
+from requests_app.services import (
+    request_line_complete_check,
+    rights_request_check,
+    rights_request_update_check,
+)
+from requests_app.services.requests import MANUAL_EVENT_TYPES
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Attach a service's ``ValidationError`` to the form's fields (or the form as a whole)."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, messages in error.message_dict.items():
+        target = field if field in form.fields else None
+        for message in messages:
+            form.add_error(target, message)
+
+
+class RightsRequestAddForm(forms.ModelForm):
+    """The short intake form support agents use; officers get assignee and subject type too."""
+
+    rights = forms.ModelMultipleChoiceField(
+        queryset=Right.objects.order_by("display_order"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only the rights the regime grants are accepted.",
+    )
+    received_at = forms.SplitDateTimeField(
+        widget=widgets.AdminSplitDateTime, help_text="When the request reached us (not in the future)."
+    )
+
+    class Meta:
+        model = RightsRequest
+        fields = [
+            "requester_name",
+            "requester_email",
+            "account_ref",
+            "regime",
+            "rights",
+            "channel",
+            "received_at",
+            "description",
+        ]
+        labels = {"description": "Notes / what the requester wrote"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["regime"].queryset = Regime.objects.filter(is_active=True).order_by("name")
+        if not self.is_bound:
+            self.initial.setdefault("received_at", timezone.localtime().replace(second=0, microsecond=0))
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            rights_request_check(
+                requester_name=data.get("requester_name", ""),
+                requester_email=data.get("requester_email", ""),
+                regime=data.get("regime"),
+                rights=list(data.get("rights") or []),
+                channel=data.get("channel", ""),
+                received_at=data.get("received_at"),
+            )
+        except ValidationError as error:
+            add_service_errors(self, error)
+        return data
+
+
+class RightsRequestFullAddForm(RightsRequestAddForm):
+    class Meta(RightsRequestAddForm.Meta):
+        fields = [*RightsRequestAddForm.Meta.fields, "subject_type", "assignee"]
+
+
+class RightsRequestChangeForm(forms.ModelForm):
+    """Compliance staff correct the details; the deadlines follow."""
+
+    class Meta:
+        model = RightsRequest
+        fields = [
+            "requester_name",
+            "requester_email",
+            "account_ref",
+            "subject_type",
+            "regime",
+            "channel",
+            "received_at",
+            "description",
+            "assignee",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "assignee" in self.fields:
+            self.fields["assignee"].queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or self.instance.pk is None:
+            return data
+        try:
+            rights_request_update_check(
+                request=RightsRequest.objects.get(pk=self.instance.pk),
+                **{name: data[name] for name in self.changed_data if name in data},
+            )
+        except ValidationError as error:
+            add_service_errors(self, error)
+        return data
+
+
+class RequestLineCompleteForm(forms.ModelForm):
+    outcome = forms.ChoiceField(choices=[("", "---------"), *Outcome.choices])
+    refusal_ground = forms.ChoiceField(choices=[("", "---------"), *RefusalGround.choices], required=False)
+
+    class Meta:
+        model = RequestLine
+        fields = ["outcome", "outcome_reason", "refusal_ground", "evidence_note"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or self.instance.pk is None:
+            return data
+        line = RequestLine.objects.select_related("request__regime", "right").get(pk=self.instance.pk)
+        try:
+            request_line_complete_check(
+                line=line,
+                outcome=data.get("outcome", ""),
+                reason=data.get("outcome_reason", ""),
+                refusal_ground=data.get("refusal_ground", ""),
+                evidence_note=data.get("evidence_note", ""),
+            )
+        except ValidationError as error:
+            add_service_errors(self, error)
+        return data
+
+
+class EventForm(forms.Form):
+    type = forms.ChoiceField(choices=[])
+    at = forms.DateField(
+        widget=widgets.AdminDateWidget, help_text="The day it happened (not in the future, not before receipt)."
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Required for an extension: the requester is told it.",
+    )
+
+    def __init__(self, *args, can_decide: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        types = [t for t in MANUAL_EVENT_TYPES if can_decide or t != "extension_notified"]
+        self.fields["type"].choices = [(t.value, t.label) for t in types]
+        self.fields["at"].initial = timezone.localdate()
+
+
+class LetterForm(forms.Form):
+    template = forms.ChoiceField(choices=[])
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Extension: the reason. Clarification: the question to ask.",
+    )
+    subject = forms.CharField(max_length=255, required=False)
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 22, "cols": 90}),
+        required=False,
+        help_text="Edit the text before sending if needed; the copy sent is stored on the request.",
+    )
+
+    def __init__(self, *args, can_decide: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        from requests_app.services.communications import DECISION_TEMPLATES
+
+        self.fields["template"].choices = [
+            (value, label) for value, label in LetterTemplate.choices if can_decide or value not in DECISION_TEMPLATES
+        ]
+
+
+class IdentityForm(forms.Form):
+    identity_method = forms.ChoiceField(choices=[("", "---------"), *IdentityMethod.choices], required=False)
+    identity_outcome = forms.ChoiceField(
+        choices=[(value, label) for value, label in IdentityOutcome.choices if value != IdentityOutcome.PENDING]
+    )
+    note = forms.CharField(max_length=255, required=False, help_text="No identity document numbers or copies.")
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))

@@ -1,0 +1,216 @@
+"""Reads of the rights-request app: SLA filters, dashboard figures, the audit log, timelines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from compliance.models import Right
+from requests_app.deadlines import (
+    CLOSED,
+    DUE_SOON,
+    ON_TRACK,
+    OVERDUE,
+    PAUSED,
+    SLA_LABELS,
+    URGENT,
+    sla_bounds,
+    sla_state,
+)
+from requests_app.models import OPEN_STATUSES, RequestLine, RightsRequest
+
+SLA_ORDER = [OVERDUE, URGENT, DUE_SOON, ON_TRACK, PAUSED]
+
+
+def request_sla(request: RightsRequest, today: dt.date | None = None) -> str:
+    """The request's SLA state today (on track, due soon, urgent, overdue, paused or answered)."""
+    return sla_state(
+        request.due_date,
+        today or timezone.localdate(),
+        is_open=request.is_open,
+        paused=request.paused_since is not None,
+    )
+
+
+def requests_in_sla_state(queryset: QuerySet[RightsRequest], state: str, today: dt.date | None = None) -> QuerySet:
+    """Filter ``queryset`` to open requests in ``state``, as a range on the indexed due date."""
+    today = today or timezone.localdate()
+    if state == CLOSED:
+        return queryset.exclude(status__in=OPEN_STATUSES)
+    open_requests = queryset.filter(status__in=OPEN_STATUSES)
+    if state == PAUSED:
+        return open_requests.filter(paused_since__isnull=False)
+    low, high = sla_bounds(state, today)
+    open_requests = open_requests.filter(paused_since__isnull=True)
+    if low is not None:
+        open_requests = open_requests.filter(due_date__gte=low)
+    if high is not None:
+        open_requests = open_requests.filter(due_date__lte=high)
+    return open_requests
+
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    open_by_sla: list[tuple[str, str, int]]  # (state, label, count)
+    open_total: int
+    due_this_week: int
+    overdue: int
+    closed_90_days: int
+    on_time_rate: float | None  # percent
+    median_days_to_close: float | None
+    weekly: list[dict[str, Any]]  # {"week": date, "received": {right: n}, "closed": {right: n}}
+    rights: list[str]
+    max_weekly: int
+
+
+def dashboard_figures(*, today: dt.date | None = None, weeks: int = 12) -> DashboardFigures:
+    """The admin index figures, each a single aggregate query over indexed columns."""
+    today = today or timezone.localdate()
+    base = RightsRequest.objects.all()
+    counts = base.aggregate(
+        **{state: Count("pk", filter=_state_q(state, today)) for state in SLA_ORDER},
+        open_total=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+        due_this_week=Count(
+            "pk",
+            filter=Q(
+                status__in=OPEN_STATUSES,
+                due_date__gte=today,
+                due_date__lte=today + dt.timedelta(days=6 - today.weekday()),
+            ),
+        ),
+    )
+    since = timezone.now() - dt.timedelta(days=90)
+    closed = list(
+        base.filter(closed_at__gte=since).values_list("received_at", "closed_at", "closed_on_time").order_by()
+    )
+    on_time_rate = round(100 * sum(1 for *_, on_time in closed if on_time) / len(closed), 1) if closed else None
+    median = round(statistics.median((c - r).total_seconds() / 86400 for r, c, _ in closed), 1) if closed else None
+    weekly, rights, max_weekly = _weekly_by_right(today, weeks)
+    return DashboardFigures(
+        open_by_sla=[(state, SLA_LABELS[state], counts[state]) for state in SLA_ORDER],
+        open_total=counts["open_total"],
+        due_this_week=counts["due_this_week"],
+        overdue=counts[OVERDUE],
+        closed_90_days=len(closed),
+        on_time_rate=on_time_rate,
+        median_days_to_close=median,
+        weekly=weekly,
+        rights=rights,
+        max_weekly=max_weekly,
+    )
+
+
+def _state_q(state: str, today: dt.date) -> Q:
+    if state == PAUSED:
+        return Q(status__in=OPEN_STATUSES, paused_since__isnull=False)
+    low, high = sla_bounds(state, today)
+    q = Q(status__in=OPEN_STATUSES, paused_since__isnull=True)
+    if low is not None:
+        q &= Q(due_date__gte=low)
+    if high is not None:
+        q &= Q(due_date__lte=high)
+    return q
+
+
+def _week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _weekly_by_right(today: dt.date, weeks: int) -> tuple[list[dict[str, Any]], list[str], int]:
+    first = _week_start(today) - dt.timedelta(weeks=weeks - 1)
+    start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+    received: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    closed: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    lines = RequestLine.objects.filter(Q(request__received_at__gte=start) | Q(request__closed_at__gte=start))
+    rows = lines.values_list("right__slug", "request__received_at", "request__closed_at").order_by()
+    seen_rights: set[str] = set()
+    for right, received_at, closed_at in rows:
+        seen_rights.add(right)
+        if received_at >= start:
+            received[_week_start(timezone.localdate(received_at))][right] += 1
+        if closed_at is not None and closed_at >= start:
+            closed[_week_start(timezone.localdate(closed_at))][right] += 1
+    rights = list(
+        Right.objects.filter(slug__in=seen_rights).order_by("display_order", "slug").values_list("slug", flat=True)
+    )
+    result = []
+    max_weekly = 0
+    for index in range(weeks):
+        week = first + dt.timedelta(weeks=index)
+        r = dict(received[week])
+        c = dict(closed[week])
+        max_weekly = max(max_weekly, sum(r.values()), sum(c.values()))
+        result.append(
+            {
+                "week": week,
+                "received": r,
+                "closed": c,
+                "received_total": sum(r.values()),
+                "closed_total": sum(c.values()),
+            }
+        )
+    return result, rights, max_weekly
+
+
+REQUEST_LOG_HEADER = ["reference", "regime", "rights", "received", "due", "closed", "outcome", "handler"]
+
+
+def request_log_rows(queryset: QuerySet[RightsRequest] | None = None):
+    """The audit log of requests: one row per request, streamed in chunks."""
+    queryset = RightsRequest.objects.all() if queryset is None else queryset
+    queryset = (
+        queryset.select_related("regime", "assignee").prefetch_related("lines__right").order_by("received_at", "id")
+    )
+    for request in queryset.iterator(chunk_size=1000):
+        yield [
+            request.reference,
+            request.regime.code,
+            " ".join(line.right.slug for line in request.lines.all()),
+            timezone.localtime(request.received_at).date().isoformat(),
+            request.due_date.isoformat() if request.due_date else "",
+            timezone.localtime(request.closed_at).date().isoformat() if request.closed_at else "",
+            request.outcome,
+            request.assignee.get_username() if request.assignee else "",
+        ]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: str  # "event", "communication" or "note"
+    title: str
+    detail: str
+    actor: str
+    obj: Any
+
+
+def request_timeline(request: RightsRequest) -> list[TimelineEntry]:
+    """Events, letters and notes of a request, oldest first."""
+    entries: list[TimelineEntry] = []
+    for event in request.events.select_related("actor", "api_client", "line__right"):
+        title = event.get_type_display()
+        if event.line_id:
+            title += f": {event.line.right.name}"
+        who = event.actor or event.api_client or "system"
+        entries.append(TimelineEntry(event.at, "event", title, event.reason, str(who), event))
+    for letter in request.communications.select_related("sent_by"):
+        entries.append(
+            TimelineEntry(
+                letter.sent_at,
+                "communication",
+                f"Letter sent: {letter.get_template_display()}" + (" (edited)" if letter.edited else ""),
+                letter.body,
+                str(letter.sent_by or "system"),
+                letter,
+            )
+        )
+    for note in request.notes.select_related("author"):
+        entries.append(TimelineEntry(note.created_at, "note", "Note", note.body, str(note.author or "system"), note))
+    entries.sort(key=lambda entry: (entry.at, {"event": 0, "communication": 1, "note": 2}[entry.kind]))
+    return entries
