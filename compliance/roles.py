@@ -32,11 +32,12 @@ class RoleSpec:
 ROLE_SPECS: list[RoleSpec] = [
     RoleSpec(
         COMPLIANCE_OFFICER,
-        [f"{app}.*" for app in BACK_OFFICE_APPS] + ["auth.view_user", "auth.view_group"],
+        [f"{app}.*" for app in BACK_OFFICE_APPS] + ["auth.view_user", "auth.view_group", "security.view_accessevent"],
     ),
     RoleSpec(
         AUDITOR,
-        [f"{app}.view_*" for app in BACK_OFFICE_APPS] + ["auth.view_user", "auth.view_group"],
+        [f"{app}.view_*" for app in BACK_OFFICE_APPS]
+        + ["auth.view_user", "auth.view_group", "security.view_accessevent"],
     ),
     RoleSpec(
         SUPPORT_AGENT,

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Before the admin: the two-factor steps of the admin login.
+    path("admin/two-factor/", include("security.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("requests_app.urls")),

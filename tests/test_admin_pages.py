@@ -41,6 +41,14 @@ ACCESS.update(
         "auth.group": {"officer": "view", "agent": "none", "auditor": "view"},
     }
 )
+# The access audit is read-only for everyone; second-factor devices are for superusers only.
+ACCESS.update(
+    {
+        "security.accessevent": {"officer": "view", "agent": "none", "auditor": "view"},
+        "otp_totp.totpdevice": {"officer": "none", "agent": "none", "auditor": "none"},
+        "otp_static.staticdevice": {"officer": "none", "agent": "none", "auditor": "none"},
+    }
+)
 # Rights requests: agents log and read requests, read lines; only officers change them.
 ACCESS.update(
     {

@@ -1,11 +1,9 @@
 """Settings shared by every environment. Values come from the environment (see config/env.py)."""
 
 from datetime import date as _date
-
-from datetime import date as _date
+from datetime import timedelta
 
 from celery.schedules import crontab  # noqa: F401 - available to settings that extend schedules
-from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -69,9 +67,14 @@ THIRD_PARTY_APPS = [
     "django_countries",
     "rest_framework",
     "drf_spectacular",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
 ]
 LOCAL_APPS = [
     "compliance",
+    "security",
     "subprocessors",
     "retention",
     "requests_app",
@@ -81,13 +84,17 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "security.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "security.middleware.AdminTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -120,6 +127,55 @@ SESSION_COOKIE_AGE = int_from_env("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60, minim
 SESSION_SAVE_EVERY_REQUEST = True  # the age above is an inactivity timeout
 SESSION_COOKIE_HTTPONLY = True
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# ------------------------------------------------------------------------------
+# Security: second factor, login throttling, client address, headers
+# ------------------------------------------------------------------------------
+# Every admin login passes a TOTP code (or a recovery code) after its password.
+# Only the local demo may turn this off; `check --deploy` warns when it is off.
+ADMIN_2FA_REQUIRED = bool_from_env("ADMIN_2FA_REQUIRED", True)
+# Plain support agents (that group only, no other permission) may be exempted.
+SUPPORT_AGENT_2FA_REQUIRED = bool_from_env("SUPPORT_AGENT_2FA_REQUIRED", True)
+TWO_FACTOR_RECOVERY_CODES = 10
+OTP_TOTP_ISSUER = SITE_NAME
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Reverse proxies in front of the web process that append to X-Forwarded-For;
+# 0 means REMOTE_ADDR is the client (the header is then ignored).
+TRUSTED_PROXY_COUNT = int_from_env("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# django-axes: lock a username at one address after this many failures, for this long.
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = int_from_env("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=int_from_env("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False  # failures stay in axes' tables; `manage.py axes_reset_username NAME` unlocks early
+AXES_CLIENT_IP_CALLABLE = "security.ip.client_ip"
+AXES_CLIENT_STR_CALLABLE = "security.axes_hooks.client_str"  # log lines carry a keyed hash, not the username
+AXES_LOCKOUT_CALLABLE = "security.views.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# Content-Security-Policy of every response. The admin runs no inline script, so
+# scripts are 'self' only; it does use inline <style> blocks, hence 'unsafe-inline'
+# for styles (styles cannot run code).
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+_csp_report_uri = env.str("CSP_REPORT_URI", default="")
+if _csp_report_uri:
+    CONTENT_SECURITY_POLICY["report-uri"] = [_csp_report_uri]
+PERMISSIONS_POLICY_DISABLED = ["camera", "microphone", "geolocation", "payment", "usb", "interest-cohort"]
 
 # ------------------------------------------------------------------------------
 # Static and media files
@@ -240,6 +296,7 @@ RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2
 # rendered on the admin index in this order (each app adds its own panel).
 ADMIN_DASHBOARD_PANELS = [
     "compliance.dashboard.worker_health_panel",
+    "security.dashboard.two_factor_panel",
     "retention.dashboard.retention_panel",
     "retention.dashboard.retention_panel",
     "requests_app.dashboard.rights_requests_panel",
@@ -263,6 +320,7 @@ LOGGING = {
 # ``manage.py load_demo`` calls these in order, each with ``stdout=``; each app
 # adds the step that loads its demo data. Every step is safe to run again.
 DEMO_STEPS: list[str] = [
+    "security.demo.load_demo_security",
     "requests_app.demo.load_demo_requests",
 ]
 FORMS_URLFIELD_ASSUME_HTTPS = True  # transitional setting until Django 6.0
