@@ -1,6 +1,8 @@
 """Settings shared by every environment. Values come from the environment (see config/env.py)."""
 
 from datetime import date as _date
+
+from datetime import date as _date
 from datetime import timedelta
 
 from celery.schedules import crontab  # noqa: F401 - available to settings that extend schedules
@@ -296,6 +298,7 @@ RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2
 # rendered on the admin index in this order (each app adds its own panel).
 ADMIN_DASHBOARD_PANELS = [
     "compliance.dashboard.worker_health_panel",
+    "retention.dashboard.retention_panel",
     "security.dashboard.two_factor_panel",
     "retention.dashboard.retention_panel",
     "retention.dashboard.retention_panel",

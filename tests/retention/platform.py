@@ -7,6 +7,7 @@ ids and timestamps so each test can say exactly which rows go and which stay.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -128,3 +129,8 @@ def reset_sequences() -> None:
     with connection.cursor() as cursor:
         for sql in connection.ops.sequence_reset_sql(no_style(), [pm.Account, pm.ApiRequest, pm.VisitorEvent]):
             cursor.execute(sql)
+
+
+def digest(keys) -> str:
+    """The connector's per-batch evidence: SHA-256 of the keys in order, joined by commas."""
+    return hashlib.sha256(",".join(str(k) for k in keys).encode()).hexdigest()

@@ -29,7 +29,7 @@ from retention.services import (
 )
 from retention.services.runs import chain_evidence
 from sample_platform import models as pm
-from tests.retention.platform import account, api_request, build_platform_map, ids, visitor_events
+from tests.retention.platform import account, api_request, build_platform_map, digest, ids, visitor_events
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 3, 15, 10, 0, tzinfo=LONDON)
@@ -79,10 +79,6 @@ def sweep(rule, *, actor=None, mode="execute"):
     if run.status == RunStatus.QUEUED:
         run = retention_run_execute(run_id=run.pk)
     return run
-
-
-def digest(keys) -> str:
-    return hashlib.sha256(",".join(str(k) for k in keys).encode()).hexdigest()
 
 
 @both
