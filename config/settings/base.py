@@ -1,8 +1,6 @@
 """Settings shared by every environment. Values come from the environment (see config/env.py)."""
 
 from datetime import date as _date
-
-from datetime import date as _date
 from datetime import timedelta
 
 from celery.schedules import crontab  # noqa: F401 - available to settings that extend schedules
@@ -300,8 +298,6 @@ ADMIN_DASHBOARD_PANELS = [
     "compliance.dashboard.worker_health_panel",
     "retention.dashboard.retention_panel",
     "security.dashboard.two_factor_panel",
-    "retention.dashboard.retention_panel",
-    "retention.dashboard.retention_panel",
     "requests_app.dashboard.rights_requests_panel",
 ]
 
