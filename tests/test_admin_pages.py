@@ -58,6 +58,28 @@ ACCESS.update(
     }
 )
 
+# Subprocessor register: officers keep it; the worker's evidence (notices sent, reminders, digests)
+# is read-only for everyone; agents see none of it (the public list is enough for them).
+ACCESS.update(
+    {
+        f"subprocessors.{name}": {"officer": "change", "agent": "none", "auditor": "view"}
+        for name in [
+            "subprocessor",
+            "subprocessorchange",
+            "changeobjection",
+            "customercontract",
+            "adequacydecision",
+            "noticesubscriber",
+        ]
+    }
+)
+ACCESS.update(
+    {
+        f"subprocessors.{name}": {"officer": "view", "agent": "none", "auditor": "view"}
+        for name in ["changenoticedelivery", "expiryreminder", "registerdigest"]
+    }
+)
+
 
 # Models the demo has no reason to fill; their change page is covered by the changelist and add pages.
 NO_DEMO_INSTANCE_NEEDED = {"django_celery_beat.solarschedule", "django_celery_beat.clockedschedule"}

@@ -268,6 +268,19 @@ SPECTACULAR_SETTINGS = {
 COMPLIANCE_HMAC_KEY = env.str("COMPLIANCE_HMAC_KEY", default="insecure-local-hmac-key-change-me")
 # Contractual notice period for subprocessor changes (GDPR Art. 28(2)).
 SUBPROCESSOR_NOTICE_DAYS = int_from_env("SUBPROCESSOR_NOTICE_DAYS", 30, minimum=0)
+# Subprocessor register: days before a DPA review or attestation expiry on which owners are
+# reminded; how long a subscription confirmation link stays valid; public subscribe form rate limit.
+try:
+    SUBPROCESSOR_REMINDER_DAYS = [int(d) for d in list_from_env("SUBPROCESSOR_REMINDER_DAYS", ["60", "30"])]
+except ValueError:
+    raise ImproperlyConfigured("SUBPROCESSOR_REMINDER_DAYS must be comma-separated whole numbers") from None
+if not SUBPROCESSOR_REMINDER_DAYS or min(SUBPROCESSOR_REMINDER_DAYS) < 1:
+    raise ImproperlyConfigured("SUBPROCESSOR_REMINDER_DAYS must list at least one number of days, each at least 1")
+SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS = int_from_env(
+    "SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS", 7 * 24 * 3600, minimum=3600
+)
+SUBPROCESSOR_SUBSCRIBE_LIMIT = int_from_env("SUBPROCESSOR_SUBSCRIBE_LIMIT", 5, minimum=1)
+SUBPROCESSOR_SUBSCRIBE_WINDOW_SECONDS = int_from_env("SUBPROCESSOR_SUBSCRIBE_WINDOW_SECONDS", 3600, minimum=1)
 # Retention (policy §6): the last day of the financial year, as MM-DD, from which "6 years after the
 # financial year" counts; and how long a sweeping worker's claim on a run lasts without renewal (a
 # killed worker's run is taken over after this).
@@ -296,6 +309,7 @@ RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2
 # rendered on the admin index in this order (each app adds its own panel).
 ADMIN_DASHBOARD_PANELS = [
     "compliance.dashboard.worker_health_panel",
+    "subprocessors.dashboard.register_panel",
     "retention.dashboard.retention_panel",
     "security.dashboard.two_factor_panel",
     "requests_app.dashboard.rights_requests_panel",
@@ -320,6 +334,7 @@ LOGGING = {
 # adds the step that loads its demo data. Every step is safe to run again.
 DEMO_STEPS: list[str] = [
     "security.demo.load_demo_security",
+    "subprocessors.demo.load_demo",
     "requests_app.demo.load_demo_requests",
 ]
 FORMS_URLFIELD_ASSUME_HTTPS = True  # transitional setting until Django 6.0

@@ -1,0 +1,15 @@
+"""The register's panel on the admin dashboard."""
+
+from __future__ import annotations
+
+from subprocessors.selectors import due_items, register_counts
+
+
+def register_panel(request):
+    if not request.user.has_perm("subprocessors.view_subprocessor"):
+        return None
+    return {
+        "title": "Subprocessor register",
+        "template": "subprocessors/dashboard/register.html",
+        "context": {"counts": register_counts(), "due": due_items()},
+    }

@@ -1,0 +1,186 @@
+"""Subscriptions to change notices: double opt-in, signed single-purpose links.
+
+A link carries the subscriber's id and random ``key``, signed with a salt per
+purpose: a confirmation link cannot unsubscribe and an unsubscribe link cannot
+confirm. Confirmation links expire; unsubscribe links work for as long as the
+emails that carry them may be read. No address ever appears in a URL.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+from subprocessors.emails import absolute_url, render_email
+from subprocessors.models import NoticeSubscriber, new_subscriber_key
+from subprocessors.services.register import set_history_actor
+
+CONFIRM_SALT = "subprocessors.subscriber.confirm"
+UNSUBSCRIBE_SALT = "subprocessors.subscriber.unsubscribe"
+# A second subscription of a pending address within this time sends no second email.
+CONFIRMATION_RESEND_AFTER = timedelta(minutes=10)
+
+
+class InvalidLink(Exception):
+    """A signed link that is forged, expired, for another purpose or no longer valid."""
+
+
+def confirmation_token(subscriber: NoticeSubscriber) -> str:
+    return signing.dumps([subscriber.pk, subscriber.key], salt=CONFIRM_SALT)
+
+
+def unsubscribe_token(subscriber: NoticeSubscriber) -> str:
+    return signing.dumps([subscriber.pk, subscriber.key], salt=UNSUBSCRIBE_SALT)
+
+
+def confirmation_url(subscriber: NoticeSubscriber) -> str:
+    return absolute_url(reverse("subprocessors:confirm", args=[confirmation_token(subscriber)]))
+
+
+def unsubscribe_url(subscriber: NoticeSubscriber) -> str:
+    return absolute_url(reverse("subprocessors:unsubscribe", args=[unsubscribe_token(subscriber)]))
+
+
+def _subscriber_from_token(token: str, *, salt: str, max_age: int | None) -> NoticeSubscriber:
+    try:
+        payload = signing.loads(token, salt=salt, max_age=max_age)
+    except signing.SignatureExpired:
+        raise InvalidLink("This link has expired. Subscribe again to get a new one.") from None
+    except signing.BadSignature:
+        raise InvalidLink("This link is not valid.") from None
+    if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)):
+        raise InvalidLink("This link is not valid.")
+    subscriber = NoticeSubscriber.objects.select_for_update().filter(pk=payload[0]).first()
+    if subscriber is None or not constant_time_compare(str(payload[1]), subscriber.key):
+        raise InvalidLink("This link is no longer valid.")
+    return subscriber
+
+
+def normalise_email(email: str) -> str:
+    """The address as stored: trimmed and lower-cased, or a ValidationError for an invalid one."""
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": "Enter a valid email address."}) from None
+    return email
+
+
+@transaction.atomic
+def notice_subscriber_subscribe(*, email: str) -> tuple[NoticeSubscriber, bool]:
+    """Start (or restart) a subscription; returns the subscriber and whether a confirmation is on its way.
+
+    Subscribing twice keeps one row. A confirmed address gets no email (the page
+    says the same either way, so it does not reveal who is subscribed); a pending
+    one gets the confirmation again, at most once per ``CONFIRMATION_RESEND_AFTER``;
+    an unsubscribed one starts over with fresh links.
+    """
+    email = normalise_email(email)
+    subscriber, created = NoticeSubscriber.objects.get_or_create(email=email)
+    subscriber = NoticeSubscriber.objects.select_for_update().get(pk=subscriber.pk)
+    now = timezone.now()
+    if subscriber.is_active:
+        return subscriber, False
+    if subscriber.unsubscribed_at is not None:
+        subscriber.unsubscribed_at = None
+        subscriber.confirmed_at = None
+        subscriber.key = new_subscriber_key()
+    elif subscriber.confirmation_sent_at and now - subscriber.confirmation_sent_at < CONFIRMATION_RESEND_AFTER:
+        return subscriber, False
+    subscriber.confirmation_sent_at = now
+    subscriber.save()
+
+    from subprocessors.tasks import subscriber_confirmation_send_task
+
+    subscriber_confirmation_send_task.delay_on_commit(subscriber.pk)
+    return subscriber, True
+
+
+@transaction.atomic
+def notice_subscriber_confirmation_send(*, subscriber_id: int) -> bool:
+    """Email the confirmation link (the worker's half of subscribing). False when no longer needed."""
+    subscriber = NoticeSubscriber.objects.select_for_update().filter(pk=subscriber_id).first()
+    if subscriber is None or subscriber.confirmed_at is not None or subscriber.unsubscribed_at is not None:
+        return False
+    max_age_days = settings.SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS // 86400
+    message = render_email(
+        "confirm_subscription",
+        {
+            "confirm_url": confirmation_url(subscriber),
+            "max_age_days": max_age_days,
+            "max_age_hours": settings.SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS // 3600,
+            "list_url": absolute_url(reverse("subprocessors:list")),
+        },
+        to=[subscriber.email],
+    )
+    message.send()
+    return True
+
+
+@transaction.atomic
+def notice_subscriber_confirm(*, token: str) -> NoticeSubscriber:
+    """Confirm a subscription from its emailed link; announced changes then reach the new subscriber."""
+    subscriber = _subscriber_from_token(
+        token, salt=CONFIRM_SALT, max_age=settings.SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS
+    )
+    if subscriber.unsubscribed_at is not None:
+        raise InvalidLink("This subscription was cancelled. Subscribe again to get a new link.")
+    if subscriber.confirmed_at is None:
+        subscriber.confirmed_at = timezone.now()
+        subscriber.save(update_fields=["confirmed_at"])
+
+        from subprocessors.tasks import change_notices_send_pending_task
+
+        change_notices_send_pending_task.delay_on_commit()
+    return subscriber
+
+
+def subscriber_for_confirmation(*, token: str) -> NoticeSubscriber:
+    """The subscriber a confirmation link is for, without confirming (the page before the button)."""
+    with transaction.atomic():
+        subscriber = _subscriber_from_token(
+            token, salt=CONFIRM_SALT, max_age=settings.SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS
+        )
+    if subscriber.unsubscribed_at is not None:
+        raise InvalidLink("This subscription was cancelled. Subscribe again to get a new link.")
+    return subscriber
+
+
+@transaction.atomic
+def notice_subscriber_unsubscribe(*, token: str) -> NoticeSubscriber:
+    """Unsubscribe from an emailed link, in one click; repeating it changes nothing."""
+    subscriber = _subscriber_from_token(token, salt=UNSUBSCRIBE_SALT, max_age=None)
+    if subscriber.unsubscribed_at is None:
+        subscriber.unsubscribed_at = timezone.now()
+        subscriber.save(update_fields=["unsubscribed_at"])
+    return subscriber
+
+
+@transaction.atomic
+def notice_subscriber_unsubscribe_by_staff(*, subscriber: NoticeSubscriber, actor) -> NoticeSubscriber:
+    """Unsubscribe someone who asked by other means (email, phone)."""
+    subscriber = NoticeSubscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if subscriber.unsubscribed_at is None:
+        subscriber.unsubscribed_at = timezone.now()
+        set_history_actor(subscriber, actor)
+        subscriber.save(update_fields=["unsubscribed_at"])
+    return subscriber
+
+
+def notice_subscribers_purge_unconfirmed(*, now=None) -> int:
+    """Delete subscriptions never confirmed whose links have expired: an address nobody confirmed is not kept."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS) - timedelta(days=1)
+    stale = NoticeSubscriber.objects.filter(confirmed_at__isnull=True, created_at__lt=cutoff).exclude(
+        confirmation_sent_at__gte=cutoff
+    )
+    _, per_model = stale.delete()
+    return per_model.get(NoticeSubscriber._meta.label, 0)
