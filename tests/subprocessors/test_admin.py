@@ -1,0 +1,302 @@
+"""The register's admin: thin over the services, refusals shown as messages, fixed query counts."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+from django.utils import timezone
+
+from subprocessors.models import (
+    ChangeObjection,
+    DataProcessingAgreement,
+    NoticeSubscriber,
+    Subprocessor,
+    SubprocessorChange,
+    private_storage,
+)
+from subprocessors.services.changes import change_objection_record, subprocessor_change_announce
+
+from .factories import CustomerFactory, DPAFactory, LocationFactory, SubprocessorFactory, SubscriberFactory
+
+
+@pytest.fixture
+def officer_client(client, officer):
+    client.force_login(officer)
+    return client
+
+
+def announce(sub, officer, days=30):
+    return subprocessor_change_announce(
+        subprocessor=sub,
+        kind=SubprocessorChange.Kind.ADDITION,
+        summary="Adding.",
+        effective_on=timezone.localdate() + timedelta(days=days),
+        actor=officer,
+    )
+
+
+def test_announcing_through_the_admin_refuses_an_early_date_and_saves_nothing(officer_client, proposed):
+    url = reverse("admin:subprocessors_subprocessorchange_add")
+    early = timezone.localdate() + timedelta(days=10)
+    response = officer_client.post(
+        url, {"subprocessor": proposed.pk, "kind": "addition", "summary": "Adding Nimbus.", "effective_on": early}
+    )
+    assert response.status_code == 200
+    assert "The effective date must give 30 days&#x27; notice" in response.content.decode()
+    assert not SubprocessorChange.objects.exists()
+    ok = timezone.localdate() + timedelta(days=30)
+    response = officer_client.post(
+        url, {"subprocessor": proposed.pk, "kind": "addition", "summary": "Adding Nimbus.", "effective_on": ok}
+    )
+    assert response.status_code == 302
+    change = SubprocessorChange.objects.get()
+    assert change.announced_by.username == "test-officer"
+    proposed.refresh_from_db()
+    assert proposed.status == Subprocessor.Status.ANNOUNCED
+    page = officer_client.get(reverse("admin:subprocessors_subprocessorchange_change", args=[change.pk]))
+    assert "The notice period runs until" in page.content.decode()
+
+
+def test_the_make_effective_action_says_why_it_refuses(officer_client, proposed, officer):
+    change = announce(proposed, officer)
+    response = officer_client.post(
+        reverse("admin:subprocessors_subprocessorchange_changelist"),
+        {"action": "make_effective", "_selected_action": [change.pk]},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "cannot take effect: The notice period runs until" in text
+    change.refresh_from_db()
+    assert change.status == SubprocessorChange.Status.ANNOUNCED
+
+
+def test_withdrawing_through_the_admin_asks_for_a_reason(officer_client, proposed, officer):
+    change = announce(proposed, officer)
+    url = reverse("admin:subprocessors_subprocessorchange_changelist")
+    page = officer_client.post(url, {"action": "withdraw", "_selected_action": [change.pk]})
+    assert page.status_code == 200 and "Withdraw these changes?" in page.content.decode()
+    officer_client.post(url, {"action": "withdraw", "_selected_action": [change.pk], "apply": "1", "reason": ""})
+    change.refresh_from_db()
+    assert change.status == SubprocessorChange.Status.ANNOUNCED
+    officer_client.post(
+        url, {"action": "withdraw", "_selected_action": [change.pk], "apply": "1", "reason": "Vendor declined DPA."}
+    )
+    change.refresh_from_db()
+    assert change.status == SubprocessorChange.Status.WITHDRAWN
+    proposed.refresh_from_db()
+    assert proposed.status == Subprocessor.Status.PROPOSED
+
+
+def test_objections_are_logged_and_resolved_in_the_admin(officer_client, proposed, officer):
+    change = announce(proposed, officer)
+    customer = CustomerFactory(name="Globex Health GmbH")
+    response = officer_client.post(
+        reverse("admin:subprocessors_changeobjection_add"),
+        {"change": change.pk, "customer": customer.pk, "received_on": timezone.localdate(), "grounds": "EEA only."},
+    )
+    assert response.status_code == 302
+    objection = ChangeObjection.objects.get()
+    assert objection.recorded_by == officer and objection.is_open
+    url = reverse("admin:subprocessors_changeobjection_change", args=[objection.pk])
+    response = officer_client.post(url, {"resolve_outcome": "accommodated", "resolve_note": ""})
+    assert "Say how the objection was resolved." in response.content.decode()
+    officer_client.post(url, {"resolve_outcome": "accommodated", "resolve_note": "Ireland only, confirmed."})
+    objection.refresh_from_db()
+    assert objection.outcome == "accommodated" and objection.resolved_by == officer
+
+
+def test_a_second_open_objection_from_the_same_customer_is_refused(officer_client, proposed, officer):
+    change = announce(proposed, officer)
+    customer = CustomerFactory()
+    change_objection_record(
+        change=change, customer=customer, received_on=timezone.localdate(), grounds="x", actor=officer
+    )
+    response = officer_client.post(
+        reverse("admin:subprocessors_changeobjection_add"),
+        {"change": change.pk, "customer": customer.pk, "received_on": timezone.localdate(), "grounds": "again"},
+    )
+    assert "already has an open objection" in response.content.decode()
+    assert ChangeObjection.objects.count() == 1
+
+
+def _change_form_data(sub, **overrides):
+    data = {
+        "legal_name": sub.legal_name,
+        "trading_name": sub.trading_name,
+        "slug": sub.slug,
+        "website": sub.website,
+        "category": sub.category,
+        "service_description": sub.service_description,
+        "purposes": [p.pk for p in sub.purposes.all()],
+        "data_categories": [c.pk for c in sub.data_categories.all()],
+        "risk_rating": sub.risk_rating,
+        "privacy_contact_email": sub.privacy_contact_email,
+        "notes": sub.notes,
+    }
+    for prefix, rows in (
+        ("locations", sub.locations.all()),
+        ("dpas", sub.dpas.all()),
+        ("attestations", sub.attestations.all()),
+    ):
+        data.update({f"{prefix}-TOTAL_FORMS": len(rows), f"{prefix}-INITIAL_FORMS": len(rows)})
+        for i, row in enumerate(rows):
+            data[f"{prefix}-{i}-id"] = row.pk
+            data[f"{prefix}-{i}-subprocessor"] = sub.pk
+            if prefix == "locations":
+                data.update({f"{prefix}-{i}-country": row.country.code, f"{prefix}-{i}-mechanism": row.mechanism})
+            if prefix == "dpas":
+                data.update(
+                    {
+                        f"{prefix}-{i}-version": row.version,
+                        f"{prefix}-{i}-signed_on": row.signed_on,
+                        f"{prefix}-{i}-review_on": row.review_on,
+                    }
+                )
+    data.update(overrides)
+    return data
+
+
+def test_widening_a_public_vendors_data_categories_in_the_admin_is_refused(officer_client, active, categories):
+    url = reverse("admin:subprocessors_subprocessor_change", args=[active.pk])
+    data = _change_form_data(active)
+    data["data_categories"] = [*data["data_categories"], categories["content"].pk]
+    response = officer_client.post(url, data)
+    assert response.status_code == 200
+    assert "announce a new data category as a change" in response.content.decode()
+    assert not active.data_categories.filter(slug="content").exists()
+
+
+def test_a_location_added_in_the_admin_to_a_public_vendor_is_pending_and_a_bad_one_is_refused(officer_client, active):
+    url = reverse("admin:subprocessors_subprocessor_change", args=[active.pk])
+    data = _change_form_data(active)
+    data.update({"locations-TOTAL_FORMS": 2, "locations-1-country": "CN", "locations-1-mechanism": "adequacy"})
+    response = officer_client.post(url, data)
+    assert response.status_code == 200
+    assert "China has no current adequacy decision on record" in response.content.decode()
+    assert active.locations.count() == 1
+    data.update({"locations-1-country": "CN", "locations-1-mechanism": "eu_scc", "locations-1-scc_module": "3"})
+    response = officer_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert active.locations.get(country="CN").is_pending
+
+
+def test_a_dpa_uploaded_in_the_admin_goes_to_private_storage_and_only_staff_with_permission_download_it(
+    client, officer, auditor, agent, active
+):
+    client.force_login(officer)
+    url = reverse("admin:subprocessors_subprocessor_change", args=[active.pk])
+    data = _change_form_data(active)
+    pdf = ContentFile(b"%PDF-1.4 signed", name="Signed DPA Jane Doe.pdf")
+    data.update(
+        {
+            "dpas-TOTAL_FORMS": 2,
+            "dpas-1-version": "2026-01",
+            "dpas-1-signed_on": "2026-01-10",
+            "dpas-1-review_on": "2027-01-10",
+            "dpas-1-document": pdf,
+        }
+    )
+    response = client.post(url, data)
+    assert response.status_code == 302
+    dpa = DataProcessingAgreement.objects.get(version="2026-01")
+    try:
+        assert dpa.document.storage is private_storage()
+        assert "Jane" not in dpa.document.name
+        download = reverse("admin:subprocessors_dataprocessingagreement_document", args=[dpa.pk])
+        client.force_login(auditor)
+        response = client.get(download)
+        assert response.status_code == 200
+        assert b"".join(response.streaming_content) == b"%PDF-1.4 signed"
+        assert "attachment" in response["Content-Disposition"]
+        client.force_login(agent)
+        assert client.get(download).status_code == 403
+        client.logout()
+        assert client.get(download).status_code == 302  # to the login page
+    finally:
+        dpa.document.delete(save=False)
+
+
+def test_a_dpa_that_is_not_a_pdf_is_refused(officer_client, active):
+    url = reverse("admin:subprocessors_subprocessor_change", args=[active.pk])
+    data = _change_form_data(active)
+    data.update(
+        {
+            "dpas-TOTAL_FORMS": 2,
+            "dpas-1-version": "2026-01",
+            "dpas-1-signed_on": "2026-01-10",
+            "dpas-1-review_on": "2027-01-10",
+            "dpas-1-document": ContentFile(b"MZ", name="dpa.exe"),
+        }
+    )
+    response = officer_client.post(url, data)
+    assert response.status_code == 200
+    assert "File extension “exe” is not allowed" in response.content.decode()
+
+
+def test_the_transfer_report_page_and_csv(officer_client, active, client, agent):
+    url = reverse("admin:subprocessors_subprocessor_transfer_report")
+    page = officer_client.get(url)
+    assert page.status_code == 200
+    assert "Every transfer has a safeguard" in page.content.decode()
+    csv_response = officer_client.get(url + "?format=csv")
+    assert csv_response["Content-Type"].startswith("text/csv")
+    assert "Account and identity data,Ireland,IE,Nimbus" in csv_response.content.decode()
+    client.force_login(agent)
+    assert client.get(url).status_code == 403
+
+
+def test_subscribers_cannot_be_added_by_staff_but_can_be_unsubscribed(officer_client, db):
+    subscriber = SubscriberFactory()
+    assert officer_client.get(reverse("admin:subprocessors_noticesubscriber_add")).status_code == 403
+    officer_client.post(
+        reverse("admin:subprocessors_noticesubscriber_changelist"),
+        {"action": "unsubscribe", "_selected_action": [subscriber.pk]},
+    )
+    subscriber.refresh_from_db()
+    assert subscriber.unsubscribed_at is not None
+    assert NoticeSubscriber.objects.count() == 1
+
+
+def test_the_dashboard_panel_lists_what_is_held_and_due(officer_client, proposed, officer):
+    change = announce(proposed, officer)
+    change_objection_record(
+        change=change, customer=CustomerFactory(), received_on=timezone.localdate(), grounds="x", actor=officer
+    )
+    text = officer_client.get(reverse("admin:index")).content.decode()
+    assert "Subprocessor register" in text
+    assert "1 open objection" in text
+
+
+@pytest.mark.parametrize(
+    "name", ["subprocessor", "subprocessorchange", "changeobjection", "changenoticedelivery", "expiryreminder"]
+)
+def test_changelists_run_a_fixed_number_of_queries(
+    officer_client, officer, categories, name, django_assert_max_num_queries
+):
+    from subprocessors.services.notices import change_notices_send_pending
+    from subprocessors.services.reminders import expiry_reminders_send
+
+    def grow(n):
+        for _ in range(n):
+            sub = SubprocessorFactory(internal_owner=officer, data_categories=[categories["support"]])
+            LocationFactory(subprocessor=sub, country="DE")
+            LocationFactory(subprocessor=sub, country="US", mechanism="eu_us_dpf")
+            DPAFactory(
+                subprocessor=sub, signed_on=date(2025, 1, 1), review_on=timezone.localdate() + timedelta(days=40)
+            )
+            change = announce(sub, officer)
+            change_objection_record(
+                change=change, customer=CustomerFactory(), received_on=timezone.localdate(), grounds="x", actor=officer
+            )
+            SubscriberFactory()
+        change_notices_send_pending()
+        expiry_reminders_send()
+
+    url = reverse(f"admin:subprocessors_{name}_changelist")
+    grow(2)
+    with django_assert_max_num_queries(40) as small:
+        assert officer_client.get(url).status_code == 200
+    grow(8)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert officer_client.get(url).status_code == 200
