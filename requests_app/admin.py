@@ -478,7 +478,7 @@ class RightsRequestAdmin(AuditedAdmin):
 
     def close_view(self, request, pk: int):
         obj = self._object(request, pk, DECIDE_PERMISSION)
-        form = forms.Form(request.POST or None)
+        form = forms.Form(request.POST if request.method == "POST" else None)
         closing = request.method == "POST" and form.is_valid()
         if closing and self._run(request, form, lambda: rights_request_close(request=obj, actor=request.user)):
             self.message_user(request, f"{obj.reference} closed.")

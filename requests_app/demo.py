@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from compliance.connectors.base import Subject
 from compliance.models import Regime, SystemOfRecord
+from compliance.roles import COMPLIANCE_OFFICER, SUPPORT_AGENT
 from requests_app.models import (
     IdentityMethod,
     IdentityOutcome,
@@ -128,6 +129,12 @@ def _subjects(count: int, stdout) -> list[Subject]:
     return [Subject(account_ref=f"demo-acct-{n:04d}", email=f"requester{n:02d}@example.invalid") for n in range(count)]
 
 
+def _demo_user(username: str, group: str):
+    """The demo login of that role, else any active member of the role."""
+    users = get_user_model().objects.filter(is_active=True, is_staff=True, groups__name=group)
+    return users.filter(username=username).first() or users.order_by("pk").first()
+
+
 def _name_from(email: str) -> str:
     local = email.split("@", 1)[0]
     words = [w for w in local.replace("_", ".").replace("-", ".").split(".") if w and not w.isdigit()]
@@ -138,9 +145,11 @@ def load_demo_requests(*, stdout) -> None:
     if RightsRequest.objects.filter(description__startswith=DEMO_MARK).exists():
         stdout.write("  rights requests: demo requests already loaded.")
         return
-    User = get_user_model()
-    officer = User.objects.filter(username="officer").first() or User.objects.filter(is_superuser=True).first()
-    agent = User.objects.filter(username="agent").first() or officer
+    officer = _demo_user("officer", COMPLIANCE_OFFICER)
+    agent = _demo_user("agent", SUPPORT_AGENT) or officer
+    if officer is None:
+        stdout.write("  rights requests: no compliance officer to act as; run the demo command (it creates one).")
+        return
     subjects = _subjects(len(SCENARIOS) - 2, stdout)
     now = timezone.now()
     created = []
@@ -163,7 +172,7 @@ def load_demo_requests(*, stdout) -> None:
                 actor=agent,
             )
             created.append(duplicate)
-        client = _demo_api_client(officer) if officer is not None else None
+        client = _demo_api_client(officer)
         if client is not None:
             subject = subjects[0]
             created.append(

@@ -28,12 +28,17 @@ from requests_app.services.requests import MANUAL_EVENT_TYPES
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Attach a service's ``ValidationError`` to the form's fields (or the form as a whole)."""
+    """Attach a service's ``ValidationError`` to the form's fields (or the form as a whole).
+
+    A field that already failed its own validation keeps that message only.
+    """
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)
         return
     for field, messages in error.message_dict.items():
         target = field if field in form.fields else None
+        if target is not None and target in form.errors:
+            continue
         for message in messages:
             form.add_error(target, message)
 
@@ -72,8 +77,6 @@ class RightsRequestAddForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if self.errors:
-            return data
         try:
             rights_request_check(
                 requester_name=data.get("requester_name", ""),

@@ -9,11 +9,18 @@ are stored so lists can sort and filter on them; nobody types them in.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from compliance.models import Regime, Right, SubjectType
+
+
+def history_user(request=None, **kwargs):
+    """The staff user behind a change; an API client (``request.user`` in the API) is not one."""
+    user = getattr(request, "user", None)
+    return user if isinstance(user, get_user_model()) else None
 
 
 class Channel(models.TextChoices):
@@ -141,7 +148,7 @@ class RightsRequest(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -207,7 +214,7 @@ class RequestLine(models.Model):
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         ordering = ["request", "right__display_order"]
@@ -303,7 +310,7 @@ class Communication(models.Model):
     sent_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         ordering = ["sent_at", "id"]
@@ -321,7 +328,7 @@ class RequestNote(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -353,7 +360,7 @@ class ApiClient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    history = HistoricalRecords(excluded_fields=["last_used_at"])
+    history = HistoricalRecords(excluded_fields=["last_used_at"], get_user=history_user)
 
     class Meta:
         ordering = ["name"]
