@@ -335,6 +335,7 @@ LOGGING = {
 DEMO_STEPS: list[str] = [
     "security.demo.load_demo_security",
     "subprocessors.demo.load_demo",
+    "retention.demo.load_demo",
     "requests_app.demo.load_demo_requests",
 ]
 FORMS_URLFIELD_ASSUME_HTTPS = True  # transitional setting until Django 6.0

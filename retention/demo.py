@@ -1,0 +1,291 @@
+"""Demo step of retention: the default schedule from the policy, two legal holds, and first runs.
+
+The schedule follows policy §6 and REGULATIONS.md §3. Rules are matched by
+name, so running the step again changes nothing (and keeps what staff changed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from compliance.connectors import ConnectorError, get_connector
+from compliance.models import DataCategory, LegalBasis, SystemOfRecord
+from retention.models import LegalHold, RetentionRule, RetentionRun, RunStatus
+from retention.services import legal_hold_place, retention_rule_create, retention_run_execute, retention_run_start
+from retention.services.rules import mapped_column_lookup, mapped_table_lookup
+
+PLATFORM = "studio-platform"
+
+
+@dataclass(frozen=True)
+class DefaultRule:
+    name: str
+    system: str
+    table: str
+    category: str
+    trigger_column: str  # "column" of the table, or "parent_table.column" for a subject event
+    period: int
+    unit: str
+    action: str
+    basis: str
+    justification: str
+    source: str = ""
+    anchor: str = "trigger"
+    cadence: str = "30 2 * * *"
+    approval_threshold: int = 10_000
+
+    @property
+    def trigger(self) -> str:
+        return "subject_event" if "." in self.trigger_column else "row_timestamp"
+
+
+# Children run before their parents (cadence), so a parent's rows are never still referenced.
+DEFAULT_SCHEDULE = [
+    DefaultRule(
+        "Outputs: 30 days after their prompt",
+        PLATFORM,
+        "outputs",
+        "content",
+        "prompts.created_at",
+        30,
+        "days",
+        "delete",
+        "contract",
+        "Generated outputs are only needed to answer and troubleshoot the request; customers of AI gateways "
+        "expect prompts and outputs to be kept for days, not months (REGULATIONS §3).",
+        cadence="40 0 * * *",
+    ),
+    DefaultRule(
+        "Prompts: 30 days",
+        PLATFORM,
+        "prompts",
+        "content",
+        "created_at",
+        30,
+        "days",
+        "delete",
+        "contract",
+        "Prompts are only needed to route and troubleshoot the request (policy §6: as long as needed to provide "
+        "the Service).",
+        cadence="50 0 * * *",
+    ),
+    DefaultRule(
+        "API request metadata: anonymise after 90 days",
+        PLATFORM,
+        "api_requests",
+        "api-usage",
+        "created_at",
+        90,
+        "days",
+        "anonymise",
+        "legitimate-interests",
+        "IP address, user agent and error text serve security and abuse controls for 90 days; token counts, "
+        "model and cost stay for metering and billing disputes.",
+        cadence="10 1 * * *",
+        approval_threshold=50_000,
+    ),
+    DefaultRule(
+        "API requests: delete after 13 months",
+        PLATFORM,
+        "api_requests",
+        "api-usage",
+        "created_at",
+        13,
+        "months",
+        "delete",
+        "legitimate-interests",
+        "Usage records answer billing questions and disputes for a year and a month, then go.",
+        cadence="20 1 * * *",
+    ),
+    DefaultRule(
+        "Wallet transactions: 6 years after the financial year",
+        PLATFORM,
+        "wallet_transactions",
+        "billing-transactions",
+        "created_at",
+        6,
+        "years",
+        "delete",
+        "legal-obligation",
+        "Accounting and tax records (policy §6: accounting and tax obligations).",
+        source="UK company tax records: 6 years from the end of the financial year (REGULATIONS §3)",
+        anchor="financial_year_end",
+        cadence="0 3 * * 0",
+    ),
+    DefaultRule(
+        "Invoices: UK VAT 6 years",
+        PLATFORM,
+        "invoices",
+        "billing-transactions",
+        "issued_at",
+        6,
+        "years",
+        "delete",
+        "legal-obligation",
+        "VAT records and invoices must be kept; kept after account closure and erasure (Art. 17(3)(b)).",
+        source="VAT Notice 700/21",
+        anchor="financial_year_end",
+        cadence="10 3 * * 0",
+    ),
+    DefaultRule(
+        "Support messages: 12 months after the ticket closed",
+        PLATFORM,
+        "support_messages",
+        "support",
+        "support_tickets.closed_at",
+        12,
+        "months",
+        "delete",
+        "legitimate-interests",
+        "Support conversations help with follow-up questions for a year after closure.",
+        cadence="30 1 * * *",
+    ),
+    DefaultRule(
+        "Support tickets: 12 months after closure",
+        PLATFORM,
+        "support_tickets",
+        "support",
+        "closed_at",
+        12,
+        "months",
+        "delete",
+        "legitimate-interests",
+        "Closed tickets are kept a year for follow-ups and disputes, then deleted (REGULATIONS §3).",
+        cadence="40 1 * * *",
+    ),
+    DefaultRule(
+        "API keys: 30 days after revocation",
+        PLATFORM,
+        "api_keys",
+        "account-identity",
+        "revoked_at",
+        30,
+        "days",
+        "delete",
+        "legitimate-interests",
+        "A revoked key's record is kept 30 days to investigate abuse, then deleted; live keys stay while the "
+        "account is open.",
+        cadence="50 1 * * *",
+    ),
+    DefaultRule(
+        "Closed accounts: identity data 30 days after closure",
+        PLATFORM,
+        "accounts",
+        "account-identity",
+        "closed_at",
+        30,
+        "days",
+        "anonymise",
+        "legitimate-interests",
+        "After 30 days a closed account's email, name and login id are anonymised; the row stays because "
+        "invoices (kept for tax) refer to it, with the billing name and address they carry.",
+        cadence="0 2 * * *",
+    ),
+    DefaultRule(
+        "Website visitor events: 90 days",
+        PLATFORM,
+        "visitor_events",
+        "api-usage",
+        "created_at",
+        90,
+        "days",
+        "delete",
+        "legitimate-interests",
+        "Website analytics and abuse signals are useful for 90 days.",
+        cadence="10 2 * * *",
+    ),
+]
+
+
+def default_rule_create(entry: DefaultRule, *, actor) -> RetentionRule | None:
+    """Create one rule of the default schedule unless a rule of that name exists."""
+    if RetentionRule.objects.filter(name=entry.name).exists():
+        return None
+    table = mapped_table_lookup(system_slug=entry.system, table_name=entry.table)
+    return retention_rule_create(
+        actor=actor,
+        name=entry.name,
+        data_category=DataCategory.objects.get(slug=entry.category),
+        table=table,
+        trigger=entry.trigger,
+        trigger_column=mapped_column_lookup(table=table, column_name=entry.trigger_column),
+        period=entry.period,
+        period_unit=entry.unit,
+        period_anchor=entry.anchor,
+        action=entry.action,
+        justification=entry.justification,
+        legal_basis=LegalBasis.objects.get(slug=entry.basis),
+        legal_source=entry.source,
+        owner=actor,
+        cadence=entry.cadence,
+        approval_threshold=entry.approval_threshold,
+    )
+
+
+def load_demo(stdout) -> None:
+    """The default schedule, two holds and a first dry run of every rule plus one sweep (safe to run again)."""
+    officer = get_user_model().objects.filter(username="officer").first()
+    created = 0
+    for entry in DEFAULT_SCHEDULE:
+        if not SystemOfRecord.objects.filter(slug=entry.system).exists():
+            continue
+        try:
+            created += default_rule_create(entry, actor=officer) is not None
+        except ValidationError as exc:
+            stdout.write(f"Retention: rule '{entry.name}' not created: {'; '.join(exc.messages)}")
+    stdout.write(f"Retention: {created} rules of the default schedule created.")
+    if officer is not None:
+        _demo_holds(officer, stdout)
+    if not RetentionRun.objects.exists():
+        _first_runs(officer, stdout)
+
+
+def _demo_holds(officer, stdout) -> None:
+    platform = SystemOfRecord.objects.filter(slug=PLATFORM).first()
+    if platform is not None and not LegalHold.objects.filter(name="Litigation 2026-14").exists():
+        try:
+            subjects = get_connector(platform).sample_subjects(2)
+        except ConnectorError:
+            subjects = []
+        if subjects:
+            subject = subjects[-1]
+            legal_hold_place(
+                actor=officer,
+                name="Litigation 2026-14",
+                reason=LegalHold.Reason.LITIGATION,
+                description="Claim about disputed usage charges; keep everything of the claimant.",
+                subject_account_ref=subject.account_ref or "",
+                subject_email=subject.email or "",
+            )
+            stdout.write("Retention: legal hold 'Litigation 2026-14' placed on one sample account.")
+    if not LegalHold.objects.filter(name="HMRC enquiry 2026").exists():
+        legal_hold_place(
+            actor=officer,
+            name="HMRC enquiry 2026",
+            reason=LegalHold.Reason.REGULATOR_INQUIRY,
+            description="VAT enquiry: keep every billing record until it closes.",
+            data_category=DataCategory.objects.get(slug="billing-transactions"),
+            ends_at=timezone.now() + timedelta(days=180),
+        )
+        stdout.write("Retention: legal hold 'HMRC enquiry 2026' placed on billing data for 180 days.")
+
+
+def _first_runs(officer, stdout) -> None:
+    """A dry run of every rule, so the matrix and the runs list have figures; one real sweep with evidence."""
+    for rule in RetentionRule.objects.filter(is_enabled=True).order_by("pk"):
+        run = retention_run_start(rule_id=rule.pk, mode=RetentionRun.Mode.DRY_RUN, actor=officer, origin="admin")
+        stdout.write(f"Retention: dry run of '{rule.name}': {run.rows_to_affect:,} of {run.rows_matched:,} rows due.")
+    rule = RetentionRule.objects.filter(name="Website visitor events: 90 days").first()
+    if rule is None:
+        return
+    run = retention_run_start(rule_id=rule.pk, actor=officer, origin="admin", enqueue=False)
+    if run.status == RunStatus.QUEUED:
+        run = retention_run_execute(run_id=run.pk)
+    stdout.write(
+        f"Retention: '{rule.name}' swept: {run.rows_affected:,} rows deleted, evidence {run.evidence_sha256[:16]}..."
+    )
