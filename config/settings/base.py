@@ -291,16 +291,6 @@ try:
 except (TypeError, ValueError):
     raise ImproperlyConfigured("RETENTION_FINANCIAL_YEAR_END must be MM-DD, e.g. 03-31") from None
 RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2)
-# Retention (policy §6): the last day of the financial year, as MM-DD, from which "6 years after the
-# financial year" counts; and how long a sweeping worker's claim on a run lasts without renewal (a
-# killed worker's run is taken over after this).
-_fy_end = env.str("RETENTION_FINANCIAL_YEAR_END", default="03-31")
-try:
-    RETENTION_FINANCIAL_YEAR_END = tuple(int(part) for part in _fy_end.split("-"))
-    _date(2001, *RETENTION_FINANCIAL_YEAR_END)  # a day every year has
-except (TypeError, ValueError):
-    raise ImproperlyConfigured("RETENTION_FINANCIAL_YEAR_END must be MM-DD, e.g. 03-31") from None
-RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2)
 
 # ------------------------------------------------------------------------------
 # Admin dashboard
