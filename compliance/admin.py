@@ -1,9 +1,14 @@
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from compliance.admin_base import AuditedAdmin, csv_response
 from compliance.models import (
     DataCategory,
     LegalBasis,
+    ManualTask,
+    ManualTaskTable,
     MappedColumn,
     MappedTable,
     ProcessingActivity,
@@ -130,22 +135,234 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
 class MappedColumnInline(admin.TabularInline):
     model = MappedColumn
     extra = 0
-    fields = ["name", "data_category", "not_personal", "treatment", "replacement", "is_timestamp", "notes"]
+    fields = [
+        "name",
+        "data_category",
+        "not_personal",
+        "treatment",
+        "replacement",
+        "is_timestamp",
+        "needs_review",
+        "notes",
+    ]
+
+
+def _report_schema_check(model_admin, request, problems: list[str], checked: str) -> None:
+    if not problems:
+        model_admin.message_user(request, f"{checked}: the map matches the database schema.", messages.SUCCESS)
+        return
+    for problem in problems[:50]:
+        model_admin.message_user(request, problem, messages.ERROR)
+    if len(problems) > 50:
+        model_admin.message_user(
+            request, f"... and {len(problems) - 50} more (run manage.py datamap_audit).", messages.ERROR
+        )
+
+
+def _import_columns(model_admin, request, tables) -> None:
+    from compliance.datamap import mapped_table_import_columns
+
+    total = 0
+    for table in tables:
+        try:
+            added = mapped_table_import_columns(table=table, actor=request.user)
+        except ValidationError as exc:
+            model_admin.report_domain_error(request, exc)
+            continue
+        total += len(added)
+        if added:
+            model_admin.message_user(
+                request,
+                f"{table}: imported {len(added)} column(s) ({', '.join(added)}), unclassified and flagged for review.",
+                messages.WARNING,
+            )
+    if not total:
+        model_admin.message_user(request, "No new columns: every database column is already in the map.")
+
+
+class SystemOfRecordForm(forms.ModelForm):
+    """The database alias is chosen from the aliases in settings: credentials never reach the database."""
+
+    database_alias = forms.ChoiceField(required=False)
+
+    class Meta:
+        model = SystemOfRecord
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "owner",
+            "kind",
+            "database_alias",
+            "webhook_url",
+            "webhook_secret_setting",
+            "manual_assignee",
+            "manual_instructions",
+            "data_categories",
+            "is_active",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        aliases = [alias for alias in settings.DATABASES if alias != "default"] + ["default"]
+        self.fields["database_alias"].choices = [("", "---------")] + [(a, a) for a in aliases]
+        self.fields["database_alias"].help_text = SystemOfRecord._meta.get_field("database_alias").help_text
+        secrets = sorted(getattr(settings, "WEBHOOK_SECRETS", {}))
+        self.fields["webhook_secret_setting"].help_text += (
+            f" Configured: {', '.join(secrets)}." if secrets else " None configured (WEBHOOK_SECRET_NAMES)."
+        )
 
 
 @admin.register(SystemOfRecord)
 class SystemOfRecordAdmin(AuditedAdmin):
+    form = SystemOfRecordForm
     list_display = ["name", "kind", "database_alias", "owner", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "owner"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["data_categories"]
+    list_select_related = ["manual_assignee"]
+    actions = ["check_against_schema", "import_columns_from_schema"]
+
+    @admin.action(description="Check against schema", permissions=["view"])
+    def check_against_schema(self, request, queryset):
+        from compliance.datamap import datamap_audit
+
+        _report_schema_check(self, request, datamap_audit(systems=queryset), f"{queryset.count()} system(s)")
+
+    @admin.action(description="Import columns from schema", permissions=["change"])
+    def import_columns_from_schema(self, request, queryset):
+        tables = MappedTable.objects.filter(system__in=queryset, system__kind=SystemOfRecord.Kind.SQL)
+        _import_columns(self, request, tables.select_related("system"))
+
+
+class NeedsReviewFilter(admin.SimpleListFilter):
+    title = "columns to review"
+    parameter_name = "review"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has unclassified or flagged columns")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            from django.db.models import Q
+
+            return queryset.filter(
+                Q(columns__needs_review=True) | Q(columns__data_category__isnull=True, columns__not_personal=False)
+            ).distinct()
+        return queryset
 
 
 @admin.register(MappedTable)
 class MappedTableAdmin(AuditedAdmin):
     list_display = ["table_name", "system", "primary_key", "subject_column", "subject_key", "parent"]
-    list_filter = ["system"]
+    list_filter = ["system", NeedsReviewFilter]
     list_select_related = ["system", "parent", "parent__system"]
     search_fields = ["table_name"]
     inlines = [MappedColumnInline]
+    actions = ["check_against_schema", "import_columns_from_schema"]
+
+    @admin.action(description="Check against schema", permissions=["view"])
+    def check_against_schema(self, request, queryset):
+        from compliance.datamap import datamap_audit
+
+        _report_schema_check(self, request, datamap_audit(tables=queryset), f"{queryset.count()} table(s)")
+
+    @admin.action(description="Import columns from schema", permissions=["change"])
+    def import_columns_from_schema(self, request, queryset):
+        _import_columns(self, request, queryset.select_related("system"))
+
+
+class ManualTaskTableInline(admin.TabularInline):
+    model = ManualTaskTable
+    extra = 0
+    fields = ["table", "rows"]
+    readonly_fields = ["table"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ManualTaskForm(forms.ModelForm):
+    mark_done = forms.BooleanField(
+        required=False, label="Mark as done", help_text="Closes the task; the row counts above must be filled in."
+    )
+
+    class Meta:
+        model = ManualTask
+        fields = ["assignee", "outcome"]
+
+
+@admin.register(ManualTask)
+class ManualTaskAdmin(AuditedAdmin):
+    """Tasks are opened by the manual connector; people fill in counts and close them here."""
+
+    form = ManualTaskForm
+    list_display = ["id", "title", "system", "operation", "status", "assignee", "created_at", "completed_at"]
+    list_filter = ["status", "operation", "system"]
+    list_select_related = ["system", "assignee"]
+    search_fields = ["title"]
+    inlines = [ManualTaskTableInline]
+    readonly_fields = [
+        "system",
+        "operation",
+        "status",
+        "title",
+        "instructions",
+        "subject_account_ref",
+        "subject_email",
+        "created_at",
+        "completed_at",
+        "completed_by",
+    ]
+    fieldsets = [
+        (None, {"fields": ["title", "system", "operation", "status", "assignee"]}),
+        ("What to do", {"fields": ["instructions", "subject_account_ref", "subject_email"]}),
+        ("Outcome", {"fields": ["outcome", "mark_done", "created_at", "completed_at", "completed_by"]}),
+    ]
+    actions = ["cancel_tasks", "reopen_tasks"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.status != ManualTask.Status.OPEN or not self.has_change_permission(request, obj):
+            return [(name, {"fields": [f for f in opts["fields"] if f != "mark_done"]}) for name, opts in fieldsets]
+        return fieldsets
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if form.cleaned_data.get("mark_done"):
+            from compliance.manual_tasks import manual_task_complete
+
+            try:
+                manual_task_complete(task_id=form.instance.pk, actor=request.user)
+            except ValidationError as exc:
+                self.report_domain_error(request, exc)
+            else:
+                self.message_user(request, f"Manual task {form.instance.pk} is done.", messages.SUCCESS)
+
+    @admin.action(description="Cancel selected open tasks", permissions=["change"])
+    def cancel_tasks(self, request, queryset):
+        from compliance.manual_tasks import manual_task_cancel
+
+        for task in queryset:
+            try:
+                manual_task_cancel(task_id=task.pk, actor=request.user)
+            except ValidationError as exc:
+                self.report_domain_error(request, exc)
+
+    @admin.action(description="Reopen selected cancelled tasks", permissions=["change"])
+    def reopen_tasks(self, request, queryset):
+        from compliance.manual_tasks import manual_task_reopen
+
+        for task in queryset:
+            try:
+                manual_task_reopen(task_id=task.pk, actor=request.user)
+            except ValidationError as exc:
+                self.report_domain_error(request, exc)

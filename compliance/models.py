@@ -312,6 +312,13 @@ class SystemOfRecord(models.Model):
                 raise ValidationError({"webhook_url": "A webhook system needs a URL."})
             if not self.webhook_secret_setting:
                 raise ValidationError({"webhook_secret_setting": "Name the variable holding the secret."})
+            if self.webhook_secret_setting not in getattr(settings, "WEBHOOK_SECRETS", {}):
+                raise ValidationError(
+                    {
+                        "webhook_secret_setting": f"No webhook secret {self.webhook_secret_setting!r} in settings "
+                        "(list the variable in WEBHOOK_SECRET_NAMES)."
+                    }
+                )
 
 
 class MappedTable(models.Model):
@@ -337,6 +344,12 @@ class MappedTable(models.Model):
     parent_column = models.CharField(max_length=128, blank=True)
     restriction_flag_column = models.CharField(
         max_length=128, blank=True, help_text="Boolean column set to restrict processing (Art. 18)."
+    )
+    account_email_column = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="On the table whose subject column is the account id: the column holding the account's "
+        "email, so a subject known by one key is found in tables keyed by the other.",
     )
     history = HistoricalRecords()
 
@@ -382,6 +395,53 @@ class MappedTable(models.Model):
             step = step.parent
         if self.parent_id and step is None:
             raise ValidationError({"parent": "The join path does not reach a table that identifies the subject."})
+        if self.account_email_column and self.subject_key != self.SubjectKey.ACCOUNT_ID:
+            raise ValidationError(
+                {"account_email_column": "Only a table identified by the account id can name the account's email."}
+            )
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        """Every name this entry gives must exist in the system's database (SQL systems)."""
+        if not self.system_id or self.system.kind != SystemOfRecord.Kind.SQL:
+            return
+        from compliance.connectors.base import ConnectorError
+        from compliance.connectors.introspection import schema_reader
+
+        try:
+            schema = schema_reader(self.system.database_alias)
+            if not schema.has_table(self.table_name):
+                raise ValidationError(
+                    {
+                        "table_name": f"Table {self.table_name!r} does not exist in database alias "
+                        f"{self.system.database_alias!r}."
+                    }
+                )
+            table = schema.table(self.table_name)
+            if self.parent_id and self.parent.table_name and schema.has_table(self.parent.table_name):
+                parent_columns = schema.table(self.parent.table_name).columns
+                if self.parent.primary_key not in parent_columns:
+                    raise ValidationError(
+                        {"parent": f"The parent's primary key {self.parent.primary_key!r} does not exist."}
+                    )
+        except ConnectorError as exc:
+            raise ValidationError(str(exc)) from None
+        errors = {}
+        for field_name in [
+            "primary_key",
+            "subject_column",
+            "parent_column",
+            "restriction_flag_column",
+            "account_email_column",
+        ]:
+            column = getattr(self, field_name)
+            if column and column not in table.columns:
+                errors[field_name] = f"Column {column!r} does not exist in table {self.table_name!r}."
+        flag = table.columns.get(self.restriction_flag_column)
+        if flag is not None and not flag.is_boolean:
+            errors["restriction_flag_column"] = f"Column {flag.name!r} is not a boolean column."
+        if errors:
+            raise ValidationError(errors)
 
     def join_path(self) -> list[MappedTable]:
         """This table, then each parent up to the one holding the subject column."""
@@ -416,6 +476,9 @@ class MappedColumn(models.Model):
         max_length=255, blank=True, help_text="The fixed value, for the 'fixed value' treatment."
     )
     is_timestamp = models.BooleanField(default=False, help_text="Available as a retention trigger.")
+    needs_review = models.BooleanField(
+        default=False, help_text="Imported from the schema and not yet reviewed: classify it, then clear the flag."
+    )
     notes = models.CharField(max_length=255, blank=True)
     history = HistoricalRecords()
 
@@ -441,3 +504,125 @@ class MappedColumn(models.Model):
             raise ValidationError("A column is either in a data category or not personal, not both.")
         if self.treatment == ColumnTreatment.FIXED and not self.replacement:
             raise ValidationError({"replacement": "Give the fixed value that replaces the data."})
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        """The column must exist, and its treatment and timestamp flag must suit its type (SQL systems)."""
+        if not self.table_id or self.table.system.kind != SystemOfRecord.Kind.SQL:
+            return
+        from compliance.connectors.base import ConnectorError
+        from compliance.connectors.introspection import schema_reader
+
+        try:
+            column = schema_reader(self.table.system.database_alias).column(self.table.table_name, self.name)
+        except ConnectorError as exc:
+            raise ValidationError({"name": str(exc)}) from None
+        problem = column_treatment_problem(column, self.treatment, self.replacement)
+        if problem:
+            raise ValidationError({"treatment": problem})
+        if self.is_timestamp and not column.is_timestamp:
+            raise ValidationError({"is_timestamp": f"Column {self.name!r} is not a date or timestamp column."})
+
+
+HASH_PREFIX = "hmac:"
+HASH_LENGTH = len(HASH_PREFIX) + 64
+REDACTED = "[redacted]"
+
+
+def column_treatment_problem(column, treatment: str, replacement: str = "") -> str | None:
+    """Why ``treatment`` cannot be applied to an introspected column, or None.
+
+    Catches at save (and in ``datamap_audit``) what would otherwise fail in the
+    middle of an erasure: nulling a NOT NULL column, or writing a hash or a
+    marker into a column too short or not textual.
+    """
+    name = column.name
+    if treatment == ColumnTreatment.NULL and not column.nullable:
+        return f"Column {name!r} cannot be null: choose another treatment."
+    if treatment in {ColumnTreatment.HASH, ColumnTreatment.REDACT}:
+        needed = HASH_LENGTH if treatment == ColumnTreatment.HASH else len(REDACTED)
+        if not column.is_text:
+            return f"Column {name!r} is not a text column: it cannot hold a {treatment} value."
+        if column.max_length is not None and column.max_length < needed:
+            return f"Column {name!r} holds {column.max_length} characters; the {treatment} value needs {needed}."
+    if (
+        treatment == ColumnTreatment.FIXED
+        and column.is_text
+        and column.max_length is not None
+        and len(replacement) > column.max_length
+    ):
+        return f"The replacement is longer than column {name!r} allows ({column.max_length})."
+    return None
+
+
+class ManualTask(models.Model):
+    """Work a person does in a system the back office cannot reach (the ``manual`` connector).
+
+    Opened by the manual connector for the system's assignee; the same operation
+    for the same subject finds the same task again (``subject_digest``), so a
+    retried job never opens a second one. The subject's identifiers are kept only
+    while the task is open (the assignee needs them) and cleared when it closes.
+    """
+
+    class Operation(models.TextChoices):
+        LOCATE = "locate", "Find the subject's data"
+        EXPORT = "export", "Export the subject's data"
+        ERASE = "erase", "Erase the subject's data"
+        RESTRICT = "restrict", "Restrict processing"
+        UNRESTRICT = "unrestrict", "Lift a restriction"
+        SWEEP = "sweep", "Retention sweep"
+        RECTIFY = "rectify", "Rectify data"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    system = models.ForeignKey(SystemOfRecord, on_delete=models.PROTECT, related_name="manual_tasks")
+    operation = models.CharField(max_length=20, choices=Operation.choices)
+    key = models.CharField(
+        max_length=64, help_text="Keyed hash of the operation's subject and parameters: the same work, the same task."
+    )
+    title = models.CharField(max_length=200)
+    instructions = models.TextField()
+    subject_account_ref = models.CharField(max_length=64, blank=True)
+    subject_email = models.CharField(max_length=254, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="manual_tasks"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    outcome = models.TextField(blank=True, help_text="What was done (no personal data).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["status", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "operation", "key"], name="manual_task_once_per_work"),
+            models.CheckConstraint(
+                condition=Q(status="open") | Q(completed_at__isnull=False), name="manual_task_closed_has_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Manual task {self.pk}: {self.title}"
+
+
+class ManualTaskTable(models.Model):
+    """The row count a person reports for one mapped table of a manual task."""
+
+    task = models.ForeignKey(ManualTask, on_delete=models.CASCADE, related_name="tables")
+    table = models.ForeignKey(MappedTable, on_delete=models.PROTECT, related_name="+")
+    rows = models.PositiveIntegerField(null=True, blank=True, help_text="Rows found, exported or erased.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["table__table_name"]
+        constraints = [models.UniqueConstraint(fields=["task", "table"], name="manual_task_table_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.task_id}: {self.table.table_name}"

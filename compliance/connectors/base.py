@@ -25,6 +25,22 @@ class ConnectorError(Exception):
     """A connector could not do its work. The message is safe to store and show (no personal data)."""
 
 
+class ConnectorPending(ConnectorError):
+    """The system does the work itself (a person, a remote service) and has not finished yet.
+
+    Raised by the ``manual`` connector (a task was opened or is still open) and by
+    the ``webhook`` connector (the remote system accepted the job). ``reference``
+    names the task or job, e.g. ``"manual task 12"``. Call the same operation
+    again later: the same task or job is found again (never a second one), and
+    once it is done the call returns its result. Callers that do not handle it
+    specially see a ``ConnectorError`` with a clear message.
+    """
+
+    def __init__(self, message: str, *, reference: str) -> None:
+        super().__init__(message)
+        self.reference = reference
+
+
 @dataclass(frozen=True)
 class Subject:
     """Whom a request or a hold is about, as the systems of record know them.
@@ -57,6 +73,11 @@ class ExportSink(Protocol):
     encoded rows into it: ``csv`` (UTF-8, header row first) and ``jsonl`` (one JSON
     object per line, keys are column names). The sink decides where the bytes go
     (a ZIP member, a file, a hash).
+
+    A sink may set a ``formats`` attribute (e.g. ``("jsonl",)``) to receive only
+    some formats; without it the connector writes both. In ``csv`` a text value
+    starting with ``= + - @``, a tab or a carriage return is prefixed with ``'`` so
+    spreadsheet programs do not run it as a formula; ``jsonl`` keeps values exact.
     """
 
     def open_stream(self, table: MappedTable, fmt: str) -> AbstractContextManager[BinaryIO]: ...
@@ -172,6 +193,11 @@ class Connector(abc.ABC):
         treatments) up to ``batch_size`` rows of ``table`` whose ``timestamp_column``
         is strictly before ``cutoff`` and whose key is after ``checkpoint``, in key
         order, in one transaction. Rows of ``held_subjects`` are skipped and counted.
+
+        ``timestamp_column`` is a column of ``table``, or ``"<table>.<column>"`` naming
+        a timestamp of a table on its join path (sweep support messages by their
+        ticket's ``closed_at``: ``"support_tickets.closed_at"``); rows whose
+        timestamp is null are never swept.
         """
 
     def sweep(
@@ -200,6 +226,13 @@ class Connector(abc.ABC):
             if batch.done:
                 return
             checkpoint = batch.checkpoint
+
+    def restrict(self, subject: Subject, *, restricted: bool = True) -> list[TableCount]:
+        """Set (or clear) the subject's restriction flag (Art. 18) where the map names one.
+
+        Returns, per table with a ``restriction_flag_column``, how many rows changed.
+        """
+        raise ConnectorError(f"{self.system.get_kind_display()} systems cannot restrict processing")
 
     def sample_subjects(self, limit: int) -> list[Subject]:
         """Up to ``limit`` subjects this system knows, with both keys where it has them.

@@ -1,0 +1,732 @@
+"""The SQL connector: a system of record reached through one of Django's database aliases.
+
+DANGER: this module deletes and overwrites rows in other systems' databases.
+What protects them:
+- every table and column name comes from the data map and is checked against
+  the database's own introspection before it is quoted by the backend and put
+  into SQL; values (subject keys, cutoffs, replacements) are always bound
+  parameters;
+- every change for one table (erasure) or one batch (sweep) is a single short
+  transaction: it applies fully or not at all; foreign keys are checked inside
+  it, so a parent row still referenced by a child is refused, never orphaned;
+- masking skips values already masked, so running an erasure or an anonymising
+  sweep again changes nothing more;
+- errors carry table names and error types only, never values (a database's own
+  message may quote the data: "Key (email)=(...) already exists").
+
+PostgreSQL takes the fast paths: exports stream ``COPY ... TO STDOUT`` straight
+into the sink, a sweep batch is one statement that selects, deletes or masks,
+and computes its evidence digest in the database. SQLite gets equivalent,
+simpler code with the same results (the same evidence digests for the same keys).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connections, transaction
+
+from compliance.connectors.base import (
+    Connector,
+    ConnectorError,
+    ErasureOutcome,
+    ErasurePlan,
+    ExportSink,
+    Subject,
+    SweepBatch,
+    TableCount,
+)
+from compliance.connectors.introspection import ColumnInfo, SchemaReader
+from compliance.models import HASH_PREFIX, REDACTED, ColumnTreatment, MappedColumn, MappedTable
+
+if TYPE_CHECKING:
+    from compliance.models import SystemOfRecord
+
+logger = logging.getLogger(__name__)
+
+EXPORT_FORMATS = ("csv", "jsonl")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_INTEGER = re.compile(r"^-?\d{1,18}$")
+_CHUNK = 1 << 16  # bytes handed to the sink at a time
+_SQLITE_IN_CHUNK = 500  # bound parameters per IN list on SQLite
+
+
+def keyed_hash(value: str) -> str:
+    """The ``hash`` treatment of a value: ``hmac:`` and the hex HMAC-SHA256 under COMPLIANCE_HMAC_KEY.
+
+    The same value always gives the same result, so hashed columns still join
+    and count, but the value cannot be read back without the key.
+    """
+    digest = hmac.new(settings.COMPLIANCE_HMAC_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+    return HASH_PREFIX + digest
+
+
+def _hmac_pads() -> tuple[bytes, bytes]:
+    """HMAC's inner and outer padded keys (RFC 2104), so PostgreSQL can compute it with built-in sha256()."""
+    key = settings.COMPLIANCE_HMAC_KEY.encode()
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def keys_digest(keys: Sequence[Any]) -> str:
+    """The evidence digest of a batch: SHA-256 of the keys, in key order, joined by commas."""
+    return hashlib.sha256(",".join(str(k) for k in keys).encode()).hexdigest()
+
+
+@dataclass
+class _Keys:
+    """Every identifier the subject is known by in this system."""
+
+    account_refs: set[str] = field(default_factory=set)
+    emails: set[str] = field(default_factory=set)
+
+    def values(self, subject_key: str, column: ColumnInfo) -> list[Any]:
+        if subject_key == MappedTable.SubjectKey.EMAIL:
+            return sorted(self.emails)
+        refs = sorted(self.account_refs)
+        if column.is_integer:
+            # Account references arrive as text; an integer column only ever matches integers.
+            return sorted({int(ref) for ref in refs if _INTEGER.match(ref)})
+        return refs
+
+    def __bool__(self) -> bool:
+        return bool(self.account_refs or self.emails)
+
+
+@dataclass
+class _Plan:
+    """A table's place in the system: its join path and validated, quoted names."""
+
+    table: MappedTable
+    path: list[MappedTable]
+    columns: list[MappedColumn]
+
+
+class SQLConnector(Connector):
+    """Locate, export, erase and sweep through a Django database alias named by the data map."""
+
+    def __init__(self, system: SystemOfRecord) -> None:
+        super().__init__(system)
+        if not system.database_alias:
+            raise ConnectorError(f"System {system.slug!r} has no database alias.")
+        self.alias = system.database_alias
+        self.schema = SchemaReader(self.alias)
+        self.connection = connections[self.alias]
+        self.vendor = self.connection.vendor
+        self._mapped: dict[int, MappedTable] | None = None
+
+    # -- the data map, validated against the database ---------------------------------------
+
+    def mapped_tables(self) -> dict[int, MappedTable]:
+        if self._mapped is None:
+            tables = self.system.tables.prefetch_related("columns").order_by("table_name")
+            self._mapped = {table.pk: table for table in tables}
+        return self._mapped
+
+    def _table(self, table: MappedTable | int) -> MappedTable:
+        table_id = table if isinstance(table, int) else table.pk
+        found = self.mapped_tables().get(table_id)
+        if found is None:
+            raise ConnectorError(f"Mapped table {table_id} is not part of system {self.system.slug!r}.")
+        return found
+
+    def _path(self, table: MappedTable) -> list[MappedTable]:
+        path = [table]
+        tables = self.mapped_tables()
+        while path[-1].parent_id is not None:
+            parent = tables.get(path[-1].parent_id)
+            if parent is None or parent in path:
+                raise ConnectorError(f"The join path of table {table.table_name!r} is broken.")
+            path.append(parent)
+        return path
+
+    def _identifies_subject(self, table: MappedTable) -> bool:
+        return bool(self._path(table)[-1].subject_column)
+
+    def qn_table(self, name: str) -> str:
+        self.schema.table(name)  # raises unless the table exists
+        return self.connection.ops.quote_name(name)
+
+    def qn_column(self, table: str, column: str) -> str:
+        self.schema.column(table, column)  # raises unless the column exists
+        qn = self.connection.ops.quote_name
+        return f"{qn(table)}.{qn(column)}"
+
+    def _column(self, table: str, column: str) -> ColumnInfo:
+        return self.schema.column(table, column)
+
+    def _mapped_columns(self, table: MappedTable) -> list[MappedColumn]:
+        """The table's mapped columns in the database's column order; drift is an error."""
+        info = self.schema.table(table.table_name)
+        mapped = {column.name: column for column in table.columns.all()}
+        missing = sorted(set(mapped) - set(info.columns))
+        if missing:
+            raise ConnectorError(
+                f"Column {missing[0]!r} of table {table.table_name!r} is in the data map but not in the database "
+                "(run datamap_audit)."
+            )
+        return [mapped[name] for name in info.columns if name in mapped]
+
+    def _order_child_first(self, tables: list[MappedTable]) -> list[MappedTable]:
+        """Children before parents: a topological order over the map's ``parent`` links and the
+        database's own foreign keys between the tables (api_requests before accounts)."""
+        names = {t.table_name: t for t in tables}
+        parents: dict[str, set[str]] = {name: set() for name in names}
+        for table in tables:
+            if table.parent_id and self.mapped_tables()[table.parent_id].table_name in names:
+                parents[table.table_name].add(self.mapped_tables()[table.parent_id].table_name)
+            parents[table.table_name] |= {p for p in self.schema.references(table.table_name) if p in names}
+            parents[table.table_name].discard(table.table_name)
+        ordered: list[MappedTable] = []
+        remaining = dict(parents)
+        while remaining:
+            # A table goes once no remaining table still points at it.
+            pointed_at = {p for name, ps in remaining.items() for p in ps}
+            ready = sorted(name for name in remaining if name not in pointed_at)
+            if not ready:  # a cycle of foreign keys: fall back to join-path depth
+                ready = sorted(remaining, key=lambda n: (-len(self._path(names[n])), n))[:1]
+            for name in ready:
+                ordered.append(names[name])
+                del remaining[name]
+        return ordered
+
+    # -- identifying the subject --------------------------------------------------------------
+
+    def _account_table(self) -> MappedTable | None:
+        for table in self.mapped_tables().values():
+            if table.subject_key == MappedTable.SubjectKey.ACCOUNT_ID and table.account_email_column:
+                return table
+        return None
+
+    def _resolve(self, subjects: Sequence[Subject]) -> _Keys:
+        """The subjects' keys, completed from the account table (an email finds the account id and back)."""
+        keys = _Keys()
+        for subject in subjects:
+            if subject.account_ref and subject.account_ref.strip():
+                keys.account_refs.add(subject.account_ref.strip())
+            if subject.email:
+                keys.emails.add(subject.key_for("email"))
+        account = self._account_table()
+        if account is None or not keys:
+            return keys
+        id_column = self._column(account.table_name, account.subject_column)
+        ids = keys.values(MappedTable.SubjectKey.ACCOUNT_ID, id_column)
+        emails = sorted(keys.emails)
+        conditions, params = [], []
+        id_sql = self.qn_column(account.table_name, account.subject_column)
+        email_sql = self.qn_column(account.table_name, account.account_email_column)
+        if ids:
+            conditions.append(f"{id_sql} IN ({', '.join(['%s'] * len(ids))})")
+            params.extend(ids)
+        if emails:
+            conditions.append(f"lower({email_sql}) IN ({', '.join(['%s'] * len(emails))})")
+            params.extend(emails)
+        if not conditions:
+            return keys
+        sql = f"SELECT {id_sql}, {email_sql} FROM {self.qn_table(account.table_name)} WHERE {' OR '.join(conditions)}"
+        with self._guard(account.table_name), self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for account_id, email in cursor.fetchall():
+                keys.account_refs.add(str(account_id))
+                if email and not str(email).startswith(HASH_PREFIX):
+                    keys.emails.add(str(email).strip().lower())
+        return keys
+
+    def _subject_condition(self, table: MappedTable, keys: _Keys) -> tuple[str, list[Any]] | None:
+        """SQL (and params) selecting ``table``'s rows of the subject, through its join path.
+
+        None when the path ends in a key the subject is not known by: the table is not searched.
+        """
+        path = self._path(table)
+        end = path[-1]
+        if not end.subject_column:
+            return None
+        column = self._column(end.table_name, end.subject_column)
+        values = keys.values(end.subject_key, column)
+        if not values:
+            return None
+        column_sql = self.qn_column(end.table_name, end.subject_column)
+        if end.subject_key == MappedTable.SubjectKey.EMAIL:
+            column_sql = f"lower({column_sql})"
+        condition = f"{column_sql} IN ({', '.join(['%s'] * len(values))})"
+        return self._through_path(path, condition), list(values)
+
+    def _through_path(self, path: list[MappedTable], condition: str) -> str:
+        """Lift a condition on the last table of ``path`` to the first, one parent at a time."""
+        for child, parent in reversed(list(zip(path, path[1:], strict=False))):
+            condition = (
+                f"{self.qn_column(child.table_name, child.parent_column)} IN "
+                f"(SELECT {self.qn_column(parent.table_name, parent.primary_key)} "
+                f"FROM {self.qn_table(parent.table_name)} WHERE {condition})"
+            )
+        return condition
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self, table_name: str) -> Iterator[None]:
+        """Turn database errors into PII-free connector errors naming the system and table only."""
+        where = f"{self.system.slug}.{table_name}"
+        try:
+            yield
+        except ConnectorError:
+            raise
+        except IntegrityError:
+            logger.warning("connector integrity error on %s", where)
+            raise ConnectorError(
+                f"{where}: rows are still referenced by another table; erase or mask the referencing rows first "
+                "(nothing was changed in this step)."
+            ) from None
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("connector cannot reach %s: %s", self.alias, type(exc).__name__)
+            raise ConnectorError(
+                f"{where}: cannot reach database alias {self.alias!r} ({type(exc).__name__}); nothing was changed "
+                "in this step."
+            ) from None
+        except DatabaseError as exc:
+            logger.warning("connector database error on %s: %s", where, type(exc).__name__)
+            raise ConnectorError(f"{where}: the database refused the operation ({type(exc).__name__}).") from None
+
+    @contextmanager
+    def _write_transaction(self, table_name: str) -> Iterator[Any]:
+        """One transaction for one table or batch, foreign keys checked before it ends."""
+        with self._guard(table_name), transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
+            if self.vendor == "postgresql":
+                # Django creates foreign keys DEFERRABLE INITIALLY DEFERRED; check them now,
+                # inside this step, so a refused delete is reported for this table.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            yield cursor
+            if self.vendor == "sqlite":
+                self._sqlite_check_references(cursor, table_name)
+
+    def _sqlite_check_references(self, cursor, table_name: str) -> None:
+        """SQLite checks deferred foreign keys only at COMMIT (never inside a test's savepoint): check here."""
+        qn = self.connection.ops.quote_name
+        for other in sorted(self.schema.table_names()):
+            cursor.execute(f"PRAGMA foreign_key_list({qn(other)})")
+            if any(row[2] == table_name for row in cursor.fetchall()):
+                cursor.execute(f"PRAGMA foreign_key_check({qn(other)})")
+                if cursor.fetchone() is not None:
+                    raise IntegrityError("foreign key check failed")
+
+    # -- locate -----------------------------------------------------------------------------------
+
+    def locate(self, subject: Subject) -> list[TableCount]:
+        keys = self._resolve([subject])
+        counts = []
+        for table in self.mapped_tables().values():
+            found = self._subject_condition(table, keys)
+            if found is None:
+                continue
+            condition, params = found
+            with self._guard(table.table_name), self.connection.cursor() as cursor:
+                cursor.execute(f"SELECT count(*) FROM {self.qn_table(table.table_name)} WHERE {condition}", params)
+                rows = cursor.fetchone()[0]
+            counts.append(TableCount(table.pk, table.table_name, rows))
+        return counts
+
+    # -- export -----------------------------------------------------------------------------------
+
+    def export(self, subject: Subject, sink: ExportSink) -> list[TableCount]:
+        formats = tuple(getattr(sink, "formats", EXPORT_FORMATS))
+        unknown = set(formats) - set(EXPORT_FORMATS)
+        if unknown:
+            raise ConnectorError(f"Unknown export format {sorted(unknown)[0]!r}.")
+        keys = self._resolve([subject])
+        counts = []
+        for table in self.mapped_tables().values():
+            found = self._subject_condition(table, keys)
+            if found is None:
+                continue
+            condition, params = found
+            columns = self._mapped_columns(table)
+            if not columns:
+                continue
+            rows = 0
+            for fmt in formats:
+                with self._guard(table.table_name), sink.open_stream(table, fmt) as stream:
+                    if self.vendor == "postgresql":
+                        rows = self._export_postgres(table, columns, condition, params, fmt, stream)
+                    else:
+                        rows = self._export_generic(table, columns, condition, params, fmt, stream)
+            counts.append(TableCount(table.pk, table.table_name, rows))
+        return counts
+
+    def _select_list(self, table: MappedTable, columns: list[MappedColumn], *, csv_safe: bool) -> str:
+        qn = self.connection.ops.quote_name
+        parts = []
+        for column in columns:
+            column_sql = self.qn_column(table.table_name, column.name)
+            if csv_safe and self._column(table.table_name, column.name).is_text:
+                starts = ", ".join(
+                    "chr(9)" if s == "\t" else "chr(13)" if s == "\r" else f"'{s}'" for s in _FORMULA_STARTS
+                )
+                if self.vendor == "sqlite":
+                    starts = starts.replace("chr(", "char(")
+                column_sql = (
+                    f"CASE WHEN substr({column_sql}, 1, 1) IN ({starts}) "
+                    f"THEN '''' || {column_sql} ELSE {column_sql} END"
+                )
+            parts.append(f"{column_sql} AS {qn(column.name)}")
+        return ", ".join(parts)
+
+    def _export_postgres(self, table, columns, condition, params, fmt, stream) -> int:
+        source = self.qn_table(table.table_name)
+        if fmt == "csv":
+            select = self._select_list(table, columns, csv_safe=True)
+            sql = f"COPY (SELECT {select} FROM {source} WHERE {condition}) TO STDOUT WITH (FORMAT csv, HEADER)"
+        else:
+            select = self._select_list(table, columns, csv_safe=False)
+            # CSV framing with quote and delimiter characters JSON never emits raw: each line is
+            # exactly row_to_json's output (text COPY would escape its backslashes).
+            sql = (
+                f"COPY (SELECT row_to_json(r) FROM (SELECT {select} FROM {source} WHERE {condition}) r) "
+                "TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+            )
+        with self.connection.cursor() as cursor:
+            raw = cursor.cursor
+            buffer = bytearray()
+            with raw.copy(sql, params) as copy:
+                for data in copy:
+                    buffer += data
+                    if len(buffer) >= _CHUNK:
+                        stream.write(bytes(buffer))
+                        buffer.clear()
+            if buffer:
+                stream.write(bytes(buffer))
+            rows = raw.rowcount
+        return rows
+
+    def _export_generic(self, table, columns, condition, params, fmt, stream) -> int:
+        names = [column.name for column in columns]
+        select = self._select_list(table, columns, csv_safe=fmt == "csv")
+        sql = f"SELECT {select} FROM {self.qn_table(table.table_name)} WHERE {condition}"
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
+        rows = 0
+        try:
+            writer = csv.writer(text) if fmt == "csv" else None
+            if writer:
+                writer.writerow(names)
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                while batch := cursor.fetchmany(2000):
+                    for row in batch:
+                        if writer:
+                            writer.writerow(row)
+                        else:
+                            text.write(json.dumps(dict(zip(names, row, strict=True)), default=_json_value) + "\n")
+                    rows += len(batch)
+            text.flush()
+        finally:
+            text.detach()
+        return rows
+
+    # -- erase ------------------------------------------------------------------------------------
+
+    def erase(self, subject: Subject, plan: ErasurePlan) -> list[ErasureOutcome]:
+        planned = {}
+        for entry in plan.tables:
+            table = self._table(entry.table_id)
+            if entry.action not in {"delete", "mask", "keep"}:
+                raise ConnectorError(f"Unknown erasure action {entry.action!r} for table {table.table_name!r}.")
+            planned[table.pk] = (table, entry)
+        keys = self._resolve([subject])
+        outcomes = []
+        for table in self._order_child_first([t for t, _ in planned.values()]):
+            entry = planned[table.pk][1]
+            found = self._subject_condition(table, keys)
+            if found is None:
+                outcomes.append(ErasureOutcome(table.pk, table.table_name, reason=entry.reason))
+                continue
+            condition, params = found
+            source = self.qn_table(table.table_name)
+            columns = self._mapped_columns(table)
+            deletes = entry.action == "delete" or (
+                entry.action == "mask" and any(c.treatment == ColumnTreatment.DELETE_ROW for c in columns)
+            )
+            if entry.action == "keep":
+                with self._guard(table.table_name), self.connection.cursor() as cursor:
+                    cursor.execute(f"SELECT count(*) FROM {source} WHERE {condition}", params)
+                    kept = cursor.fetchone()[0]
+                outcomes.append(ErasureOutcome(table.pk, table.table_name, kept=kept, reason=entry.reason))
+            elif deletes:
+                with self._write_transaction(table.table_name) as cursor:
+                    cursor.execute(f"DELETE FROM {source} WHERE {condition}", params)
+                    deleted = cursor.rowcount
+                outcomes.append(ErasureOutcome(table.pk, table.table_name, deleted=deleted, reason=entry.reason))
+            else:
+                assignments, assign_params, done, done_params = self._treatments(table, columns)
+                masked = 0
+                if assignments:
+                    sql = f"UPDATE {source} SET {assignments} WHERE {condition} AND NOT ({done})"
+                    with self._write_transaction(table.table_name) as cursor:
+                        self._prepare_hash(cursor)
+                        cursor.execute(sql, [*assign_params, *params, *done_params])
+                        masked = cursor.rowcount
+                outcomes.append(ErasureOutcome(table.pk, table.table_name, masked=masked, reason=entry.reason))
+        return outcomes
+
+    def _prepare_hash(self, cursor) -> None:
+        if self.vendor == "sqlite":
+            # The same HMAC as PostgreSQL computes in SQL, registered on this connection.
+            self.connection.connection.create_function(
+                "bo_keyed_hash", 1, lambda v: None if v is None else keyed_hash(str(v))[len(HASH_PREFIX) :]
+            )
+
+    def _treatments(self, table: MappedTable, columns: list[MappedColumn]):
+        """SET clauses for the columns' treatments, and a condition true when a row is already masked."""
+        qn = self.connection.ops.quote_name
+        sets, set_params, done, done_params = [], [], [], []
+        for column in columns:
+            treatment = column.treatment
+            if treatment in {ColumnTreatment.KEEP, ColumnTreatment.DELETE_ROW}:
+                continue
+            ref = self.qn_column(table.table_name, column.name)
+            if treatment == ColumnTreatment.NULL:
+                sets.append(f"{qn(column.name)} = NULL")
+                done.append(f"{ref} IS NULL")
+            elif treatment == ColumnTreatment.FIXED:
+                sets.append(f"{qn(column.name)} = %s")
+                set_params.append(column.replacement)
+                done.append(f"COALESCE({ref} = %s, {self._false()})")
+                done_params.append(column.replacement)
+            elif treatment == ColumnTreatment.REDACT:
+                sets.append(f"{qn(column.name)} = CASE WHEN {ref} IS NULL THEN NULL ELSE %s END")
+                set_params.append(REDACTED)
+                done.append(f"({ref} IS NULL OR {ref} = %s)")
+                done_params.append(REDACTED)
+            elif treatment == ColumnTreatment.HASH:
+                already = f"substr({ref}, 1, {len(HASH_PREFIX)}) = %s"
+                if self.vendor == "postgresql":
+                    inner, outer = _hmac_pads()
+                    digest = f"encode(sha256(%s::bytea || sha256(%s::bytea || convert_to({ref}::text, 'UTF8'))), 'hex')"
+                    digest_params = [outer, inner]
+                else:
+                    digest = f"bo_keyed_hash({ref})"
+                    digest_params = []
+                sets.append(
+                    f"{qn(column.name)} = CASE WHEN {ref} IS NULL OR {already} THEN {ref} ELSE %s || {digest} END"
+                )
+                set_params.extend([HASH_PREFIX, HASH_PREFIX, *digest_params])
+                done.append(f"({ref} IS NULL OR {already})")
+                done_params.append(HASH_PREFIX)
+        return ", ".join(sets), set_params, " AND ".join(done), done_params
+
+    def _false(self) -> str:
+        return "FALSE" if self.vendor == "postgresql" else "0"
+
+    # -- restriction (Art. 18) -----------------------------------------------------------------------
+
+    def restrict(self, subject: Subject, *, restricted: bool = True) -> list[TableCount]:
+        keys = self._resolve([subject])
+        counts = []
+        for table in self.mapped_tables().values():
+            if not table.restriction_flag_column:
+                continue
+            found = self._subject_condition(table, keys)
+            if found is None:
+                continue
+            condition, params = found
+            flag = self.qn_column(table.table_name, table.restriction_flag_column)
+            sql = (
+                f"UPDATE {self.qn_table(table.table_name)} SET "
+                f"{self.connection.ops.quote_name(table.restriction_flag_column)} = %s "
+                f"WHERE {condition} AND ({flag} IS NULL OR {flag} <> %s)"
+            )
+            with self._write_transaction(table.table_name) as cursor:
+                cursor.execute(sql, [restricted, *params, restricted])
+                counts.append(TableCount(table.pk, table.table_name, cursor.rowcount))
+        return counts
+
+    # -- sweep ------------------------------------------------------------------------------------
+
+    def sweep_batch(
+        self,
+        table: MappedTable,
+        *,
+        timestamp_column: str,
+        cutoff: datetime,
+        action: str,
+        checkpoint: str | None,
+        batch_size: int,
+        held_subjects: list[Subject] | None = None,
+    ) -> SweepBatch:
+        table = self._table(table)
+        if action not in {"delete", "anonymise"}:
+            raise ConnectorError(f"Unknown sweep action {action!r}.")
+        if batch_size < 1:
+            raise ConnectorError("The batch size must be at least 1.")
+        if cutoff.tzinfo is None:
+            raise ConnectorError("The cutoff must be a timezone-aware datetime.")
+        source = self.qn_table(table.table_name)
+        pk = table.primary_key
+        pk_sql = self.qn_column(table.table_name, pk)
+        pk_info = self._column(table.table_name, pk)
+        after = self._checkpoint_value(checkpoint, pk_info)
+        age_sql, age_params = self._age_condition(table, timestamp_column, cutoff)
+        held_sql, held_params = self._held_condition(table, held_subjects or [])
+        columns = self._mapped_columns(table)
+        deletes = action == "delete" or any(c.treatment == ColumnTreatment.DELETE_ROW for c in columns)
+        if deletes:
+            assignments, assign_params, done, done_params = "", [], "", []
+        else:
+            assignments, assign_params, done, done_params = self._treatments(table, columns)
+            if not assignments:
+                raise ConnectorError(
+                    f"{self.system.slug}.{table.table_name}: no column has a treatment to anonymise with."
+                )
+        where = [age_sql]
+        where_params = list(age_params)
+        if after is not None:
+            where.append(f"{pk_sql} > %s")
+            where_params.append(after)
+        started = time.perf_counter()
+        if self.vendor == "postgresql":
+            collate = ' COLLATE "C"' if pk_info.is_text else ""
+            candidates = (
+                f"SELECT {pk_sql} AS k, COALESCE({held_sql}, FALSE) AS held FROM {source} "
+                f"WHERE {' AND '.join(where)} ORDER BY {pk_sql}{collate} LIMIT %s FOR UPDATE OF {source} SKIP LOCKED"
+            )
+            if deletes:
+                change = (
+                    f"DELETE FROM {source} USING cand WHERE {pk_sql} = cand.k AND NOT cand.held RETURNING {pk_sql} AS k"
+                )
+                change_params: list[Any] = []
+            else:
+                change = (
+                    f"UPDATE {source} SET {assignments} FROM cand WHERE {pk_sql} = cand.k AND NOT cand.held "
+                    f"AND NOT ({done}) RETURNING {pk_sql} AS k"
+                )
+                change_params = [*assign_params, *done_params]
+            sql = (
+                f"WITH cand AS ({candidates}), changed AS ({change}) "
+                "SELECT (SELECT count(*) FROM cand), (SELECT count(*) FROM cand WHERE held), "
+                f"(SELECT max(k{collate})::text FROM cand), (SELECT count(*) FROM changed), "
+                f"encode(sha256(convert_to(coalesce((SELECT string_agg(k::text, ',' ORDER BY k{collate}) "
+                "FROM changed), ''), 'UTF8')), 'hex')"
+            )
+            params = [*held_params, *where_params, batch_size, *change_params]
+            with self._write_transaction(table.table_name) as cursor:
+                cursor.execute(sql, params)
+                matched, held, last, affected, digest = cursor.fetchone()
+        else:
+            with self._write_transaction(table.table_name) as cursor:
+                cursor.execute(
+                    f"SELECT {pk_sql}, COALESCE({held_sql}, 0) FROM {source} WHERE {' AND '.join(where)} "
+                    f"ORDER BY {pk_sql} LIMIT %s",
+                    [*held_params, *where_params, batch_size],
+                )
+                found = cursor.fetchall()
+                targets = [row[0] for row in found if not row[1]]
+                changed: list[Any] = []
+                if not deletes:
+                    self._prepare_hash(cursor)
+                for start in range(0, len(targets), _SQLITE_IN_CHUNK):
+                    chunk = targets[start : start + _SQLITE_IN_CHUNK]
+                    marks = ", ".join(["%s"] * len(chunk))
+                    if deletes:
+                        cursor.execute(f"DELETE FROM {source} WHERE {pk_sql} IN ({marks}) RETURNING {pk_sql}", chunk)
+                    else:
+                        cursor.execute(
+                            f"UPDATE {source} SET {assignments} WHERE {pk_sql} IN ({marks}) AND NOT ({done}) "
+                            f"RETURNING {pk_sql}",
+                            [*assign_params, *chunk, *done_params],
+                        )
+                    changed.extend(row[0] for row in cursor.fetchall())
+            matched, held, affected = len(found), sum(1 for row in found if row[1]), len(changed)
+            last = str(found[-1][0]) if found else None
+            digest = keys_digest(sorted(changed))
+        duration_ms = (time.perf_counter() - started) * 1000
+        return SweepBatch(
+            matched=matched,
+            affected=affected,
+            skipped_held=held,
+            checkpoint=last if last is not None else checkpoint,
+            keys_sha256=digest,
+            done=matched < batch_size,
+            duration_ms=duration_ms,
+        )
+
+    def _checkpoint_value(self, checkpoint: str | None, pk: ColumnInfo) -> Any:
+        if checkpoint is None or checkpoint == "":
+            return None
+        if pk.is_integer:
+            if not _INTEGER.match(str(checkpoint)):
+                raise ConnectorError("The checkpoint is not a key of this table.")
+            return int(checkpoint)
+        return str(checkpoint)
+
+    def _age_condition(self, table: MappedTable, timestamp_column: str, cutoff: datetime) -> tuple[str, list[Any]]:
+        """``timestamp_column < cutoff``, on the table itself or on a table of its join path."""
+        path = self._path(table)
+        if "." in timestamp_column:
+            owner_name, column_name = timestamp_column.split(".", 1)
+        else:
+            owner_name, column_name = table.table_name, timestamp_column
+        owners = [t.table_name for t in path]
+        if owner_name not in owners:
+            raise ConnectorError(f"Table {owner_name!r} is not on the join path of {table.table_name!r}.")
+        info = self._column(owner_name, column_name)
+        if not info.is_timestamp:
+            raise ConnectorError(f"Column {column_name!r} of {owner_name!r} is not a timestamp.")
+        value: Any = cutoff
+        if info.field_type == "DateField":
+            value = cutoff.date()
+        elif self.vendor == "sqlite":
+            value = self.connection.ops.adapt_datetimefield_value(cutoff)
+        condition = f"{self.qn_column(owner_name, column_name)} < %s"
+        return self._through_path(path[: owners.index(owner_name) + 1], condition), [value]
+
+    def _held_condition(self, table: MappedTable, subjects: list[Subject]) -> tuple[str, list[Any]]:
+        if not subjects:
+            return self._false(), []
+        found = self._subject_condition(table, self._resolve(subjects))
+        if found is None:
+            return self._false(), []
+        return found
+
+    # -- subjects ---------------------------------------------------------------------------------
+
+    def sample_subjects(self, limit: int) -> list[Subject]:
+        account = self._account_table()
+        if account is None:
+            raise ConnectorError(
+                f"System {self.system.slug!r} has no account table (a table identified by the account id that "
+                "names the account's email column)."
+            )
+        pk = self.qn_column(account.table_name, account.primary_key)
+        id_sql = self.qn_column(account.table_name, account.subject_column)
+        email_sql = self.qn_column(account.table_name, account.account_email_column)
+        sql = (
+            f"SELECT {id_sql}, {email_sql} FROM {self.qn_table(account.table_name)} "
+            f"WHERE substr({email_sql}, 1, {len(HASH_PREFIX)}) <> %s ORDER BY {pk} LIMIT %s"
+        )
+        with self._guard(account.table_name), self.connection.cursor() as cursor:
+            cursor.execute(sql, [HASH_PREFIX, max(0, int(limit))])
+            return [Subject(account_ref=str(row[0]), email=row[1] or None) for row in cursor.fetchall()]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    return str(value)
