@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("requests_app.urls")),
     path("", include("subprocessors.urls")),
+    path("", include("fulfilment.urls")),
 ]

@@ -78,6 +78,7 @@ LOCAL_APPS = [
     "subprocessors",
     "retention",
     "requests_app",
+    "fulfilment",
     "sample_platform",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -293,6 +294,44 @@ except (TypeError, ValueError):
 RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2)
 
 # ------------------------------------------------------------------------------
+# Fulfilment: export bundles, erasure, Art. 19 notices
+# ------------------------------------------------------------------------------
+# Where export bundles are stored (a key of STORAGES; any Django storage backend),
+# how long a bundle is kept before the beat job purges it, and where bundles are
+# built (a local folder; the system's temporary folder when empty).
+EXPORT_BUNDLE_STORAGE = env.str("EXPORT_BUNDLE_STORAGE", default="private")
+EXPORT_BUNDLE_DAYS = int_from_env("EXPORT_BUNDLE_DAYS", 7, minimum=1)
+EXPORT_BUNDLE_TEMP_DIR = env.str("EXPORT_BUNDLE_TEMP_DIR", default="")
+EXPORT_BUNDLE_COMPRESSION_LEVEL = int_from_env("EXPORT_BUNDLE_COMPRESSION_LEVEL", 1, minimum=1)
+if EXPORT_BUNDLE_COMPRESSION_LEVEL > 9:
+    raise ImproperlyConfigured("EXPORT_BUNDLE_COMPRESSION_LEVEL must be between 1 and 9")
+# Download links: days valid (never beyond the bundle), downloads allowed, wrong answers
+# before the link locks, one-time codes per hour and their validity.
+EXPORT_LINK_DAYS = int_from_env("EXPORT_LINK_DAYS", 7, minimum=1)
+EXPORT_LINK_MAX_DOWNLOADS = int_from_env("EXPORT_LINK_MAX_DOWNLOADS", 3, minimum=1)
+EXPORT_LINK_MAX_FAILURES = int_from_env("EXPORT_LINK_MAX_FAILURES", 5, minimum=1)
+EXPORT_LINK_CODES_PER_HOUR = int_from_env("EXPORT_LINK_CODES_PER_HOUR", 3, minimum=1)
+EXPORT_LINK_CODE_MINUTES = int_from_env("EXPORT_LINK_CODE_MINUTES", 15, minimum=1)
+# Erasure plans need a compliance officer's approval, except, per regime, plans changing
+# at most this many rows: ERASURE_APPROVAL_WAIVER=ccpa:50,vcdpa:50 (empty: always approve).
+try:
+    ERASURE_APPROVAL_WAIVER = {
+        code.strip(): int(rows)
+        for code, rows in (item.split(":", 1) for item in list_from_env("ERASURE_APPROVAL_WAIVER", []))
+    }
+except ValueError:
+    raise ImproperlyConfigured("ERASURE_APPROVAL_WAIVER must look like ccpa:50,vcdpa:50") from None
+if any(rows < 0 for rows in ERASURE_APPROVAL_WAIVER.values()):
+    raise ImproperlyConfigured("ERASURE_APPROVAL_WAIVER row limits must be 0 or more")
+# How many subjects `replay_erasures` reads from a system to find erased ones again.
+ERASURE_REPLAY_SCAN_LIMIT = int_from_env("ERASURE_REPLAY_SCAN_LIMIT", 5_000_000, minimum=1)
+# Art. 19 notices: reminder cadence and count; the secret that signs webhook notices
+# (empty: notices go by email even to vendors with a webhook).
+ART19_REMINDER_DAYS = int_from_env("ART19_REMINDER_DAYS", 7, minimum=1)
+ART19_MAX_REMINDERS = int_from_env("ART19_MAX_REMINDERS", 3, minimum=0)
+ART19_WEBHOOK_SECRET = env.str("ART19_WEBHOOK_SECRET", default="")
+
+# ------------------------------------------------------------------------------
 # Admin dashboard
 # ------------------------------------------------------------------------------
 # Callables returning {"title": ..., "template": ..., "context": {...}} or None,
@@ -303,6 +342,7 @@ ADMIN_DASHBOARD_PANELS = [
     "retention.dashboard.retention_panel",
     "security.dashboard.two_factor_panel",
     "requests_app.dashboard.rights_requests_panel",
+    "fulfilment.dashboard.fulfilment_panel",
 ]
 
 # ------------------------------------------------------------------------------
@@ -327,5 +367,6 @@ DEMO_STEPS: list[str] = [
     "subprocessors.demo.load_demo",
     "retention.demo.load_demo",
     "requests_app.demo.load_demo_requests",
+    "fulfilment.demo.load_demo_fulfilment",
 ]
 FORMS_URLFIELD_ASSUME_HTTPS = True  # transitional setting until Django 6.0

@@ -1,0 +1,225 @@
+"""Steps that change data in the systems of record: erase a table, restrict, rectify.
+
+DANGER: erasure steps delete and overwrite personal data in other systems.
+What protects it:
+- a step runs only for a plan a compliance officer approved (or that the
+  ``ERASURE_APPROVAL_WAIVER`` setting waived), for an open, verified request;
+- each step asks the connector to act on one table, with the action the stored
+  plan names; tables kept by a retention rule or legal hold are "keep" steps
+  that only count rows;
+- the steps of one system run one at a time, in the plan's order (child tables
+  before their parents), under a lock held by the running worker; a later step
+  waits until every earlier one is done or waived;
+- a step done is never run again; re-running an interrupted step is safe
+  because the connector's erase finds nothing more to delete or mask.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from compliance.connectors import ConnectorError, ConnectorPending, ErasurePlan, TablePlan, get_connector
+from compliance.connectors.webhook import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign,
+    verify,
+)
+from compliance.manual_tasks import manual_task_open
+from compliance.models import ManualTask, SystemOfRecord
+from fulfilment.locks import exclusive
+from fulfilment.models import FulfilmentPlan, FulfilmentStep
+from fulfilment.services.common import identifier_hmac, logger, step_begin, step_fail, step_wait, subject_for
+from fulfilment.services.ledger import ledger_record
+from fulfilment.services.plans import plan_continue
+
+
+def _lock_name(step: FulfilmentStep) -> str:
+    if step.kind == FulfilmentStep.Kind.ERASE:
+        return f"fulfilment-chain-{step.plan_id}-{step.system_id}"
+    return f"fulfilment-step-{step.pk}"
+
+
+def change_step_run(*, step_id: int) -> None:
+    """Run one erase, restrict or rectify step of an approved plan (the worker's entry point)."""
+    first = FulfilmentStep.objects.select_related("plan", "request").get(pk=step_id)
+    with exclusive(_lock_name(first)) as mine:
+        if not mine:
+            return
+        plan = first.plan
+        if plan is None or plan.status != FulfilmentPlan.Status.APPROVED:
+            if plan is not None and plan.status == FulfilmentPlan.Status.AWAITING_APPROVAL:
+                logger.warning("fulfilment step %s refused: plan %s is not approved", step_id, plan.pk)
+            return
+        if not first.request.is_open or not first.request.identity_confirmed:
+            logger.warning("fulfilment step %s refused: request %s is closed or unverified", step_id, first.request_id)
+            return
+        if first.kind == FulfilmentStep.Kind.ERASE:
+            earlier = plan.steps.filter(system_id=first.system_id, position__lt=first.position).exclude(
+                status__in=FulfilmentStep.FINISHED
+            )
+            if earlier.exists():
+                return  # children first: the chain's earlier step is queued (or failed) instead
+        step = step_begin(step_id)
+        if step is None:
+            plan_continue(plan_id=plan.pk)
+            return
+        try:
+            if step.kind == FulfilmentStep.Kind.ERASE:
+                _erase(step, plan)
+            elif step.kind == FulfilmentStep.Kind.RESTRICT:
+                _restrict(step)
+            else:
+                _rectify(step, plan)
+        except ConnectorPending as exc:
+            step_wait(step, exc.reference, str(exc))
+            return
+        except Exception as exc:  # the step fails with a PII-free error; other systems go on
+            step_fail(step, exc)
+            return
+        plan_continue(plan_id=plan.pk)
+
+
+def _done(step: FulfilmentStep, **fields) -> None:
+    FulfilmentStep.objects.filter(pk=step.pk).update(
+        status=FulfilmentStep.Status.DONE, finished_at=timezone.now(), error="", external_reference="", **fields
+    )
+
+
+def _erase(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
+    subject = subject_for(step.request)
+    outcomes = get_connector(step.system).erase(
+        subject, ErasurePlan(tables=[TablePlan(table_id=step.table_id, action=step.action, reason=step.reason)])
+    )
+    outcome = next((o for o in outcomes if o.table_id == step.table_id), None)
+    with transaction.atomic():
+        current = FulfilmentStep.objects.select_for_update().get(pk=step.pk)
+        _done(
+            step,
+            rows_deleted=current.rows_deleted + (outcome.deleted if outcome else 0),
+            rows_masked=current.rows_masked + (outcome.masked if outcome else 0),
+            rows_kept=outcome.kept if outcome else 0,
+        )
+        remaining = plan.steps.filter(system_id=step.system_id).exclude(status__in=FulfilmentStep.FINISHED)
+        if not remaining.exists():
+            ledger_record(plan=plan, system=step.system, subject=subject)
+
+
+def _manual(step: FulfilmentStep, operation: str, title: str, instructions: str) -> None:
+    """A task for a person where the system cannot do the work itself; raises until it is done."""
+    subject = subject_for(step.request)
+    task, created = manual_task_open(
+        system=step.system,
+        operation=operation,
+        key=identifier_hmac("fulfilment-task", f"{step.request_id}:{step.pk}:{operation}"),
+        title=title,
+        instructions=instructions,
+        account_ref=subject.account_ref or "",
+        email=subject.key_for("email") or "",
+        tables=[],
+    )
+    if task.status == ManualTask.Status.CANCELLED:
+        raise ConnectorError(f"Manual task {task.pk} ({step.system.slug}) was cancelled; reopen it or waive the step.")
+    if task.status != ManualTask.Status.DONE:
+        raise ConnectorPending(
+            f"Manual task {task.pk} ({step.system.slug}) is {'opened' if created else 'still open'}; "
+            "the step completes when it is marked done in the admin.",
+            reference=f"manual task {task.pk}",
+        )
+
+
+def _restrict(step: FulfilmentStep) -> None:
+    system = step.system
+    flagged = system.tables.exclude(restriction_flag_column="").exists()
+    if system.kind == SystemOfRecord.Kind.SQL and not flagged:
+        _manual(
+            step,
+            ManualTask.Operation.RESTRICT,
+            f"Restrict processing: {system.name} ({step.request.reference})",
+            "Mark this person's records in this system as restricted (Art. 18): keep them, stop using them, "
+            "until the restriction is lifted. The data map names no restriction flag for this system.\n\n"
+            + (system.manual_instructions or ""),
+        )
+        _done(step, evidence={"restricted_by": "manual task"})
+        return
+    counts = get_connector(system).restrict(subject_for(step.request), restricted=True)
+    _done(step, evidence={"restricted": {count.table_name: count.rows for count in counts}})
+
+
+def _rectify(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
+    system = step.system
+    if system.kind == SystemOfRecord.Kind.WEBHOOK:
+        job = _rectify_webhook(step, plan.requested_change)
+        _done(step, evidence={"webhook": job})
+        return
+    _manual(
+        step,
+        ManualTask.Operation.RECTIFY,
+        f"Rectify data: {system.name} ({step.request.reference})",
+        "Correct this person's records in this system as follows (Art. 16), then mark the task done:\n\n"
+        f"{plan.requested_change}\n\n" + (system.manual_instructions or ""),
+    )
+    _done(step, evidence={"rectified_by": "manual task"})
+
+
+def _rectify_webhook(step: FulfilmentStep, change: str) -> str:
+    """Ask a webhook system to make the change (signed like every connector call). Raises while pending."""
+    system = step.system
+    secret = settings.WEBHOOK_SECRETS.get(system.webhook_secret_setting)
+    if not secret:
+        raise ConnectorError(f"The webhook secret of system {system.slug!r} is not configured.")
+    subject = subject_for(step.request)
+    key = identifier_hmac("fulfilment-rectify", f"{step.request_id}:{step.pk}")
+    body = json.dumps(
+        {
+            "operation": "rectify",
+            "system": system.slug,
+            "idempotency_key": key,
+            "subject": {"account_ref": subject.account_ref, "email": subject.key_for("email")},
+            "change": change,
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+    timestamp = int(time.time())
+    where = f"{system.slug} webhook (rectify)"
+    try:
+        response = requests.post(
+            system.webhook_url,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                TIMESTAMP_HEADER: str(timestamp),
+                SIGNATURE_HEADER: sign(secret, timestamp, body),
+                IDEMPOTENCY_HEADER: key,
+            },
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        raise ConnectorError(f"{where}: cannot reach the system ({type(exc).__name__}).") from None
+    if response.status_code not in (200, 202):
+        raise ConnectorError(f"{where}: the system refused the request (HTTP {response.status_code}).")
+    verify(
+        secret,
+        timestamp=response.headers.get(TIMESTAMP_HEADER),
+        signature=response.headers.get(SIGNATURE_HEADER),
+        body=response.content,
+    )
+    try:
+        result = json.loads(response.content)
+    except ValueError:
+        raise ConnectorError(f"{where}: the answer is not JSON.") from None
+    job = str((result or {}).get("job") or "")[:64] if isinstance(result, dict) else ""
+    if response.status_code == 202 or (isinstance(result, dict) and result.get("status") == "accepted"):
+        raise ConnectorPending(f"{where}: the system accepted job {job or 'unnamed'}.", reference=f"webhook job {job}")
+    if not isinstance(result, dict) or result.get("status") != "done":
+        raise ConnectorError(f"{where}: the answer has no 'done' status.")
+    return job or "done"

@@ -1,0 +1,92 @@
+"""Helpers shared by the fulfilment services: the subject, keyed hashes, storage, step bookkeeping."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from django.conf import settings
+from django.core.files.storage import Storage, storages
+from django.db import transaction
+from django.utils import timezone
+
+from compliance.connectors import Subject
+from fulfilment.models import FulfilmentStep
+from requests_app.models import RightsRequest
+
+logger = logging.getLogger("fulfilment")
+
+# Which rights the workers carry out, and as which kind of plan.
+RIGHT_PLAN_KIND = {
+    "access": "export",
+    "portability": "export",
+    "erasure": "erasure",
+    "restriction": "restriction",
+    "rectification": "rectification",
+}
+
+START_PERMISSION = "fulfilment.add_fulfilmentplan"
+APPROVE_PERMISSION = "fulfilment.approve_fulfilmentplan"
+STEP_PERMISSION = "fulfilment.change_fulfilmentstep"
+
+
+def subject_for(request: RightsRequest) -> Subject:
+    """Whom the request is about, as the systems of record know them."""
+    return Subject(account_ref=(request.account_ref or "").strip() or None, email=request.requester_email or None)
+
+
+def identifier_hmac(kind: str, value: str) -> str:
+    """Keyed hash of a subject identifier ("account" or "email"), domain-separated by kind."""
+    normalised = value.strip().lower() if kind == "email" else value.strip()
+    message = f"{kind}:{normalised}".encode()
+    return hmac.new(settings.COMPLIANCE_HMAC_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def client_fingerprint(address: str | None) -> str:
+    """A short keyed hash of a client address for download records (never the address itself)."""
+    if not address:
+        return ""
+    return identifier_hmac("client", address)[:16]
+
+
+def bundle_storage() -> Storage:
+    return storages[settings.EXPORT_BUNDLE_STORAGE]
+
+
+def safe_error(exc: BaseException) -> str:
+    """A message safe to store: connector errors are written PII-free; anything else shows its type only."""
+    from compliance.connectors import ConnectorError
+
+    if isinstance(exc, ConnectorError):
+        return str(exc)[:500] or type(exc).__name__
+    return f"Unexpected error ({type(exc).__name__}); see the worker log for step details."
+
+
+def step_begin(step_id: int) -> FulfilmentStep | None:
+    """Mark a step running (one more attempt) unless it is finished; returns it, or None to skip."""
+    with transaction.atomic():
+        step = FulfilmentStep.objects.select_for_update(of=("self",)).select_related("system", "table").get(pk=step_id)
+        if step.is_finished:
+            return None
+        step.status = FulfilmentStep.Status.RUNNING
+        step.attempts += 1
+        step.error = ""
+        if step.started_at is None:
+            step.started_at = timezone.now()
+        step.save(update_fields=["status", "attempts", "error", "started_at"])
+    return step
+
+
+def step_fail(step: FulfilmentStep, exc: BaseException) -> None:
+    message = safe_error(exc)
+    logger.warning("fulfilment step %s (%s) failed: %s", step.pk, step.kind, type(exc).__name__)
+    FulfilmentStep.objects.filter(pk=step.pk).exclude(status__in=FulfilmentStep.FINISHED).update(
+        status=FulfilmentStep.Status.FAILED, error=message
+    )
+
+
+def step_wait(step: FulfilmentStep, reference: str, message: str) -> None:
+    FulfilmentStep.objects.filter(pk=step.pk).exclude(status__in=FulfilmentStep.FINISHED).update(
+        status=FulfilmentStep.Status.WAITING, external_reference=reference[:100], error=message[:500]
+    )

@@ -1,0 +1,93 @@
+"""End to end on the sample platform in PostgreSQL: locate, plan, export bundle, erasure, notices."""
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+
+import pytest
+from django.core import mail
+
+from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep, LocatedTable
+from fulfilment.services import fulfilment_start, plan_approve
+from fulfilment.services.common import bundle_storage
+from tests.fulfilment.conftest import SCRIPT_PROMPT, platform_rows, platform_values
+
+pytestmark = [pytest.mark.django_db(databases=["default", "platform"]), pytest.mark.usefixtures("eager_tasks")]
+
+
+def _bundle_zip(bundle: ExportBundle) -> zipfile.ZipFile:
+    with bundle_storage().open(bundle.file_name, "rb") as handle:
+        return zipfile.ZipFile(io.BytesIO(handle.read()))
+
+
+def test_access_request_bundle_holds_exactly_the_subjects_rows_with_matching_checksums(
+    platform, vendors, open_request, officer, django_capture_on_commit_callbacks
+):
+    request = open_request(platform.subject, ["access"])
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment_start(request=request, actor=officer)
+
+    bundle = ExportBundle.objects.get(request=request)
+    assert bundle.status == ExportBundle.Status.READY
+    archive = _bundle_zip(bundle)
+    assert archive.testzip() is None
+    assert hashlib.sha256(bundle_storage().open(bundle.file_name, "rb").read()).hexdigest() == bundle.sha256
+
+    account_id = int(platform.subject.account_ref)
+    manifest = json.loads(archive.read("manifest.json"))
+    for entry in manifest["files"]:
+        assert hashlib.sha256(archive.read(entry["name"])).hexdigest() == entry["sha256"]
+    requests_rows = [json.loads(line) for line in archive.read("studio-platform/api_requests.jsonl").splitlines()]
+    expected_ids = [row[0] for row in platform_rows("api_requests", where="WHERE account_id = %s", params=[account_id])]
+    assert sorted(row["id"] for row in requests_rows) == expected_ids
+    assert {row["account_id"] for row in requests_rows} == {account_id}
+    csv_rows = list(csv.DictReader(io.StringIO(archive.read("studio-platform/api_requests.csv").decode())))
+    assert sorted(int(row["id"]) for row in csv_rows) == expected_ids
+    prompts = [json.loads(line)["content"] for line in archive.read("studio-platform/prompts.jsonl").splitlines()]
+    assert SCRIPT_PROMPT in prompts
+
+    html = archive.read("index.html").decode()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(" in html
+    assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in html
+
+    line = request.lines.get()
+    assert line.status == "completed" and line.outcome == "fulfilled"
+    assert [m.to for m in mail.outbox if "ready to download" in m.subject] == [[platform.subject.email]]
+
+
+def test_erasure_waits_for_approval_then_masks_deletes_and_keeps_invoices(
+    platform, vendors, open_request, officer, django_capture_on_commit_callbacks
+):
+    account_id = int(platform.subject.account_ref)
+    other_before = platform_rows("api_requests", where="WHERE account_id <> %s", params=[account_id])
+    invoices_before = platform_rows("invoices", where="WHERE account_id = %s", params=[account_id])
+    request = open_request(platform.subject, ["erasure"])
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment_start(request=request, actor=officer)
+    plan = FulfilmentPlan.objects.get(request=request)
+    assert plan.status == FulfilmentPlan.Status.AWAITING_APPROVAL
+    assert LocatedTable.objects.filter(request=request, table__table_name="api_requests").get().rows > 0
+    assert not FulfilmentStep.objects.filter(request=request, kind="erase").exists()
+    actions = {entry["table"]: entry["action"] for entry in plan.tables}
+    assert actions["invoices"] == "keep" and actions["prompts"] == "delete" and actions["accounts"] == "mask"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_approve(plan=plan, actor=officer)
+
+    plan.refresh_from_db()
+    assert plan.status == FulfilmentPlan.Status.COMPLETED
+    steps = list(FulfilmentStep.objects.filter(request=request, kind="erase"))
+    assert {s.status for s in steps} == {"done"}
+    assert platform_rows("invoices", where="WHERE account_id = %s", params=[account_id]) == invoices_before
+    assert platform_rows("api_keys", where="WHERE account_id = %s", params=[account_id]) == []
+    masked = platform_values("SELECT ip_address, user_agent FROM api_requests WHERE account_id = %s", [account_id])
+    assert masked and set(masked) == {(None, None)}
+    assert platform_rows("api_requests", where="WHERE account_id <> %s", params=[account_id]) == other_before
+    line = request.lines.get()
+    assert line.outcome == "partially_fulfilled"
+    assert "invoices" in line.outcome_reason and "VAT" in line.outcome_reason
+    notices = {n.subprocessor.slug for n in request.recipient_notices.all()}
+    assert notices == {"inferco", "helpdesk"}
