@@ -23,6 +23,7 @@ ACCESS = {
     "compliance.workerheartbeat": {"officer": "view", "agent": "view", "auditor": "view"},
     "compliance.systemofrecord": {"officer": "change", "agent": "none", "auditor": "view"},
     "compliance.mappedtable": {"officer": "change", "agent": "none", "auditor": "view"},
+    "compliance.manualtask": {"officer": "change", "agent": "none", "auditor": "view"},
     "retention.retentionrule": {"officer": "change", "agent": "none", "auditor": "view"},
     "retention.legalhold": {"officer": "change", "agent": "none", "auditor": "view"},
     # Runs are made by beat and the services; officers approve or cancel them with buttons, nobody edits one.
@@ -107,6 +108,10 @@ def _urls(model, obj=None):
     if obj is not None:
         urls["change"] = reverse("admin:{}_{}_change".format(*info), args=[obj.pk])
     return urls
+
+
+# The demo seeds the sample platform database and loads its data map: every test here may reach it.
+pytestmark = pytest.mark.django_db(databases=["default", "platform"])
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from config.env import (
     env,
     int_from_env,
     list_from_env,
+    required,
 )
 
 # ------------------------------------------------------------------------------
@@ -294,6 +295,22 @@ except (TypeError, ValueError):
 RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2)
 
 # ------------------------------------------------------------------------------
+# Systems of record: connectors
+# ------------------------------------------------------------------------------
+# Webhook systems sign with a secret the data map names but never stores:
+# WEBHOOK_SECRET_NAMES=CRM_WEBHOOK_SECRET makes CRM_WEBHOOK_SECRET required.
+WEBHOOK_SECRETS = {name: required(name) for name in list_from_env("WEBHOOK_SECRET_NAMES", [])}
+WEBHOOK_TIMEOUT_SECONDS = int_from_env("WEBHOOK_TIMEOUT_SECONDS", 30, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = int_from_env("WEBHOOK_MAX_ATTEMPTS", 4, minimum=1)
+# Waits between attempts: this many seconds, doubling each time (capped at 60).
+try:
+    WEBHOOK_RETRY_BACKOFF_SECONDS = env.float("WEBHOOK_RETRY_BACKOFF_SECONDS", default=2.0)
+except ValueError:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_BACKOFF_SECONDS must be a number of seconds") from None
+# A signed message older or newer than this is refused as a replay (both directions).
+WEBHOOK_REPLAY_WINDOW_SECONDS = int_from_env("WEBHOOK_REPLAY_WINDOW_SECONDS", 300, minimum=1)
+
+# ------------------------------------------------------------------------------
 # Fulfilment: export bundles, erasure, Art. 19 notices
 # ------------------------------------------------------------------------------
 # Where export bundles are stored (a key of STORAGES; any Django storage backend),
@@ -363,6 +380,8 @@ LOGGING = {
 # ``manage.py load_demo`` calls these in order, each with ``stdout=``; each app
 # adds the step that loads its demo data. Every step is safe to run again.
 DEMO_STEPS: list[str] = [
+    "sample_platform.demo.load_demo",
+    "compliance.demo.load_demo",
     "security.demo.load_demo_security",
     "subprocessors.demo.load_demo",
     "retention.demo.load_demo",

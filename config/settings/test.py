@@ -25,3 +25,10 @@ STORAGES = {
 # protections on and drives the real login, second factor and lockout flows.
 ADMIN_2FA_REQUIRED = False
 AXES_ENABLED = False
+# The SQLite path of the SQL connector: tests create the sample platform's tables
+# on this in-memory database (migrations never run on it) and map it as a system.
+DATABASES["platform_sqlite"] = {  # noqa: F405
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": ":memory:",
+    "TEST": {"NAME": ":memory:"},
+}
