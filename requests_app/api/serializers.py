@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
@@ -12,6 +13,7 @@ from rest_framework import serializers
 from compliance.baseline import REGIMES, RIGHTS
 from requests_app.models import Channel, EventType, RequestEvent, RequestLine, RightsRequest
 from requests_app.selectors import request_sla
+from requests_app.services import rights_request_check
 from requests_app.services.requests import MANUAL_EVENT_TYPES
 
 # The API contract: the regimes and rights of the policy baseline.
@@ -30,6 +32,39 @@ class RightsRequestCreateSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField(required=False, help_text="ISO 8601; defaults to now; never in the future.")
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
     description = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
+
+    def is_valid(self, *, raise_exception: bool = False) -> bool:
+        """Report every bad field at once, including the checks that need several fields
+        (a right the regime does not grant) when another field is also wrong."""
+        valid = super().is_valid()
+        if not valid:
+            self._add_service_errors()
+        if self._errors and raise_exception:
+            raise serializers.ValidationError(self.errors)
+        return not self._errors
+
+    def _add_service_errors(self) -> None:
+        values = {}
+        for name, field in self.fields.items():
+            if name in self._errors:
+                continue
+            try:
+                values[name] = field.run_validation(field.get_value(self.initial_data))
+            except (serializers.ValidationError, DjangoValidationError):
+                continue
+        try:
+            rights_request_check(
+                requester_name=values.get("requester_name", "-"),
+                requester_email=values.get("requester_email", "placeholder@example.invalid"),
+                regime=values.get("regime"),
+                rights=values.get("rights", []),
+                channel=values.get("channel", Channel.API),
+                received_at=values.get("received_at"),
+            )
+        except DjangoValidationError as error:
+            for name, messages in error.message_dict.items():
+                if name in self.fields and name not in self._errors:
+                    self._errors[name] = messages
 
     def validate_rights(self, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):

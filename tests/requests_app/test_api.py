@@ -133,6 +133,20 @@ def test_bad_input_is_400_with_field_errors_and_creates_nothing(api, change, fie
     assert RightsRequest.objects.count() == 0
 
 
+def test_every_bad_field_is_reported_at_once(api):
+    response = post(
+        api,
+        CREATE,
+        {**VALID, "regime": "pipeda", "rights": ["erasure"], "requester_email": "ana@", "channel": "pigeon"},
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "requester_email": ["Enter a valid email address."],
+        "channel": ['"pigeon" is not a valid choice.'],
+        "rights": ["Canada PIPEDA does not grant: erasure."],
+    }
+
+
 @pytest.mark.parametrize("missing", ["requester_email", "requester_name", "regime", "rights"])
 def test_missing_required_fields_are_400(api, missing):
     response = post(api, CREATE, {k: v for k, v in VALID.items() if k != missing})
