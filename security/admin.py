@@ -48,7 +48,7 @@ class AccessEventAdmin(admin.ModelAdmin):
     """Read-only for everyone, superusers included: the trail is evidence."""
 
     list_display = ["occurred_at", "actor", "action", "object_link", "ip_address", "detail"]
-    list_filter = ["action", "content_type"]
+    list_filter = ["action", ("content_type", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["actor", "content_type"]
     search_fields = ["actor__username", "object_id"]
     date_hierarchy = "occurred_at"

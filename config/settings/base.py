@@ -159,6 +159,9 @@ AXES_CLIENT_IP_CALLABLE = "security.ip.client_ip"
 AXES_CLIENT_STR_CALLABLE = "security.axes_hooks.client_str"  # log lines carry a keyed hash, not the username
 AXES_LOCKOUT_CALLABLE = "security.views.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# No log of successful logins in axes' table (IP and browser of every login, kept forever):
+# a login that passes its second factor is an AccessEvent, which the access audit keeps.
+AXES_DISABLE_ACCESS_LOG = True
 # Content-Security-Policy of every response. The admin runs no inline script, so
 # scripts are 'self' only; it does use inline <style> blocks, hence 'unsafe-inline'
 # for styles (styles cannot run code).

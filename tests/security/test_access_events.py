@@ -152,3 +152,13 @@ def test_the_trail_lists_in_a_fixed_number_of_queries(client, officer, django_as
     _events(officer, 60)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(reverse("admin:security_accessevent_changelist")).status_code == 200
+
+
+def test_the_object_type_filter_offers_only_types_that_have_events(client, officer):
+    _events(officer, 1)  # on a group
+    client.force_login(officer)
+    page = client.get(reverse("admin:security_accessevent_changelist"))
+    group_type = ContentType.objects.get_for_model(Group)
+    permission_type = ContentType.objects.get(app_label="auth", model="permission")
+    assert f"content_type__id__exact={group_type.pk}".encode() in page.content
+    assert f"content_type__id__exact={permission_type.pk}".encode() not in page.content

@@ -88,3 +88,19 @@ def test_a_view_that_sets_its_own_policy_keeps_it(path, client):
     # The middleware never overwrites a policy a view chose; the default applies everywhere else.
     response = client.get(path)
     assert response["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def test_no_template_of_the_project_has_an_inline_script_or_handler():
+    """Public pages, letters and admin overrides alike: the policy would silently block them."""
+    from django.conf import settings
+
+    problems = []
+    tops = [top for top in settings.BASE_DIR.iterdir() if top.is_dir() and not top.name.startswith((".", "var"))]
+    templates = [path for top in tops for path in top.glob("**/*.html") if "templates" in path.parts]
+    assert len(templates) > 10  # the search did find the project's templates
+    for template in sorted(templates):
+        relative = template.relative_to(settings.BASE_DIR)
+        content = template.read_bytes()
+        if INLINE_SCRIPT.search(content) or EVENT_HANDLER.search(content):
+            problems.append(str(relative))
+    assert problems == []
