@@ -270,3 +270,15 @@ def test_changelist_runs_a_fixed_number_of_queries(client, officer, open_request
     with django_assert_max_num_queries(14):
         response = client.get(reverse("admin:requests_app_rightsrequest_changelist") + "?sla=on_track")
     assert response.status_code == 200
+
+
+def test_auditors_read_everything_but_take_no_step(client, auditor, open_request):
+    request = open_request()
+    client.force_login(auditor)
+    page = client.get(reverse("admin:requests_app_rightsrequest_change", args=[request.pk]))
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    for name in ["letter", "event", "identity", "note", "close"]:
+        assert client.get(step(name, request)).status_code == 403, name
+        assert client.post(step(name, request), {"body": "x", "template": "acknowledgement"}).status_code == 403
+    assert client.get(reverse("admin:requests_app_rightsrequest_export_log")).status_code == 200
+    assert not request.notes.exists() and not request.communications.exists()
