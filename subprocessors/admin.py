@@ -26,6 +26,7 @@ from subprocessors.models import (
     SecurityAttestation,
     Subprocessor,
     SubprocessorChange,
+    long_date,
 )
 from subprocessors.selectors import TRANSFER_CSV_HEADER, transfer_csv_rows, transfer_report
 from subprocessors.services import changes as change_services
@@ -297,7 +298,7 @@ class SubprocessorChangeForm(forms.ModelForm):
             self.fields[
                 "effective_on"
             ].help_text = (
-                f"At least {change_services.required_notice_days()} days after today: {earliest:%d %B %Y} or later."
+                f"At least {change_services.required_notice_days()} days after today: {long_date(earliest)} or later."
             )
         if "location" in self.fields:
             self.fields["location"].queryset = ProcessingLocation.objects.filter(is_pending=True).select_related(

@@ -9,7 +9,7 @@ from django.contrib.syndication.views import Feed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
-from subprocessors.models import SubprocessorChange
+from subprocessors.models import SubprocessorChange, long_date
 from subprocessors.selectors import feed_changes
 
 
@@ -38,14 +38,14 @@ class SubprocessorChangesFeed(Feed):
     def item_title(self, item: SubprocessorChange) -> str:
         target = f" ({item.target_label})" if item.target_label else ""
         state = "took effect" if item.status == SubprocessorChange.Status.EFFECTIVE else "takes effect"
-        return f"{item.get_kind_display()}: {item.subprocessor}{target}, {state} {item.effective_on:%d %B %Y}"
+        return f"{item.get_kind_display()}: {item.subprocessor}{target}, {state} {long_date(item.effective_on)}"
 
     def item_description(self, item: SubprocessorChange) -> str:
         if item.status == SubprocessorChange.Status.EFFECTIVE:
-            when = f"This change took effect on {item.effective_on:%d %B %Y}."
+            when = f"This change took effect on {long_date(item.effective_on)}."
         else:
             when = (
-                f"This change takes effect on {item.effective_on:%d %B %Y}. Customers may object before then by "
+                f"This change takes effect on {long_date(item.effective_on)}. Customers may object before then by "
                 f"writing to {settings.PRIVACY_CONTACT_EMAIL}."
             )
         return f"{item.summary}\n\n{when}"

@@ -24,9 +24,18 @@ from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
+
+
+def long_date(value: date) -> str:
+    """3 January 2027: how dates read in messages, notices and the feed."""
+    return dateformat.format(value, "j F Y")
+
+
+def short_date(value: date) -> str:
+    return dateformat.format(value, "j M Y")
 
 
 def private_storage():
@@ -369,7 +378,7 @@ class SecurityAttestation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subprocessor}: {self.get_kind_display()} until {self.expires_on:%d %b %Y}"
+        return f"{self.subprocessor}: {self.get_kind_display()} until {short_date(self.expires_on)}"
 
     def clean(self) -> None:
         if self.issued_on and self.expires_on and self.expires_on <= self.issued_on:
@@ -475,7 +484,7 @@ class SubprocessorChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.subprocessor} (effective {self.effective_on:%d %b %Y})"
+        return f"{self.get_kind_display()}: {self.subprocessor} (effective {short_date(self.effective_on)})"
 
     @property
     def target_label(self) -> str:

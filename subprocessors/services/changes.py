@@ -23,6 +23,7 @@ from subprocessors.models import (
     ProcessingLocation,
     Subprocessor,
     SubprocessorChange,
+    long_date,
 )
 from subprocessors.services.register import set_history_actor, subprocessor_transition
 
@@ -66,12 +67,12 @@ def change_announce_check(
     notice_days = required_notice_days()
     earliest = earliest_effective_date(announced_on=today, notice_days=notice_days)
     if effective_on is None:
-        refuse("effective_on", f"Give the effective date (the earliest is {earliest:%d %B %Y}).")
+        refuse("effective_on", f"Give the effective date (the earliest is {long_date(earliest)}).")
     elif effective_on < earliest:
         refuse(
             "effective_on",
-            f"The effective date must give {notice_days} days' notice: the earliest is {earliest:%d %B %Y} "
-            f"(announced {today:%d %B %Y}).",
+            f"The effective date must give {notice_days} days' notice: the earliest is {long_date(earliest)} "
+            f"(announced {long_date(today)}).",
         )
 
     expected_status = {
@@ -204,14 +205,18 @@ def change_activation_blockers(change: SubprocessorChange, *, today: date | None
     blockers = []
     if today < change.effective_on:
         days = (change.effective_on - today).days
-        blockers.append(
-            f"The notice period runs until {change.effective_on:%d %B %Y} ({days} day{'s' if days != 1 else ''} left)."
-        )
+        plural = "s" if days != 1 else ""
+        blockers.append(f"The notice period runs until {long_date(change.effective_on)} ({days} day{plural} left).")
     open_objections = list(change.objections.filter(outcome="").select_related("customer"))
     if open_objections:
         names = ", ".join(str(o.customer) for o in open_objections)
         blockers.append(f"{len(open_objections)} unresolved objection(s) from: {names}. Resolve them first.")
     subprocessor = change.subprocessor
+    if change.kind not in (Kind.ADDITION, Kind.REMOVAL) and subprocessor.status not in (
+        Status.ANNOUNCED,
+        Status.ACTIVE,
+    ):
+        blockers.append(f"{subprocessor} is {Status(subprocessor.status).label.lower()}: withdraw this change instead.")
     if change.kind == Kind.ADDITION:
         signed = subprocessor.dpas.filter(signed_on__lte=today)
         if not signed.exists():
@@ -330,7 +335,7 @@ def change_objection_check(*, change: SubprocessorChange, customer: CustomerCont
     if received_on and received_on > timezone.localdate():
         errors["received_on"] = "The date received cannot be in the future."
     if received_on and received_on < change.announced_on:
-        errors["received_on"] = f"The change was only announced on {change.announced_on:%d %B %Y}."
+        errors["received_on"] = f"The change was only announced on {long_date(change.announced_on)}."
     if customer and change.objections.filter(customer=customer, outcome="").exists():
         errors["customer"] = f"{customer} already has an open objection to this change."
     if errors:

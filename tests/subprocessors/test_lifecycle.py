@@ -67,7 +67,7 @@ def test_activation_before_the_notice_period_ends_is_refused_with_the_days_left(
         change = announce(proposed, officer)
     with time_machine.travel("2026-03-29 10:00 +01:00"), pytest.raises(ValidationError) as refused:
         subprocessor_change_activate(change=change, actor=officer)
-    assert "The notice period runs until 01 April 2026 (3 days left)." in refused.value.messages
+    assert "The notice period runs until 1 April 2026 (3 days left)." in refused.value.messages
     proposed.refresh_from_db()
     assert proposed.status == Status.ANNOUNCED
 
@@ -325,3 +325,19 @@ def test_resolving_needs_an_outcome_and_a_note_and_happens_once(proposed, office
         change_objection_resolve(
             objection=objection, outcome=ChangeObjection.Outcome.ACCOMMODATED, resolution="x", actor=officer
         )
+
+
+def test_a_change_for_a_vendor_that_left_cannot_take_effect(active, officer, purposes):
+    change = subprocessor_change_announce(
+        subprocessor=active,
+        kind=SubprocessorChange.Kind.NEW_PURPOSE,
+        summary="Also support.",
+        effective_on=timezone.localdate() + timedelta(days=30),
+        purpose=purposes["support"],
+        actor=officer,
+    )
+    active.status = "retired"
+    active.save()
+    with time_machine.travel(timezone.now() + timedelta(days=31)), pytest.raises(ValidationError) as refused:
+        subprocessor_change_activate(change=change, actor=officer)
+    assert "Nimbus is retired: withdraw this change instead." in refused.value.messages

@@ -33,7 +33,7 @@ def test_an_effective_date_inside_the_notice_period_is_refused_and_nothing_is_sa
     with pytest.raises(ValidationError) as refused:
         announce_addition(proposed, officer, date(2026, 3, 1))
     assert refused.value.message_dict["effective_on"] == [
-        "The effective date must give 30 days' notice: the earliest is 02 March 2026 (announced 31 January 2026)."
+        "The effective date must give 30 days' notice: the earliest is 2 March 2026 (announced 31 January 2026)."
     ]
     assert not SubprocessorChange.objects.exists()
     proposed.refresh_from_db()
