@@ -31,7 +31,8 @@ def manage(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
-def test_models_and_migrations_are_in_step(db):
+@pytest.mark.django_db(databases=["default", "platform"])
+def test_models_and_migrations_are_in_step():
     out = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
 
