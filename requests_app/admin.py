@@ -54,6 +54,7 @@ from requests_app.services import (
     rights_request_close,
     rights_request_identity_record,
     rights_request_open,
+    rights_request_refresh,
     rights_request_update,
 )
 from requests_app.services.requests import DECIDE_PERMISSION
@@ -156,7 +157,7 @@ class RightsRequestAdmin(AuditedAdmin):
     list_per_page = 50
     ordering = ["-received_at", "-id"]
     inlines = [RequestLineInline]
-    actions = ["assign_to_me", "export_selected_log"]
+    actions = ["assign_to_me", "recompute_deadlines", "export_selected_log"]
     change_form_template = "requests_app/admin/rightsrequest_change_form.html"
     change_list_template = "requests_app/admin/rightsrequest_change_list.html"
     computed_fields = [
@@ -228,6 +229,14 @@ class RightsRequestAdmin(AuditedAdmin):
             rights_request_assign(request=obj, assignee=request.user, actor=request.user)
             count += 1
         self.message_user(request, f"{count} request(s) assigned to you.")
+
+    @admin.action(description="Recompute deadlines (after correcting a regime rule)", permissions=["change"])
+    def recompute_deadlines(self, request, queryset):
+        count = 0
+        for obj in queryset.filter(status__in=OPEN_STATUSES):
+            rights_request_refresh(request=obj, actor=request.user)
+            count += 1
+        self.message_user(request, f"Deadlines of {count} open request(s) recomputed from their ledgers.")
 
     @admin.action(description="Export the request log (CSV) of the selected requests", permissions=["view"])
     def export_selected_log(self, request, queryset):

@@ -35,6 +35,7 @@ from requests_app.services.requests import (
     rights_request_identity_record,
     rights_request_open,
     rights_request_recompute,
+    rights_request_refresh,
     rights_request_update,
     rights_request_update_check,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "rights_request_open",
     "rights_request_open_idempotent",
     "rights_request_recompute",
+    "rights_request_refresh",
     "rights_request_update",
     "rights_request_update_check",
 ]

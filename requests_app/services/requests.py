@@ -239,6 +239,16 @@ def rights_request_recompute(*, request: RightsRequest, today: dt.date | None = 
     return deadlines
 
 
+@transaction.atomic
+def rights_request_refresh(*, request: RightsRequest, actor) -> Deadlines:
+    """Recompute an open request's dates after its regime row was corrected in the admin."""
+    _require(actor, "requests_app.change_rightsrequest", "You cannot recompute deadlines.")
+    request = _lock(request)
+    if not request.is_open:
+        raise ValidationError("An answered request keeps the dates it was answered against.")
+    return rights_request_recompute(request=request)
+
+
 # ------------------------------------------------------------------------------
 # Intake and edits
 # ------------------------------------------------------------------------------

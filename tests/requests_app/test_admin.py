@@ -282,3 +282,19 @@ def test_auditors_read_everything_but_take_no_step(client, auditor, open_request
         assert client.post(step(name, request), {"body": "x", "template": "acknowledgement"}).status_code == 403
     assert client.get(reverse("admin:requests_app_rightsrequest_export_log")).status_code == 200
     assert not request.notes.exists() and not request.communications.exists()
+
+
+def test_officers_recompute_open_requests_after_correcting_a_regime(client, officer, open_request):
+    from compliance.models import Regime
+
+    request = open_request(regime="fadp", received_at=aware(2025, 6, 2))
+    assert request.due_date.isoformat() == "2025-07-02"
+    Regime.objects.filter(code="fadp").update(response_period=20)
+    client.force_login(officer)
+    response = client.post(
+        reverse("admin:requests_app_rightsrequest_changelist"),
+        {"action": "recompute_deadlines", "_selected_action": [request.pk]},
+    )
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.due_date.isoformat() == "2025-06-22"
