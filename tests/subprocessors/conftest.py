@@ -1,3 +1,4 @@
+import importlib
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,17 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def baseline(baseline):
+    """The policy baseline, and the adequacy list its migration loads (a transactional test's flush empties it)."""
+    from django.apps import apps
+
+    from subprocessors.models import AdequacyDecision
+
+    if not AdequacyDecision.objects.exists():
+        importlib.import_module("subprocessors.migrations.0002_adequacy_list").load(apps, None)
 
 
 @pytest.fixture
