@@ -35,21 +35,27 @@ def active_holds(at: datetime | None = None) -> QuerySet[LegalHold]:
     )
 
 
-def _table_categories(table: MappedTable) -> set[int]:
+def table_categories(table: MappedTable) -> set[int]:
+    """Ids of the data categories of the table's mapped columns."""
     return set(
         MappedColumn.objects.filter(table=table, data_category__isnull=False).values_list("data_category", flat=True)
     )
 
 
 def holds_for_table(
-    table: MappedTable, *, extra_category_id: int | None = None, at: datetime | None = None
+    table: MappedTable,
+    *,
+    extra_category_id: int | None = None,
+    categories: set[int] | None = None,
+    at: datetime | None = None,
 ) -> list[LegalHold]:
     """Active holds whose scope takes in ``table``, whatever subject they name.
 
     A category-scoped hold takes in every table with a column of that category
     (and, for a sweep, the tables of a rule of that category: ``extra_category_id``).
+    ``categories`` passes the table's categories when the caller already knows them.
     """
-    categories = _table_categories(table)
+    categories = set(categories) if categories is not None else table_categories(table)
     if extra_category_id is not None:
         categories.add(extra_category_id)
     holds = active_holds(at).filter(

@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from compliance.connectors.base import Connector, ConnectorError, SweepBatch
 from compliance.models import MappedTable
-from retention.counting import sweep_count
+from retention.counting import sweep_counts
 from retention.models import (
     ACTIVE_RUN_STATUSES,
     EMPTY_EVIDENCE,
@@ -51,7 +51,7 @@ from retention.models import (
     RunStatus,
 )
 from retention.notifications import notify_run_awaiting_approval, notify_run_failed
-from retention.selectors import cutoff_for, hold_subject, holds_for_table, timestamp_column_for
+from retention.selectors import cutoff_for, hold_subject, holds_for_table, table_categories, timestamp_column_for
 
 logger = logging.getLogger(__name__)
 
@@ -130,15 +130,25 @@ def _get_connector(system) -> Connector:
 
 
 def _count(connector: Connector, rule: RetentionRule, cutoff, holds: list[LegalHold]) -> _Count:
-    """Rows older than the cutoff, rows outside every hold, and rows under each hold."""
-    kwargs = {"timestamp_column": timestamp_column_for(rule), "cutoff": cutoff, "action": rule.action}
-    matched = sweep_count(connector, rule.table, **kwargs)
+    """Rows older than the cutoff, rows outside every hold, and rows under each hold (one statement)."""
     table_wide = [hold for hold in holds if not hold.has_subject]
+    subject_holds = [] if table_wide else holds
+    groups = [[hold_subject(hold)] for hold in subject_holds]
+    if len(groups) > 1:
+        groups.append([hold_subject(hold) for hold in subject_holds])  # a row under two holds is kept once
+    figures = sweep_counts(
+        connector,
+        rule.table,
+        timestamp_column=timestamp_column_for(rule),
+        cutoff=cutoff,
+        action=rule.action,
+        subject_groups=groups,
+    )
+    matched = figures[0]
     if table_wide:
         return _Count(matched=matched, to_affect=0, per_hold={hold.pk: matched for hold in table_wide})
-    per_hold = {hold.pk: sweep_count(connector, rule.table, subjects=[hold_subject(hold)], **kwargs) for hold in holds}
-    subjects = [hold_subject(hold) for hold in holds]
-    held = sweep_count(connector, rule.table, subjects=subjects, **kwargs) if subjects else 0
+    per_hold = {hold.pk: figures[1 + index] for index, hold in enumerate(subject_holds)}
+    held = figures[-1] if groups else 0
     return _Count(matched=matched, to_affect=matched - held, per_hold=per_hold)
 
 
@@ -337,20 +347,24 @@ def _reconcile_last_batch(run: RetentionRun) -> None:
     run.refresh_from_db()
 
 
-def _record(run_id: int, worker: str, batch: SweepBatch, started: float, xid: int | None) -> None:
-    """Record one batch and renew the lease, in one transaction of the back office's database."""
+def _record(run: RetentionRun, worker: str, batch: SweepBatch, started: float, xid: int | None) -> None:
+    """Record one batch and renew the lease, in one transaction of the back office's database.
+
+    ``run`` holds the run's checkpoint, batch count and evidence as this worker
+    last recorded them (it holds the lease, nobody else writes them); the update
+    is conditional on the lease, so a worker that lost it records nothing and
+    raises ``_LeaseLost``, which also rolls back the batch on PostgreSQL.
+    """
+    duration_ms = (time.perf_counter() - started) * 1000
+    evidence = chain_evidence(run.evidence_sha256, batch.keys_sha256) if batch.affected else run.evidence_sha256
+    number = run.batches + 1
+    checkpoint = batch.checkpoint if batch.checkpoint is not None else run.checkpoint
     with transaction.atomic():
-        run = RetentionRun.objects.select_for_update().filter(pk=run_id, worker=worker).first()
-        if run is None:
-            raise _LeaseLost
-        duration_ms = (time.perf_counter() - started) * 1000
-        evidence = chain_evidence(run.evidence_sha256, batch.keys_sha256) if batch.affected else run.evidence_sha256
-        number = run.batches + 1
         RetentionRunBatch.objects.create(
-            run_id=run_id,
+            run_id=run.pk,
             number=number,
             checkpoint_from=run.checkpoint,
-            checkpoint_to=batch.checkpoint if batch.checkpoint is not None else run.checkpoint,
+            checkpoint_to=checkpoint,
             matched=batch.matched,
             affected=batch.affected,
             skipped_held=batch.skipped_held,
@@ -359,15 +373,20 @@ def _record(run_id: int, worker: str, batch: SweepBatch, started: float, xid: in
             duration_ms=duration_ms,
             platform_xid=xid,
         )
-        RetentionRun.objects.filter(pk=run_id).update(
+        updated = RetentionRun.objects.filter(pk=run.pk, worker=worker).update(
             batches=number,
-            checkpoint=batch.checkpoint if batch.checkpoint is not None else run.checkpoint,
+            checkpoint=checkpoint,
             rows_affected=F("rows_affected") + batch.affected,
             rows_skipped_held=F("rows_skipped_held") + batch.skipped_held,
             evidence_sha256=evidence,
             longest_batch_ms=Greatest(F("longest_batch_ms"), duration_ms),
             heartbeat_at=timezone.now(),
         )
+        if not updated:
+            raise _LeaseLost
+    run.batches, run.checkpoint, run.evidence_sha256 = number, checkpoint, evidence
+    run.rows_affected += batch.affected
+    run.rows_skipped_held += batch.skipped_held
 
 
 def _sweep_one(connector: Connector, run: RetentionRun, table: MappedTable, worker: str, held) -> SweepBatch:
@@ -386,7 +405,7 @@ def _sweep_one(connector: Connector, run: RetentionRun, table: MappedTable, work
         # The back office's own tables: the batch and its record commit together.
         with transaction.atomic():
             batch = connector.sweep_batch(table, **kwargs)
-            _record(run.pk, worker, batch, started, None)
+            _record(run, worker, batch, started, None)
         return batch
     if alias and connections[alias].vendor == "postgresql":
         with transaction.atomic(using=alias):
@@ -394,11 +413,11 @@ def _sweep_one(connector: Connector, run: RetentionRun, table: MappedTable, work
                 cursor.execute("SELECT txid_current()")
                 xid = cursor.fetchone()[0]
             batch = connector.sweep_batch(table, **kwargs)
-            _record(run.pk, worker, batch, started, xid)
+            _record(run, worker, batch, started, xid)
         return batch
     # Other databases (the SQLite demo) and webhook systems: the batch commits on its own, then its record.
     batch = connector.sweep_batch(table, **kwargs)
-    _record(run.pk, worker, batch, started, None)
+    _record(run, worker, batch, started, None)
     return batch
 
 
@@ -421,21 +440,20 @@ def retention_run_execute(*, run_id: int, worker: str | None = None) -> Retentio
         _reconcile_last_batch(run)
         _check_target(rule)
         connector = _get_connector(table.system)
+        categories = table_categories(table) | {rule.data_category_id}  # the data map does not change mid-run
         while True:
-            current = RetentionRun.objects.only("cancel_requested_at", "worker").get(pk=run_id)
-            if current.worker != worker:
+            current = RetentionRun.objects.values("cancel_requested_at", "worker").get(pk=run_id)
+            if current["worker"] != worker:
                 raise _LeaseLost
-            if current.cancel_requested_at is not None:
+            if current["cancel_requested_at"] is not None:
                 _release(run_id, worker, status=RunStatus.CANCELLED, finished_at=timezone.now())
                 break
-            holds = holds_for_table(table, extra_category_id=rule.data_category_id)
+            holds = holds_for_table(table, categories=categories)
             table_wide = [hold for hold in holds if not hold.has_subject]
             if table_wide:
                 _stop_for_table_hold(run, worker, table_wide[0])
                 break
-            held = [hold_subject(hold) for hold in holds]
-            run.refresh_from_db(fields=["checkpoint", "batches"])
-            batch = _sweep_one(connector, run, table, worker, held)
+            batch = _sweep_one(connector, run, table, worker, [hold_subject(hold) for hold in holds])
             if batch.done:
                 _release(run_id, worker, status=RunStatus.SUCCEEDED, finished_at=timezone.now())
                 break

@@ -113,7 +113,7 @@ def test_a_batch_recorded_but_rolled_back_by_a_crash_is_undone_and_redone(rule, 
             batch_size=3,
             held_subjects=[],
         )
-        _record(run.pk, "worker-that-dies", batch, 0.0, xid)
+        _record(claimed, "worker-that-dies", batch, 0.0, xid)
         raise RuntimeError("SIGKILL")
     run.refresh_from_db()
     assert (run.batches, run.rows_affected) == (1, 3) and ids(pm.VisitorEvent) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 50]

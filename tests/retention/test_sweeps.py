@@ -381,3 +381,16 @@ def test_run_retention_fails_with_a_non_zero_exit_when_a_run_fails(pmap, rule_fo
         cursor.execute("ALTER TABLE visitor_events RENAME TO visitor_events_gone")
     with pytest.raises(CommandError, match="1 run\\(s\\) failed"):
         call_command("run_retention", stdout=StringIO())
+
+
+@both
+def test_several_subject_holds_are_each_reported_and_a_row_under_two_is_kept_once(
+    two_accounts_old_requests, rule_for, officer
+):
+    first = legal_hold_place(actor=officer, name="Case A", reason="litigation", subject_account_ref="1")
+    second = legal_hold_place(actor=officer, name="Case B", reason="dispute", subject_email="person1@example.com")
+    third = legal_hold_place(actor=officer, name="Case C", reason="dispute", subject_account_ref="2")
+    run = sweep(api_rule(rule_for))
+    assert {s.hold: s.rows for s in run.hold_skips.all()} == {first: 3, second: 3, third: 3}
+    assert (run.rows_matched, run.rows_to_affect, run.rows_affected, run.rows_skipped_held) == (6, 0, 0, 6)
+    assert run.status == RunStatus.SUCCEEDED and len(ids(pm.ApiRequest)) == 6
