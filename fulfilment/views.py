@@ -43,7 +43,7 @@ def download_view(request: HttpRequest, token: str) -> HttpResponse:
     uses_code = link.method == DownloadLink.Method.CODE
     form_class = DownloadCodeForm if uses_code else DownloadEmailForm
     form = form_class()
-    message = ""
+    message = problem = ""
     if request.method == "POST":
         try:
             if uses_code and "send_code" in request.POST:
@@ -66,11 +66,12 @@ def download_view(request: HttpRequest, token: str) -> HttpResponse:
             link.refresh_from_db()
             if error.status in (404, 410) or link.locked_at is not None:
                 return _refused(request, error)
-            form.add_error(None, error.message)
+            problem = error.message
     context = {
         "form": form,
         "uses_code": uses_code,
         "message": message,
+        "problem": problem,
         "reference": link.bundle.request.reference,
         "expires_at": link.expires_at,
         "downloads_left": link.max_downloads - link.downloads_used,

@@ -90,15 +90,6 @@ ACCESS.update(
     }
 )
 ACCESS["fulfilment.erasureledgerentry"] = {"officer": "view", "agent": "none", "auditor": "view"}
-# Fulfilment: officers approve plans, retry or waive steps, create and revoke links, record confirmations
-# (all through buttons and actions); the erasure ledger is evidence nobody edits; agents see none of it.
-ACCESS.update(
-    {
-        f"fulfilment.{name}": {"officer": "change", "agent": "none", "auditor": "view"}
-        for name in ["fulfilmentplan", "fulfilmentstep", "exportbundle", "downloadlink", "recipientnotice"]
-    }
-)
-ACCESS["fulfilment.erasureledgerentry"] = {"officer": "view", "agent": "none", "auditor": "view"}
 
 # Models the demo has no reason to fill; their change page is covered by the changelist and add pages.
 NO_DEMO_INSTANCE_NEEDED = {"django_celery_beat.solarschedule", "django_celery_beat.clockedschedule"}

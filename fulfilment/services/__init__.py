@@ -36,6 +36,7 @@ from fulfilment.services.plans import (
     plans_build,
     step_retry,
     step_waive,
+    waiting_steps_poll,
 )
 
 __all__ = [
@@ -70,4 +71,5 @@ __all__ = [
     "plans_build",
     "step_retry",
     "step_waive",
+    "waiting_steps_poll",
 ]

@@ -620,6 +620,12 @@ def download_authorise(*, link: DownloadLink, answer: str, client: str = "") -> 
                 if link.failed_attempts >= settings.EXPORT_LINK_MAX_FAILURES:
                     link.locked_at = now
                     fields.append("locked_at")
+                    verdict = _Verdict(
+                        wrong.outcome,
+                        f"{wrong.message} This download link is now locked after too many wrong answers. "
+                        "Contact us for a new one.",
+                        403,
+                    )
                 link.save(update_fields=fields)
         if verdict is not None:
             _record(link, verdict.outcome, client)

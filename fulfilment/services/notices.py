@@ -20,7 +20,6 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +28,7 @@ from compliance.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, si
 from compliance.models import ColumnTreatment, MappedColumn
 from fulfilment.models import FulfilmentPlan, LocatedTable, PlanKind, RecipientNotice, TableAction
 from fulfilment.services.common import logger, subject_for
+from jobs.services import job_enqueue
 from requests_app.models import RightsRequest
 
 NOTICE_SALT = "fulfilment.art19-confirm"
@@ -98,9 +98,7 @@ def notices_create(*, request_id: int) -> list[RecipientNotice]:
             if was_created:
                 notice.categories.set(received)
                 created.append(notice)
-                from fulfilment.tasks import notice_send_task
-
-                notice_send_task.delay_on_commit(notice.pk)
+                job_enqueue("fulfilment.tasks.notice_send_task", notice.pk)
     if created:
         logger.info("fulfilment: %d Art. 19 notices created for request %s", len(created), request.pk)
     return created
@@ -254,17 +252,20 @@ def notice_confirm(*, notice: RecipientNotice, via: str, actor=None) -> Recipien
 
 
 def notices_remind(*, now=None) -> int:
-    """Remind vendors that have not confirmed (every ``ART19_REMINDER_DAYS``, at most
-    ``ART19_MAX_REMINDERS`` times) and retry failed sends. Running it twice in a day sends nothing twice.
+    """Remind vendors that have not confirmed, every ``ART19_REMINDER_DAYS`` days (at most
+    ``ART19_MAX_REMINDERS`` times), and retry notices that could not be sent. Counted in days in the
+    controller's time zone, so running it twice in a day sends nothing twice. Returns how many were sent.
     """
     now = now or timezone.now()
-    due = now - timedelta(days=settings.ART19_REMINDER_DAYS)
+    due_on = timezone.localdate(now) - timedelta(days=settings.ART19_REMINDER_DAYS)
     sent = 0
-    reminders = RecipientNotice.objects.filter(
+    candidates = RecipientNotice.objects.filter(
         status=RecipientNotice.Status.SENT, reminders_sent__lt=settings.ART19_MAX_REMINDERS
-    ).filter(Q(last_reminder_at__isnull=True, sent_at__lte=due) | Q(last_reminder_at__lte=due))
-    for notice_id in reminders.values_list("pk", flat=True):
-        sent += notice_send(notice_id=notice_id, reminder=True)
+    ).only("pk", "sent_at", "last_reminder_at")
+    for notice in candidates:
+        last_contact = notice.last_reminder_at or notice.sent_at
+        if timezone.localdate(last_contact) <= due_on:
+            sent += notice_send(notice_id=notice.pk, reminder=True)
     for notice_id in RecipientNotice.objects.filter(status__in=["failed", "pending"]).values_list("pk", flat=True):
         sent += notice_send(notice_id=notice_id, reminder=False)
     return sent

@@ -36,6 +36,7 @@ from fulfilment.services.common import (
     step_wait,
     subject_for,
 )
+from jobs.services import job_enqueue
 from requests_app.models import Outcome, RefusalGround, RequestLine, RightsRequest
 
 CHANGE_KINDS = {PlanKind.ERASURE, PlanKind.RECTIFICATION, PlanKind.RESTRICTION}
@@ -409,15 +410,13 @@ def steps_create(*, plan: FulfilmentPlan) -> list[FulfilmentStep]:
 
 
 def step_enqueue(step: FulfilmentStep) -> None:
-    """Queue the task that runs ``step`` (after the current transaction commits)."""
-    from fulfilment import tasks
-
+    """Queue the task that runs ``step`` through the outbox (sent after the current transaction commits)."""
     if step.kind == FulfilmentStep.Kind.LOCATE:
-        tasks.locate_step_task.delay_on_commit(step.pk)
+        job_enqueue("fulfilment.tasks.locate_step_task", step.pk)
     elif step.kind == FulfilmentStep.Kind.EXPORT:
-        tasks.export_system_task.delay_on_commit(step.bundle_id, step.system_id)
+        job_enqueue("fulfilment.tasks.export_system_task", step.bundle_id, step.system_id)
     else:
-        tasks.change_step_task.delay_on_commit(step.pk)
+        job_enqueue("fulfilment.tasks.change_step_task", step.pk)
 
 
 def plan_continue(*, plan_id: int) -> None:
@@ -447,20 +446,18 @@ def plan_continue(*, plan_id: int) -> None:
 
 def bundle_progress(*, bundle_id: int) -> None:
     """Queue the exports still to do, or the assembly once every export step is finished."""
-    from fulfilment import tasks
-
     bundle = ExportBundle.objects.get(pk=bundle_id)
     if bundle.status != ExportBundle.Status.BUILDING:
         return
     steps = list(bundle.steps.all())
     if steps and all(step.is_finished for step in steps):
-        tasks.bundle_assemble_task.delay_on_commit(bundle_id)
+        job_enqueue("fulfilment.tasks.bundle_assemble_task", bundle_id)
         return
     if not steps:
-        tasks.bundle_assemble_task.delay_on_commit(bundle_id)
+        job_enqueue("fulfilment.tasks.bundle_assemble_task", bundle_id)
         return
     for system_id in sorted({s.system_id for s in steps if s.status in {"pending", "running"}}):
-        tasks.export_system_task.delay_on_commit(bundle_id, system_id)
+        job_enqueue("fulfilment.tasks.export_system_task", bundle_id, system_id)
 
 
 def _kept_reason(steps: list[FulfilmentStep]) -> tuple[list[str], bool]:

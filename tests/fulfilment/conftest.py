@@ -8,6 +8,7 @@ small register of subprocessors.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import pytest
@@ -47,6 +48,15 @@ def eager_tasks():
     yield
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_eager_propagates = False
+
+
+@pytest.fixture
+def fulfilment_log(caplog):
+    """The fulfilment logger's records (kept even when an eager task re-applies the logging settings)."""
+    logger = logging.getLogger("fulfilment")
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)
 
 
 @pytest.fixture(autouse=True)
@@ -106,8 +116,13 @@ def platform(baseline, officer) -> Platform:
         )
         api_request_id = cursor.fetchone()[0]
         cursor.execute(
-            "INSERT INTO prompts (api_request_id, content, created_at) VALUES (%s, %s, now())",
+            "INSERT INTO prompts (api_request_id, content, created_at) VALUES (%s, %s, now()) RETURNING id",
             [api_request_id, SCRIPT_PROMPT],
+        )
+        prompt_id = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO outputs (prompt_id, content, finish_reason, created_at) VALUES (%s, %s, 'stop', now())",
+            [prompt_id, "I will not run that."],
         )
     invoices = system.tables.get(table_name="invoices")
     retention_rule_create(
