@@ -8,18 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from compliance.connectors import ConnectorError, get_connector
+from compliance.datamap import datamap_import_file
 from compliance.models import DataCategory, LegalBasis, SystemOfRecord
 from retention.models import LegalHold, RetentionRule, RetentionRun, RunStatus
 from retention.services import legal_hold_place, retention_rule_create, retention_run_execute, retention_run_start
 from retention.services.rules import mapped_column_lookup, mapped_table_lookup
 
 PLATFORM = "studio-platform"
+BACKOFFICE = "studio-backoffice"
+BACKOFFICE_MAP = Path(__file__).resolve().parent / "backoffice_datamap.yaml"
+REQUEST_RECORDS = (
+    "CCPA regulations §7101; Colorado Privacy Act Rule 6.11 (records of requests and how they were answered: "
+    "at least 24 months)"
+)
 
 
 @dataclass(frozen=True)
@@ -199,6 +207,108 @@ DEFAULT_SCHEDULE = [
         "Website analytics and abuse signals are useful for 90 days.",
         cadence="10 2 * * *",
     ),
+    # The back office's own records, mapped in backoffice_datamap.yaml (system on the `default` alias).
+    DefaultRule(
+        "Closed rights requests: anonymise 24 months after closure",
+        BACKOFFICE,
+        "requests_app_rightsrequest",
+        "account-identity",
+        "closed_at",
+        24,
+        "months",
+        "anonymise",
+        "legal-obligation",
+        "Records of requests and how they were answered are kept 24 months (REGULATIONS §3); then the "
+        "requester's name, email, account and free text are anonymised and the figures stay for statistics.",
+        source=REQUEST_RECORDS,
+        cadence="0 4 * * *",
+    ),
+    DefaultRule(
+        "History of closed rights requests: delete 24 months after closure",
+        BACKOFFICE,
+        "requests_app_historicalrightsrequest",
+        "account-identity",
+        "requests_app_rightsrequest.closed_at",
+        24,
+        "months",
+        "delete",
+        "legal-obligation",
+        "Change-history snapshots repeat the requester's details; they go with the anonymisation of the request.",
+        source=REQUEST_RECORDS,
+        cadence="5 4 * * *",
+    ),
+    DefaultRule(
+        "Letters of closed requests: anonymise 24 months after closure",
+        BACKOFFICE,
+        "requests_app_communication",
+        "account-identity",
+        "requests_app_rightsrequest.closed_at",
+        24,
+        "months",
+        "anonymise",
+        "legal-obligation",
+        "Letters are part of the record of how a request was answered; after 24 months the address, subject "
+        "and text are anonymised.",
+        source=REQUEST_RECORDS,
+        cadence="10 4 * * *",
+    ),
+    DefaultRule(
+        "History of letters: delete 24 months after the request closed",
+        BACKOFFICE,
+        "requests_app_historicalcommunication",
+        "account-identity",
+        "requests_app_rightsrequest.closed_at",
+        24,
+        "months",
+        "delete",
+        "legal-obligation",
+        "Change-history snapshots of letters go with the anonymisation of the letters.",
+        source=REQUEST_RECORDS,
+        cadence="15 4 * * *",
+    ),
+    DefaultRule(
+        "Notes on closed requests: anonymise 24 months after closure",
+        BACKOFFICE,
+        "requests_app_requestnote",
+        "support",
+        "requests_app_rightsrequest.closed_at",
+        24,
+        "months",
+        "anonymise",
+        "legal-obligation",
+        "Staff notes are part of the record of the request for 24 months.",
+        source=REQUEST_RECORDS,
+        cadence="20 4 * * *",
+    ),
+    DefaultRule(
+        "History of notes: delete 24 months after the request closed",
+        BACKOFFICE,
+        "requests_app_historicalrequestnote",
+        "support",
+        "requests_app_rightsrequest.closed_at",
+        24,
+        "months",
+        "delete",
+        "legal-obligation",
+        "Change-history snapshots of notes go with the anonymisation of the notes.",
+        source=REQUEST_RECORDS,
+        cadence="25 4 * * *",
+    ),
+    DefaultRule(
+        "Expired export bundles: download records 24 months after expiry",
+        BACKOFFICE,
+        "fulfilment_downloadattempt",
+        "api-usage",
+        "fulfilment_exportbundle.expires_at",
+        24,
+        "months",
+        "delete",
+        "legal-obligation",
+        "The bundle's file is purged at expiry by the fulfilment job; the record of who downloaded it (a keyed "
+        "hash of the address) is evidence of the answer for 24 months, then deleted.",
+        source=REQUEST_RECORDS,
+        cadence="30 4 * * *",
+    ),
 ]
 
 
@@ -228,8 +338,14 @@ def default_rule_create(entry: DefaultRule, *, actor) -> RetentionRule | None:
 
 
 def load_demo(stdout) -> None:
-    """The default schedule, two holds and a first dry run of every rule plus one sweep (safe to run again)."""
+    """The back office's own data map, the default schedule, two holds, a dry run of every rule and one sweep.
+
+    Safe to run again: the map import changes nothing the second time, rules and holds are matched by name,
+    and the first runs are only made while there is no run at all.
+    """
     officer = get_user_model().objects.filter(username="officer").first()
+    report = datamap_import_file(BACKOFFICE_MAP)
+    stdout.write(f"Data map of the back office's own records: {report}.")
     created = 0
     for entry in DEFAULT_SCHEDULE:
         if not SystemOfRecord.objects.filter(slug=entry.system).exists():
