@@ -20,7 +20,15 @@ SUPPORT_AGENT = "Support agent"
 AUDITOR = "Auditor"
 
 # The apps whose records staff work on.
-BACK_OFFICE_APPS = ["compliance", "subprocessors", "retention", "requests_app", "fulfilment", "django_celery_beat"]
+BACK_OFFICE_APPS = [
+    "compliance",
+    "jobs",
+    "subprocessors",
+    "retention",
+    "requests_app",
+    "fulfilment",
+    "django_celery_beat",
+]
 
 
 @dataclass(frozen=True)

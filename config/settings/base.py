@@ -76,6 +76,7 @@ THIRD_PARTY_APPS = [
 LOCAL_APPS = [
     "compliance",
     "security",
+    "jobs",
     "subprocessors",
     "retention",
     "requests_app",
@@ -241,6 +242,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
+# The outbox (jobs/): a job saved with its change is resent by beat when its on-commit send failed
+# (broker down) and it is older than this; records of sent jobs are kept this many days.
+JOBS_RESEND_AFTER_SECONDS = int_from_env("JOBS_RESEND_AFTER_SECONDS", 30, minimum=1)
+JOBS_KEEP_SENT_DAYS = int_from_env("JOBS_KEEP_SENT_DAYS", 7, minimum=1)
 # How old the last worker heartbeat may be before the admin shows the workers as down.
 WORKER_HEARTBEAT_STALE_SECONDS = int_from_env("WORKER_HEARTBEAT_STALE_SECONDS", 5 * 60, minimum=60)
 
@@ -358,6 +363,7 @@ ART19_WEBHOOK_SECRET = env.str("ART19_WEBHOOK_SECRET", default="")
 # rendered on the admin index in this order (each app adds its own panel).
 ADMIN_DASHBOARD_PANELS = [
     "compliance.dashboard.worker_health_panel",
+    "jobs.dashboard.outbox_panel",
     "subprocessors.dashboard.register_panel",
     "retention.dashboard.retention_panel",
     "security.dashboard.two_factor_panel",

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from jobs.services import job_enqueue
 from requests_app.deadlines import Deadlines, LedgerEntry
 from requests_app.models import (
     Communication,
@@ -184,10 +185,8 @@ def communication_send(
     )
     _save(communication, actor)
 
-    from requests_app.tasks import communication_deliver_task
-
-    communication_id = communication.pk
-    transaction.on_commit(lambda: communication_deliver_task.delay(communication_id))
+    # Through the outbox: a broker outage keeps the letter (and its event) saved and delivers it later.
+    job_enqueue("requests_app.tasks.communication_deliver_task", communication.pk)
     return communication
 
 
