@@ -91,6 +91,9 @@ ACCESS.update(
 )
 ACCESS["fulfilment.erasureledgerentry"] = {"officer": "view", "agent": "none", "auditor": "view"}
 
+# The outbox: officers and auditors see what waits for the broker; officers may send it now (an action).
+ACCESS["jobs.pendingjob"] = {"officer": "view", "agent": "none", "auditor": "view"}
+
 # Models the demo has no reason to fill; their change page is covered by the changelist and add pages.
 NO_DEMO_INSTANCE_NEEDED = {"django_celery_beat.solarschedule", "django_celery_beat.clockedschedule"}
 
