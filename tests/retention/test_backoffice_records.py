@@ -1,0 +1,92 @@
+"""The back office's own records are a system of record too: swept through the same connector on `default`."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from compliance.connectors.base import Subject
+from compliance.datamap import datamap_import_file
+from compliance.models import MappedTable, Regime
+from requests_app.models import RightsRequest
+from retention.demo import BACKOFFICE_MAP, DEFAULT_SCHEDULE, default_rule_create
+from retention.models import RunStatus
+from retention.selectors import erasure_exemptions
+from retention.services import retention_run_execute, retention_run_start
+
+LONDON = ZoneInfo("Europe/London")
+NOW = datetime(2026, 3, 15, 10, 0, tzinfo=LONDON)
+
+
+def closed_request(number: int, closed: datetime) -> RightsRequest:
+    with time_machine.travel(closed - timedelta(days=20), tick=False):
+        request = RightsRequest.objects.create(
+            reference=f"DSR-TEST-{number:05d}",
+            requester_name=f"Requester {number}",
+            requester_email=f"requester{number}@example.com",
+            account_ref=str(number),
+            regime=Regime.objects.get(code="uk_gdpr"),
+            received_at=closed - timedelta(days=20),
+            description="Please send me my data.",
+        )
+    with time_machine.travel(closed, tick=False):
+        request.status = "closed"
+        request.closed_at = closed
+        request.outcome = "fulfilled"
+        request.save()
+    return request
+
+
+def schedule_rule(name_start: str, officer):
+    entry = next(e for e in DEFAULT_SCHEDULE if e.name.startswith(name_start))
+    return default_rule_create(entry, actor=officer)
+
+
+def sweep(rule):
+    run = retention_run_start(rule_id=rule.pk, enqueue=False)
+    return retention_run_execute(run_id=run.pk) if run.status == RunStatus.QUEUED else run
+
+
+@pytest.mark.django_db
+def test_closed_requests_are_anonymised_24_months_after_closure_and_their_history_deleted(officer):
+    datamap_import_file(BACKOFFICE_MAP)
+    old = closed_request(1, NOW - timedelta(days=800))
+    recent = closed_request(2, NOW - timedelta(days=700))
+    open_request = RightsRequest.objects.create(
+        reference="DSR-TEST-00003",
+        requester_name="Still open",
+        requester_email="open@example.com",
+        regime=Regime.objects.get(code="uk_gdpr"),
+        received_at=NOW - timedelta(days=900),
+    )
+    with time_machine.travel(NOW, tick=False):
+        anonymise = schedule_rule("Closed rights requests", officer)
+        history = schedule_rule("History of closed rights requests", officer)
+        first = sweep(anonymise)
+        second = sweep(history)
+
+    old.refresh_from_db()
+    assert old.requester_email.startswith("hmac:") and old.requester_name == "Erased requester"
+    assert old.account_ref.startswith("hmac:") and old.description != "Please send me my data."
+    assert (old.reference, old.outcome, old.status) == ("DSR-TEST-00001", "fulfilled", "closed")  # figures stay
+    recent.refresh_from_db()
+    assert recent.requester_email == "requester2@example.com"
+    open_request.refresh_from_db()
+    assert open_request.requester_email == "open@example.com"
+    assert (first.status, first.rows_affected) == (RunStatus.SUCCEEDED, 1)
+
+    assert not old.history.exists()
+    assert recent.history.count() == 2 and open_request.history.count() == 1
+    assert (second.status, second.rows_affected) == (RunStatus.SUCCEEDED, 2)
+
+
+@pytest.mark.django_db
+def test_erasure_keeps_the_record_of_the_request_and_says_which_obligation(officer):
+    datamap_import_file(BACKOFFICE_MAP)
+    schedule_rule("Closed rights requests", officer)
+    table = MappedTable.objects.get(system__slug="studio-backoffice", table_name="requests_app_rightsrequest")
+    reason = erasure_exemptions(subject=Subject(email="requester1@example.com"), tables=[table])[table.pk]
+    assert reason.startswith(
+        "Retention rule 'Closed rights requests: anonymise 24 months after closure' (legal obligation: CCPA"
+    )
