@@ -44,6 +44,8 @@ class RightsRequestCreateSerializer(serializers.Serializer):
         return not self._errors
 
     def _add_service_errors(self) -> None:
+        if not isinstance(self.initial_data, dict):
+            return
         values = {}
         for name, field in self.fields.items():
             if name in self._errors:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -31,6 +33,7 @@ from requests_app.services import request_event_add_idempotent, rights_request_o
 from requests_app.services.api_clients import IdempotencyConflict
 
 MAX_IDEMPOTENCY_KEY = 255
+REFERENCE_PATTERN = re.compile(r"DSR-\d{4}-\d{5,7}")
 
 _MESSAGES = {
     "anyOf": [
@@ -111,6 +114,8 @@ class ApiView(APIView):
     parser_classes = [JSONParser]
 
     def _client_request(self, reference: str) -> RightsRequest:
+        if not REFERENCE_PATTERN.fullmatch(reference):
+            raise Http404
         queryset = RightsRequest.objects.select_related("regime").prefetch_related("lines__right", "events")
         return get_object_or_404(queryset, reference=reference, api_client=self.request.user)
 

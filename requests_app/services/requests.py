@@ -63,6 +63,9 @@ _STATUS_AFTER_EVENT = {
 
 # Largest clock skew tolerated between an integration and us for "not in the future".
 _FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+# No regime applies to anything earlier (PIPEDA, the oldest, dates from 2000); also keeps dates
+# far from the calendar's edges, where time zone conversion overflows.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 # ------------------------------------------------------------------------------
@@ -129,6 +132,8 @@ def _resolve_rights(rights: Sequence[Right | str], regime: Regime | None, errors
 def _check_received_at(received_at: dt.datetime, errors: dict[str, list[str]]) -> None:
     if received_at > timezone.now() + _FUTURE_TOLERANCE:
         errors.setdefault("received_at", []).append("The received date cannot be in the future.")
+    elif received_at < EARLIEST:
+        errors.setdefault("received_at", []).append("The received date cannot be before 2000.")
 
 
 def _normalise_email(email: str, errors: dict[str, list[str]]) -> str:
@@ -502,7 +507,7 @@ def request_event_add(
     reason = (reason or "").strip()
     if when > timezone.now() + _FUTURE_TOLERANCE:
         errors["at"] = ["An event cannot be in the future."]
-    elif _local_day(when) < _local_day(request.received_at):
+    elif when < EARLIEST or _local_day(when) < _local_day(request.received_at):
         errors["at"] = ["An event cannot be before the request was received."]
     if not request.is_open:
         errors["__all__"] = ["The request has been answered; no more events can be added."]

@@ -120,6 +120,9 @@ def test_received_at_defaults_to_now(api):
         ({"rights": "access"}, "rights", None),
         ({"channel": "pigeon"}, "channel", '"pigeon" is not a valid choice.'),
         ({"account_ref": "x" * 101}, "account_ref", None),
+        ({"received_at": "1999-12-31T00:00:00Z"}, "received_at", "The received date cannot be before 2000."),
+        ({"received_at": "0001-01-01T00:00:00Z"}, "received_at", None),
+        ({"description": "nul\u0000byte"}, "description", None),
     ],
 )
 def test_bad_input_is_400_with_field_errors_and_creates_nothing(api, change, field, message):
@@ -156,6 +159,8 @@ def test_missing_required_fields_are_400(api, missing):
 
 def test_malformed_json_is_400_and_form_data_is_415(api):
     assert api.post(CREATE, "{not json", content_type="application/json").status_code == 400
+    assert post(api, CREATE, [VALID]).status_code == 400
+    assert post(api, CREATE, "just a string").status_code == 400
     assert api.post(CREATE, {"regime": "uk_gdpr"}).status_code == 415
 
 
@@ -239,6 +244,8 @@ def test_another_clients_request_is_404(api, officer):
     assert other.get(detail(reference)).status_code == 404
     assert post(other, events(reference), {"type": "identity_requested"}).status_code == 404
     assert api.get(detail("DSR-1999-00001")).status_code == 404
+    assert api.get(detail("DSR%00x")).status_code == 404
+    assert api.get(detail("anything-else")).status_code == 404
 
 
 def test_an_extension_event_recomputes_the_due_date(api):
@@ -262,6 +269,8 @@ def test_an_extension_event_recomputes_the_due_date(api):
         ({"type": "identity_requested", "at": "2025-09-01"}, "at"),
         ({"type": "identity_requested", "at": "soon"}, "at"),
         ({"type": "identity_requested", "at": 20250920}, "at"),
+        ({"type": "identity_requested", "at": "0001-01-01T00:00:00+14:00"}, "at"),
+        ({"type": "identity_requested", "at": "2025-13-45"}, "at"),
     ],
 )
 def test_bad_events_are_400_with_field_errors(api, payload, field):
