@@ -228,7 +228,7 @@ class FulfilmentStepAdmin(ReadOnlyAdmin):
         "attempts",
         "error",
     ]
-    list_select_related = ["request", "system", "table"]
+    list_select_related = ["request", "system", "table__system"]
     list_filter = ["status", "kind", "system"]
     search_fields = ["=request__reference"]
     fields = [

@@ -683,10 +683,29 @@ def _delete_quietly(storage, name: str) -> None:
 
 
 def bundles_purge_expired(*, now=None) -> int:
-    """Purge every ready bundle past its expiry (the beat job). Returns how many."""
+    """Purge every ready bundle past its expiry (the beat job). Returns how many.
+
+    Also removes what killed workers left in ``EXPORT_BUNDLE_TEMP_DIR`` (files of
+    an unfinished part or ZIP older than a day); the system's temporary folder,
+    used when the setting is empty, is left to the system.
+    """
     now = now or timezone.now()
     count = 0
     for bundle in ExportBundle.objects.filter(status=ExportBundle.Status.READY, expires_at__lte=now):
         bundle_purge(bundle=bundle)
         count += 1
+    _remove_leftovers(now)
     return count
+
+
+def _remove_leftovers(now) -> None:
+    folder = settings.EXPORT_BUNDLE_TEMP_DIR
+    if not folder or not os.path.isdir(folder):
+        return
+    cutoff = now.timestamp() - 24 * 3600
+    for entry in os.scandir(folder):
+        if entry.name.startswith("bundle-") and entry.is_file() and entry.stat().st_mtime < cutoff:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                logger.warning("fulfilment: could not remove a leftover temporary file")

@@ -96,6 +96,19 @@ def platform_state() -> dict[str, list[tuple]]:
     return {table: platform_rows(table) for table in PLATFORM_TABLES}
 
 
+def platform_restore(state: dict[str, list[tuple]]) -> None:
+    """Put every platform table back as ``state`` had it, as restoring a backup would."""
+    with connections["platform"].cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")  # foreign keys are checked by the backup's tool
+        for table in PLATFORM_TABLES:
+            cursor.execute(f'DELETE FROM "{table}"')
+        for table, rows in state.items():
+            if rows:
+                marks = ", ".join(["%s"] * len(rows[0]))
+                cursor.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
+        cursor.execute("SET session_replication_role = DEFAULT")
+
+
 def platform_execute(sql: str, params=()) -> None:
     with connections["platform"].cursor() as cursor:
         cursor.execute(sql, list(params))

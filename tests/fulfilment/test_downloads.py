@@ -183,3 +183,19 @@ def test_the_download_page_never_caches_and_sends_no_referrer(client, bundle):
     response = client.get(_url(bundle.links.get()))
     assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
     assert b'name="referrer" content="no-referrer"' in response.content
+
+
+def test_the_purge_job_removes_what_killed_workers_left_in_the_build_folder(tmp_path, settings):
+    import os
+
+    settings.EXPORT_BUNDLE_TEMP_DIR = str(tmp_path)
+    old = tmp_path / "bundle-part-abc.deflate"
+    fresh = tmp_path / "bundle-part-def.deflate"
+    other = tmp_path / "notes.txt"
+    for path in (old, fresh, other):
+        path.write_bytes(b"x")
+    two_days_ago = timezone.now().timestamp() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    os.utime(other, (two_days_ago, two_days_ago))
+    bundles_purge_expired()
+    assert not old.exists() and fresh.exists() and other.exists()
