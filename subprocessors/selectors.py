@@ -217,6 +217,11 @@ def feed_changes(limit: int = 50) -> QuerySet[SubprocessorChange]:
 # ------------------------------------------------------------------------------
 
 
+ART49_WARNING = (
+    "Art. 49 derogations cover occasional transfers only: a subprocessor's regular processing needs another safeguard."
+)
+
+
 @dataclass(frozen=True)
 class TransferRow:
     data_category: str
@@ -227,6 +232,7 @@ class TransferRow:
     scc_module: str
     pending: bool
     problem: str
+    warning: str = ""
 
 
 @dataclass
@@ -271,6 +277,7 @@ def transfer_report(*, today: date | None = None) -> TransferReport:
                         scc_module=loc.scc_module,
                         pending=loc.is_pending,
                         problem=loc.mechanism_problem(decisions.get(loc.country.code), today),
+                        warning=ART49_WARNING if loc.mechanism == ProcessingLocation.Mechanism.ART49_DEROGATION else "",
                     )
                 )
         if not found:
@@ -288,6 +295,7 @@ TRANSFER_CSV_HEADER = [
     "SCC module",
     "Pending",
     "Problem",
+    "Note",
 ]
 
 
@@ -303,6 +311,7 @@ def transfer_csv_rows(report: TransferReport) -> list[list[object]]:
             row.scc_module,
             "yes" if row.pending else "no",
             row.problem,
+            row.warning,
         ]
         for row in report.rows
     ]

@@ -151,3 +151,11 @@ def test_superseded_attestations_are_not_current(baseline):
     new = AttestationFactory(subprocessor=sub, issued_on=date(2025, 1, 1), expires_on=date(2026, 1, 1))
     assert list(current_attestations()) == [new]
     assert old not in current_attestations()
+
+
+def test_the_transfer_report_warns_that_an_art49_derogation_only_covers_occasional_transfers(categories, officer):
+    sub = SubprocessorFactory(trading_name="Rare", data_categories=[categories["support"]])
+    save(ProcessingLocation(subprocessor=sub, country="IN", mechanism=M.ART49_DEROGATION), officer)
+    (row,) = transfer_report().rows
+    assert row.problem == ""
+    assert "occasional transfers only" in row.warning
