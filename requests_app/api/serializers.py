@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
 from compliance.baseline import REGIMES, RIGHTS
 from requests_app.models import Channel, EventType, RequestEvent, RequestLine, RightsRequest
@@ -52,8 +53,8 @@ class RightsRequestCreateSerializer(serializers.Serializer):
                 continue
             try:
                 values[name] = field.run_validation(field.get_value(self.initial_data))
-            except (serializers.ValidationError, DjangoValidationError):
-                continue
+            except (serializers.ValidationError, DjangoValidationError, SkipField):
+                continue  # SkipField: an optional field left out (e.g. received_at), nothing to check
         try:
             rights_request_check(
                 requester_name=values.get("requester_name", "-"),
