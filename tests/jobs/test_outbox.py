@@ -115,7 +115,7 @@ def test_an_unknown_task_name_is_refused_in_the_callers_transaction():
 def test_sent_jobs_are_forgotten_after_the_keep_period_and_pending_ones_never(dead_broker, settings):
     with transaction.atomic():
         pending = job_enqueue(TASK)
-    sent = PendingJob.objects.create(task_name=TASK, sent_at=timezone.now())
+    PendingJob.objects.create(task_name=TASK, sent_at=timezone.now())
     later = timezone.now() + timedelta(days=settings.JOBS_KEEP_SENT_DAYS, hours=1)
     with time_machine.travel(later):
         assert sent_jobs_purge() == 1

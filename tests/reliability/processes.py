@@ -34,7 +34,9 @@ def url_for(alias: str, **query: str) -> str:
     return url
 
 
-def start_worker(name: str, *, broker_url: str | None = None, queues: str | None = None, **env: str) -> subprocess.Popen:
+def start_worker(
+    name: str, *, broker_url: str | None = None, queues: str | None = None, **env: str
+) -> subprocess.Popen:
     """A real Celery worker (solo pool) on the test databases."""
     environment = {
         **os.environ,
