@@ -163,13 +163,15 @@ def _fail(run: RetentionRun, message: str) -> None:
         status=RunStatus.FAILED, error=message[:2000], finished_at=timezone.now(), worker=""
     )
     run.refresh_from_db()
-    transaction.on_commit(lambda: notify_run_failed(run_id=run.pk))
+    transaction.on_commit(lambda: notify_run_failed(run_id=run.pk), robust=True)
 
 
 def _enqueue_execute(run_id: int) -> None:
     from retention.tasks import retention_run_execute_task
 
-    transaction.on_commit(lambda: retention_run_execute_task.delay(run_id))
+    # robust: a broker outage must not turn a committed start or approval into an error; the
+    # "resume stalled runs" job queues the run again.
+    transaction.on_commit(lambda: retention_run_execute_task.delay(run_id), robust=True)
 
 
 def retention_run_start(
@@ -240,7 +242,7 @@ def retention_run_start(
             }
         elif count.to_affect > rule.approval_threshold:
             updates |= {"status": RunStatus.AWAITING_APPROVAL}
-            transaction.on_commit(lambda: notify_run_awaiting_approval(run_id=run.pk))
+            transaction.on_commit(lambda: notify_run_awaiting_approval(run_id=run.pk), robust=True)
         else:
             updates |= {"status": RunStatus.QUEUED}
             if enqueue:
