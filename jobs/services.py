@@ -11,6 +11,7 @@ state and skip work already done.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from datetime import timedelta
 
@@ -44,7 +45,14 @@ class UnknownTask(LookupError):
 
 
 def _task(task_name: str):
-    current_app.loader.import_default_modules()
+    # A task registers when its module is imported: import that module (once), not Celery's
+    # import_default_modules(), which re-runs django.setup() and the system checks on every call.
+    if task_name not in current_app.tasks:
+        module = task_name.rpartition(".")[0]
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise UnknownTask(task_name) from None
     try:
         return current_app.tasks[task_name]
     except KeyError:
