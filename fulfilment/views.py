@@ -54,8 +54,12 @@ def download_view(request: HttpRequest, token: str) -> HttpResponse:
                 if form.is_valid():
                     answer = form.cleaned_data["code" if uses_code else "email"]
                     bundle = download_authorise(link=link, answer=answer, client=client)
+                    try:
+                        handle = bundle_storage().open(bundle.file_name, "rb")
+                    except FileNotFoundError:
+                        raise DownloadRefused("This export is no longer available.", status=410) from None
                     response = FileResponse(
-                        bundle_storage().open(bundle.file_name, "rb"),
+                        handle,
                         as_attachment=True,
                         filename=f"{bundle.request.reference}-your-data.zip",
                         content_type="application/zip",

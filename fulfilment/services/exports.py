@@ -652,25 +652,33 @@ def bundle_staff_download(*, bundle: ExportBundle, actor) -> ExportBundle:
 
 
 def bundle_purge(*, bundle: ExportBundle, actor=None) -> ExportBundle:
-    """Delete a bundle's file (and any leftover parts); the record stays, marked purged."""
+    """Delete a bundle's file (and any leftover parts); the record stays, marked purged.
+
+    The files go first, then the record: a worker killed in between leaves a
+    ready bundle without its file, which downloads refuse as unavailable and the
+    next purge run marks purged (deleting a missing file is not an error).
+    """
     if actor is not None and not actor.has_perm("fulfilment.change_exportbundle"):
         raise PermissionDenied("You cannot purge export bundles.")
+    bundle = ExportBundle.objects.get(pk=bundle.pk)
+    if bundle.status == ExportBundle.Status.PURGED:
+        return bundle
+    if bundle.status == ExportBundle.Status.BUILDING and actor is None:
+        return bundle
     storage = bundle_storage()
+    names = [bundle.file_name] if bundle.file_name else []
+    for step in bundle.steps.all():
+        names.extend(part["name"] for part in (step.evidence.get("parts") or {}).values())
+    for name in names:
+        _delete_quietly(storage, name)
     with transaction.atomic():
         bundle = ExportBundle.objects.select_for_update().get(pk=bundle.pk)
-        if bundle.status == ExportBundle.Status.PURGED:
-            return bundle
-        if bundle.status == ExportBundle.Status.BUILDING and actor is None:
-            return bundle
-        names = [bundle.file_name] if bundle.file_name else []
-        for step in bundle.steps.all():
-            names.extend(part["name"] for part in (step.evidence.get("parts") or {}).values())
-        bundle.status = ExportBundle.Status.PURGED
-        bundle.purged_at = timezone.now()
-        if actor is not None:
-            bundle._history_user = actor
-        bundle.save(update_fields=["status", "purged_at"])
-        transaction.on_commit(lambda: [_delete_quietly(storage, name) for name in names])
+        if bundle.status != ExportBundle.Status.PURGED:
+            bundle.status = ExportBundle.Status.PURGED
+            bundle.purged_at = timezone.now()
+            if actor is not None:
+                bundle._history_user = actor
+            bundle.save(update_fields=["status", "purged_at"])
     logger.info("fulfilment bundle %s purged", bundle.pk)
     return bundle
 

@@ -1,11 +1,17 @@
 """Starting fulfilment, planning, approval, refusals, retry and waiver, restriction and rectification."""
 
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections
 
+from compliance.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from compliance.manual_tasks import manual_task_complete
-from compliance.models import ManualTask, SystemOfRecord
+from compliance.models import DataCategory, ManualTask, MappedColumn, MappedTable, SystemOfRecord
 from fulfilment.models import ErasureLedgerEntry, FulfilmentPlan, FulfilmentStep, LocatedTable
 from fulfilment.selectors import kept_items, letter_context
 from fulfilment.services import (
@@ -274,3 +280,75 @@ def test_letters_list_what_erasure_kept_and_link_the_bundle(
     assert any("VAT Notice 700/21" in item["why"] for item in kept)
     context = letter_context(request)
     assert context["download_url"].startswith("http") and "/data-export/" in context["download_url"]
+
+
+class _CrmWebhook(BaseHTTPRequestHandler):
+    """A system of record reached by webhook: answers locate and rectify, signed like the connector expects."""
+
+    secret = "crm-shared-secret"
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 - the http.server hook name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        verify(
+            self.secret, timestamp=self.headers[TIMESTAMP_HEADER], signature=self.headers[SIGNATURE_HEADER], body=body
+        )
+        payload = json.loads(body)
+        _CrmWebhook.received.append(payload)
+        if payload["operation"] == "locate":
+            result = {"status": "done", "tables": [{"table": "contacts", "rows": 2}]}
+        else:
+            result = {"status": "done", "job": "crm-rectify-7"}
+        data = json.dumps(result).encode()
+        stamp = int(time.time())
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header(TIMESTAMP_HEADER, str(stamp))
+        self.send_header(SIGNATURE_HEADER, sign(self.secret, stamp, data))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def crm_system(settings, baseline):
+    settings.WEBHOOK_SECRETS = {"CRM_WEBHOOK_SECRET": _CrmWebhook.secret}
+    _CrmWebhook.received = []
+    server = HTTPServer(("127.0.0.1", 0), _CrmWebhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    system = SystemOfRecord.objects.create(
+        name="CRM",
+        slug="crm",
+        owner="Sales ops",
+        kind="webhook",
+        webhook_url=f"http://127.0.0.1:{server.server_port}/studio",
+        webhook_secret_setting="CRM_WEBHOOK_SECRET",
+    )
+    table = MappedTable.objects.create(
+        system=system, table_name="contacts", subject_column="email", subject_key="email"
+    )
+    MappedColumn.objects.create(
+        table=table, name="full_name", data_category=DataCategory.objects.get(slug="account-identity")
+    )
+    yield system
+    server.shutdown()
+
+
+def test_rectification_in_a_webhook_system_is_a_signed_call_carrying_the_change(
+    platform, crm_system, open_request, officer, django_capture_on_commit_callbacks
+):
+    request = open_request(platform.subject, ["rectification"], description="Spell my surname Lovelace-King.")
+    _start(request, officer, django_capture_on_commit_callbacks)
+    assert LocatedTable.objects.get(request=request, system=crm_system).rows == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_approve(plan=FulfilmentPlan.objects.get(request=request), actor=officer)
+    step = FulfilmentStep.objects.get(request=request, kind="rectify", system=crm_system)
+    assert step.status == "done" and step.evidence == {"webhook": "crm-rectify-7"}
+    call = _CrmWebhook.received[-1]
+    assert call["operation"] == "rectify" and call["change"] == "Spell my surname Lovelace-King."
+    assert call["subject"]["email"] == platform.subject.email.lower()
+    # The SQL platform has no rectify operation: a person does it there.
+    assert FulfilmentStep.objects.get(request=request, kind="rectify", system=platform.system).status == "waiting"
