@@ -20,11 +20,17 @@ def retention_rule_start_task(self, rule_id: int) -> None:
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
-def retention_run_execute_task(self, run_id: int) -> None:
-    """Sweep a run from its checkpoint. Redelivered after a crash, it resumes; a duplicate waits its turn."""
+def retention_run_execute_task(self, run_id: int, resume: bool = False) -> None:
+    """Sweep a run from its checkpoint. Redelivered after a crash, it resumes; a duplicate waits its turn.
+
+    A lost database connection fails the run cleanly; the retry (``resume``) queues it again first.
+    """
     from retention.services import RunLeaseHeld, retention_run_execute
+    from retention.services.runs import retention_run_resume
 
     try:
+        if resume:
+            retention_run_resume(run_id=run_id, enqueue=False)
         retention_run_execute(run_id=run_id)
     except RunLeaseHeld as held:
         raise self.retry(countdown=held.retry_in) from None
@@ -34,7 +40,8 @@ def retention_run_execute_task(self, run_id: int) -> None:
 
             retention_run_fail_unreachable(run_id=run_id)
             return
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 2)) from None
+        countdown = 2 ** (self.request.retries + 2)
+        raise self.retry(exc=exc, countdown=countdown, kwargs={"run_id": run_id, "resume": True}) from None
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)

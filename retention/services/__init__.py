@@ -17,6 +17,7 @@ from retention.services.runs import (
     retention_run_approve,
     retention_run_cancel,
     retention_run_execute,
+    retention_run_resume,
     retention_run_start,
     retention_runs_resume_stalled,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "retention_run_approve",
     "retention_run_cancel",
     "retention_run_execute",
+    "retention_run_resume",
     "retention_run_start",
     "retention_runs_resume_stalled",
 ]

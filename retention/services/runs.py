@@ -466,8 +466,9 @@ def retention_run_execute(*, run_id: int, worker: str | None = None) -> Retentio
     except ConnectorError as exc:
         with transaction.atomic():
             _fail(run, str(exc))
-    except OperationalError:
-        raise  # the database went away: the task retries, the lease goes stale meanwhile
+    except OperationalError as exc:
+        _interrupted(run_id, worker, exc)
+        raise  # the task retries, and resumes the run from its checkpoint
     except Exception as exc:
         # Database messages can quote row values: log and store the kind of error only.
         logger.error("retention run %s failed with %s", run_id, type(exc).__name__)
@@ -510,10 +511,77 @@ def retention_runs_resume_stalled() -> list[int]:
     return ids
 
 
+INTERRUPTED = (
+    "Interrupted after batch {batches}: the connection to a database was lost ({kind}). The batch in flight "
+    "was rolled back; the run resumes from its checkpoint when the database answers."
+)
+
+
+def _interrupted(run_id: int, worker: str, exc: BaseException) -> None:
+    """A database connection was lost mid-sweep (a restart, a failover): fail the run cleanly and let go of it.
+
+    The batch in flight was rolled back with its transaction, or its record is undone by the next claim's
+    check. The run is marked failed with a PII-free message (the kind of error, never the database's
+    text) and its lease released, so the retried task resumes it from the checkpoint at once. If the
+    back office's own database is still unreachable nothing can be recorded: the lease then goes stale
+    instead, and the retried task takes the run over from the checkpoint all the same.
+    """
+    logger.warning("retention run %s interrupted by %s; it resumes from its checkpoint", run_id, type(exc).__name__)
+    for connection in connections.all(initialized_only=True):
+        # Every connection of a restarted server is gone, not only the one that raised: reconnect.
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+    try:
+        with transaction.atomic():
+            run = RetentionRun.objects.select_for_update().filter(pk=run_id, worker=worker).first()
+            if run is None or run.status != RunStatus.RUNNING:
+                return
+            run.status = RunStatus.FAILED
+            run.error = INTERRUPTED.format(batches=run.batches, kind=type(exc).__name__)
+            run.finished_at = timezone.now()
+            run.worker = ""
+            run.save(update_fields=["status", "error", "finished_at", "worker"])
+    except OperationalError:
+        logger.warning("retention run %s: the back office database is unreachable too; its lease will expire", run_id)
+
+
+def retention_run_resume(*, run_id: int, actor=None, enqueue: bool = True) -> RetentionRun:
+    """Queue a failed run again, to continue from its checkpoint: same cutoff, same evidence chain.
+
+    The worker does this itself after a lost database connection; a compliance officer can do it once
+    the cause of another failure is fixed. A run that is not failed is left as it is when the system
+    asks (the retried task finds it already resumed) and refused when a person does.
+    """
+    if actor is not None and not actor.has_perm("retention.start_retentionrun"):
+        raise PermissionDenied("Only compliance officers resume retention runs.")
+    with transaction.atomic():
+        run = RetentionRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RunStatus.FAILED or run.mode != Mode.EXECUTE:
+            if actor is None:
+                return run
+            raise ValidationError(f"Run #{run.pk} is {run.get_status_display().lower()}: only a failed sweep resumes.")
+        if RetentionRun.objects.filter(rule_id=run.rule_id, status__in=ACTIVE_RUN_STATUSES).exists():
+            if actor is None:
+                return run  # another run of the rule took over these rows: this one stays failed
+            raise ValidationError("Another run of this rule is in progress; it sweeps the same rows.")
+        run.status = RunStatus.QUEUED
+        run.error = ""
+        run.finished_at = None
+        run.worker = ""
+        run.heartbeat_at = None
+        run._history_user = actor
+        run.save(update_fields=["status", "error", "finished_at", "worker", "heartbeat_at"])
+        if enqueue:
+            _enqueue_execute(run.pk)
+    logger.info("retention run %s resumed from batch %s", run.pk, run.batches)
+    return run
+
+
 def retention_run_fail_unreachable(*, run_id: int) -> None:
     """The system's database stayed unreachable through every retry: fail the run and alert the owner."""
     run = RetentionRun.objects.select_related("rule").get(pk=run_id)
-    if run.status not in ACTIVE_RUN_STATUSES:
+    interrupted = run.status == RunStatus.FAILED and run.error.startswith("Interrupted after batch")
+    if run.status not in ACTIVE_RUN_STATUSES and not interrupted:
         return
     with transaction.atomic():
         _fail(run, "A database stayed unreachable through every retry; the run stopped at its last checkpoint.")
