@@ -32,6 +32,7 @@ from retention.services import (
     retention_rule_save,
     retention_run_approve,
     retention_run_cancel,
+    retention_run_resume,
     retention_run_start,
 )
 
@@ -429,6 +430,7 @@ class RetentionRunAdmin(AuditedAdmin):
                 "<int:object_id>/approve/", self.admin_site.admin_view(self.approve_view), name="retention_run_approve"
             ),
             path("<int:object_id>/cancel/", self.admin_site.admin_view(self.cancel_view), name="retention_run_cancel"),
+            path("<int:object_id>/resume/", self.admin_site.admin_view(self.resume_view), name="retention_run_resume"),
         ]
         return urls + super().get_urls()
 
@@ -450,6 +452,14 @@ class RetentionRunAdmin(AuditedAdmin):
         allowed = self.has_cancel_permission(request)
         return self._post_only(request, object_id, retention_run_cancel, "cancelled", allowed)
 
+    def has_resume_permission(self, request) -> bool:
+        return request.user.has_perm("retention.start_retentionrun")
+
+    def resume_view(self, request, object_id: int):
+        allowed = self.has_resume_permission(request)
+        verb = "queued to resume from its checkpoint"
+        return self._post_only(request, object_id, retention_run_resume, verb, allowed)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         run = self.get_object(request, object_id)
         extra_context = {
@@ -458,6 +468,10 @@ class RetentionRunAdmin(AuditedAdmin):
             and run.status == RunStatus.AWAITING_APPROVAL
             and self.has_approve_permission(request),
             "can_cancel": run is not None and run.status in ACTIVE_RUN_STATUSES and self.has_cancel_permission(request),
+            "can_resume": run is not None
+            and run.status == RunStatus.FAILED
+            and run.mode == RetentionRun.Mode.EXECUTE
+            and self.has_resume_permission(request),
             "auto_refresh": run is not None and run.status in (RunStatus.RUNNING, RunStatus.QUEUED),
         }
         return super().change_view(request, object_id, form_url, extra_context)

@@ -61,3 +61,22 @@ def test_only_officers_resume_and_only_a_failed_sweep(rule, officer, agent):  # 
     with pytest.raises(ValidationError, match="only a failed sweep resumes"):
         retention_run_resume(run_id=run.pk, actor=officer)
     assert retention_run_resume(run_id=run.pk).status == RunStatus.QUEUED  # the system asking again: no change
+
+
+@real_db
+def test_a_failed_runs_page_offers_officers_the_resume_button(client, rule, officer, auditor):  # noqa: F811
+    from django.urls import reverse
+
+    run = retention_run_start(rule_id=rule.pk, enqueue=False)
+    _claim(run.pk, "worker-4")
+    _interrupted(run.pk, "worker-4", OperationalError())
+    page = reverse("admin:retention_retentionrun_change", args=[run.pk])
+    client.force_login(auditor)
+    assert b"Resume from the checkpoint" not in client.get(page).content
+    assert client.post(reverse("admin:retention_run_resume", args=[run.pk])).status_code == 403
+    client.force_login(officer)
+    assert b"Resume from the checkpoint (batch 0)" in client.get(page).content
+    response = client.post(reverse("admin:retention_run_resume", args=[run.pk]))
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED
