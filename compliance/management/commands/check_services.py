@@ -12,8 +12,15 @@ class Command(BaseCommand):
         problems = []
         for alias in settings.DATABASES:
             variable = "DATABASE_URL" if alias == "default" else f"{alias.upper()}_DATABASE_URL"
+            connection = connections[alias]
             try:
-                connections[alias].ensure_connection()
+                if connection.vendor == "postgresql":
+                    # The server must answer; the database itself may not exist yet (the test
+                    # runner creates its own test databases through the maintenance database).
+                    with connection._nodb_cursor() as cursor:
+                        cursor.execute("SELECT 1")
+                else:
+                    connection.ensure_connection()
             except Exception as exc:
                 first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 problems.append(f"database {alias!r} unreachable ({first_line}); set {variable}")
