@@ -379,9 +379,11 @@ class SQLConnector(Connector):
                 )
                 if self.vendor == "sqlite":
                     starts = starts.replace("chr(", "char(")
+                # As text: "text" columns include uuid and inet, which PostgreSQL's substr() does not take.
+                as_text = f"CAST({column_sql} AS TEXT)"
                 column_sql = (
-                    f"CASE WHEN substr({column_sql}, 1, 1) IN ({starts}) "
-                    f"THEN '''' || {column_sql} ELSE {column_sql} END"
+                    f"CASE WHEN substr({as_text}, 1, 1) IN ({starts}) "
+                    f"THEN '''' || {as_text} ELSE {as_text} END"
                 )
             parts.append(f"{column_sql} AS {qn(column.name)}")
         return ", ".join(parts)
