@@ -15,7 +15,7 @@ PLATFORM_DATABASE_URL, as the test suite does) and drops them at the end::
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_bo \\
     PLATFORM_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_pf \\
-    .venv/bin/python bench/sweep.py --batch-size 5000
+    .venv/bin/python bench/sweep.py --batch-size 20000
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--requests-per-account", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=5000, help="rows per sweep batch (default 5000)")
+    parser.add_argument("--batch-size", type=int, default=20000, help="keys per sweep batch (default 20000)")
     parser.add_argument("--days", type=int, default=90, help="sweep rows older than this (default 90)")
     return parser.parse_args()
 

@@ -319,6 +319,8 @@ def platform_reset(*, using: str = "platform") -> None:
     qn = connection.ops.quote_name
     with transaction.atomic(using=using), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Foreign-key checks still queued in this transaction would block TRUNCATE: run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             tables = ", ".join(qn(model._meta.db_table) for model in DELETE_ORDER)
             cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY")
         else:

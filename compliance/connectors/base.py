@@ -193,11 +193,14 @@ class Connector(abc.ABC):
         treatments) up to ``batch_size`` rows of ``table`` whose ``timestamp_column``
         is strictly before ``cutoff`` and whose key is after ``checkpoint``, in key
         order, in one transaction. Rows of ``held_subjects`` are skipped and counted.
+        (The SQL connector's batch is the next ``batch_size`` keys after the checkpoint,
+        acting on the rows among them that are older than the cutoff.)
 
         ``timestamp_column`` is a column of ``table``, or ``"<table>.<column>"`` naming
         a timestamp of a table on its join path (sweep support messages by their
-        ticket's ``closed_at``: ``"support_tickets.closed_at"``); rows whose
-        timestamp is null are never swept.
+        ticket's ``closed_at``: ``"support_tickets.closed_at"``) or of the account
+        table the subject key leads to (API keys by ``"accounts.closed_at"``); rows
+        whose timestamp is null are never swept.
         """
 
     def sweep(

@@ -16,7 +16,9 @@ from django.db import DatabaseError, connections
 
 from compliance.connectors.base import ConnectorError
 
-TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField", "GenericIPAddressField", "UUIDField"}
+# Columns that hold free text: they can take a hash, a marker or a fixed string, and may start with
+# a spreadsheet formula. (uuid and inet columns are not among them: PostgreSQL would refuse the text.)
+TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
 TIMESTAMP_TYPES = {"DateTimeField", "DateField"}
 INTEGER_TYPES = {
     "AutoField",

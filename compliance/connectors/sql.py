@@ -306,10 +306,12 @@ class SQLConnector(Connector):
     @contextmanager
     def _write_transaction(self, table_name: str) -> Iterator[Any]:
         """One transaction for one table or batch, foreign keys checked before it ends."""
+        nested = self.connection.in_atomic_block
         with self._guard(table_name), transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
-            if self.vendor == "postgresql":
-                # Django creates foreign keys DEFERRABLE INITIALLY DEFERRED; check them now,
-                # inside this step, so a refused delete is reported for this table.
+            if self.vendor == "postgresql" and nested:
+                # Django creates foreign keys DEFERRABLE INITIALLY DEFERRED: checked at COMMIT, which
+                # a step nested in the caller's transaction does not reach. Check them now, so a
+                # refused delete fails this step (its savepoint) and names this table.
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             yield cursor
             if self.vendor == "sqlite":
@@ -382,8 +384,7 @@ class SQLConnector(Connector):
                 # As text: "text" columns include uuid and inet, which PostgreSQL's substr() does not take.
                 as_text = f"CAST({column_sql} AS TEXT)"
                 column_sql = (
-                    f"CASE WHEN substr({as_text}, 1, 1) IN ({starts}) "
-                    f"THEN '''' || {as_text} ELSE {as_text} END"
+                    f"CASE WHEN substr({as_text}, 1, 1) IN ({starts}) THEN '''' || {as_text} ELSE {as_text} END"
                 )
             parts.append(f"{column_sql} AS {qn(column.name)}")
         return ", ".join(parts)
@@ -593,67 +594,86 @@ class SQLConnector(Connector):
                 raise ConnectorError(
                     f"{self.system.slug}.{table.table_name}: no column has a treatment to anonymise with."
                 )
-        where = [age_sql]
-        where_params = list(age_params)
-        if after is not None:
-            where.append(f"{pk_sql} > %s")
-            where_params.append(after)
+        # A batch is the key range (checkpoint, k], k the ``batch_size``-th key after the checkpoint,
+        # found in the primary key index alone. Within it, the rows older than the cutoff are deleted
+        # or anonymised by one range scan: each row is read once, never looked up again by its key.
+        after_sql, after_params = (f" AND {pk_sql} > %s", [after]) if after is not None else ("", [])
         started = time.perf_counter()
         if self.vendor == "postgresql":
             collate = ' COLLATE "C"' if pk_info.is_text else ""
-            candidates = (
-                f"SELECT {pk_sql} AS k, COALESCE({held_sql}, FALSE) AS held FROM {source} "
-                f"WHERE {' AND '.join(where)} ORDER BY {pk_sql}{collate} LIMIT %s FOR UPDATE OF {source} SKIP LOCKED"
+            if after is not None:
+                after_sql = f" AND {pk_sql}{collate} > %s"
+            in_range = f"{age_sql}{after_sql} AND {pk_sql}{collate} <= bound.hi"
+            bound = (
+                f"SELECT max(k{collate}) AS hi, count(*) AS n FROM (SELECT {pk_sql} AS k FROM {source} "
+                f"WHERE TRUE{after_sql} ORDER BY {pk_sql}{collate} LIMIT %s) c"
             )
+            bound_params = [*after_params, batch_size]
             if deletes:
                 change = (
-                    f"DELETE FROM {source} USING cand WHERE {pk_sql} = cand.k AND NOT cand.held RETURNING {pk_sql} AS k"
+                    f"DELETE FROM {source} USING bound WHERE {in_range} AND NOT COALESCE({held_sql}, FALSE) "
+                    f"RETURNING {pk_sql} AS k"
                 )
-                change_params: list[Any] = []
+                change_params = [*age_params, *after_params, *held_params]
             else:
                 change = (
-                    f"UPDATE {source} SET {assignments} FROM cand WHERE {pk_sql} = cand.k AND NOT cand.held "
-                    f"AND NOT ({done}) RETURNING {pk_sql} AS k"
+                    f"UPDATE {source} SET {assignments} FROM bound WHERE {in_range} "
+                    f"AND NOT COALESCE({held_sql}, FALSE) AND NOT ({done}) RETURNING {pk_sql} AS k"
                 )
-                change_params = [*assign_params, *done_params]
+                change_params = [*assign_params, *age_params, *after_params, *held_params, *done_params]
+            held_count, held_count_params = "0", []
+            if held_subjects:
+                held_count = f"(SELECT count(*) FROM {source} WHERE {in_range} AND COALESCE({held_sql}, FALSE))"
+                held_count_params = [*age_params, *after_params, *held_params]
+            old_count, old_count_params = "NULL", []
+            if not deletes:  # rows already anonymised are matched but not changed again
+                old_count = f"(SELECT count(*) FROM {source} WHERE {in_range})"
+                old_count_params = [*age_params, *after_params]
             sql = (
-                f"WITH cand AS ({candidates}), changed AS ({change}) "
-                "SELECT (SELECT count(*) FROM cand), (SELECT count(*) FROM cand WHERE held), "
-                f"(SELECT max(k{collate})::text FROM cand), (SELECT count(*) FROM changed), "
-                f"encode(sha256(convert_to(coalesce((SELECT string_agg(k::text, ',' ORDER BY k{collate}) "
-                "FROM changed), ''), 'UTF8')), 'hex')"
+                f"WITH bound AS ({bound}), changed AS ({change}) "
+                f"SELECT bound.n, bound.hi::text, {held_count}, {old_count}, done.n, "
+                "encode(sha256(convert_to(coalesce(done.keys, ''), 'UTF8')), 'hex') FROM bound, "
+                f"(SELECT count(*) AS n, string_agg(k::text, ',' ORDER BY k{collate}) AS keys FROM changed) done"
             )
-            params = [*held_params, *where_params, batch_size, *change_params]
+            params = [*bound_params, *change_params, *held_count_params, *old_count_params]
             with self._write_transaction(table.table_name) as cursor:
                 cursor.execute(sql, params)
-                matched, held, last, affected, digest = cursor.fetchone()
+                looked_at, last, held, old, affected, digest = cursor.fetchone()
         else:
+            in_range = f"{age_sql}{after_sql} AND {pk_sql} <= %s"
             with self._write_transaction(table.table_name) as cursor:
                 cursor.execute(
-                    f"SELECT {pk_sql}, COALESCE({held_sql}, 0) FROM {source} WHERE {' AND '.join(where)} "
-                    f"ORDER BY {pk_sql} LIMIT %s",
-                    [*held_params, *where_params, batch_size],
+                    f"SELECT {pk_sql} FROM {source} WHERE 1 = 1{after_sql} ORDER BY {pk_sql} LIMIT %s",
+                    [*after_params, batch_size],
                 )
-                found = cursor.fetchall()
-                targets = [row[0] for row in found if not row[1]]
-                changed: list[Any] = []
-                if not deletes:
-                    self._prepare_hash(cursor)
-                for start in range(0, len(targets), _SQLITE_IN_CHUNK):
-                    chunk = targets[start : start + _SQLITE_IN_CHUNK]
-                    marks = ", ".join(["%s"] * len(chunk))
-                    if deletes:
-                        cursor.execute(f"DELETE FROM {source} WHERE {pk_sql} IN ({marks}) RETURNING {pk_sql}", chunk)
-                    else:
+                keys = [row[0] for row in cursor.fetchall()]
+                looked_at, last, held, old, changed = len(keys), (str(keys[-1]) if keys else None), 0, None, []
+                if keys:
+                    range_params = [*age_params, *after_params, keys[-1]]
+                    if held_subjects:
                         cursor.execute(
-                            f"UPDATE {source} SET {assignments} WHERE {pk_sql} IN ({marks}) AND NOT ({done}) "
-                            f"RETURNING {pk_sql}",
-                            [*assign_params, *chunk, *done_params],
+                            f"SELECT count(*) FROM {source} WHERE {in_range} AND COALESCE({held_sql}, 0)",
+                            [*range_params, *held_params],
                         )
-                    changed.extend(row[0] for row in cursor.fetchall())
-            matched, held, affected = len(found), sum(1 for row in found if row[1]), len(changed)
-            last = str(found[-1][0]) if found else None
+                        held = cursor.fetchone()[0]
+                    if deletes:
+                        cursor.execute(
+                            f"DELETE FROM {source} WHERE {in_range} AND NOT COALESCE({held_sql}, 0) RETURNING {pk_sql}",
+                            [*range_params, *held_params],
+                        )
+                    else:
+                        cursor.execute(f"SELECT count(*) FROM {source} WHERE {in_range}", range_params)
+                        old = cursor.fetchone()[0]
+                        self._prepare_hash(cursor)
+                        cursor.execute(
+                            f"UPDATE {source} SET {assignments} WHERE {in_range} AND NOT COALESCE({held_sql}, 0) "
+                            f"AND NOT ({done}) RETURNING {pk_sql}",
+                            [*assign_params, *range_params, *held_params, *done_params],
+                        )
+                    changed = [row[0] for row in cursor.fetchall()]
+            affected = len(changed)
             digest = keys_digest(sorted(changed))
+        matched = old if old is not None else affected + held
         duration_ms = (time.perf_counter() - started) * 1000
         return SweepBatch(
             matched=matched,
@@ -661,7 +681,7 @@ class SQLConnector(Connector):
             skipped_held=held,
             checkpoint=last if last is not None else checkpoint,
             keys_sha256=digest,
-            done=matched < batch_size,
+            done=looked_at < batch_size,
             duration_ms=duration_ms,
         )
 
@@ -682,7 +702,14 @@ class SQLConnector(Connector):
         else:
             owner_name, column_name = table.table_name, timestamp_column
         owners = [t.table_name for t in path]
-        if owner_name not in owners:
+        account = self._account_table()
+        through_account = (
+            owner_name not in owners
+            and account is not None
+            and owner_name == account.table_name
+            and path[-1].subject_column
+        )
+        if owner_name not in owners and not through_account:
             raise ConnectorError(f"Table {owner_name!r} is not on the join path of {table.table_name!r}.")
         info = self._column(owner_name, column_name)
         if not info.is_timestamp:
@@ -693,6 +720,17 @@ class SQLConnector(Connector):
         elif self.vendor == "sqlite":
             value = self.connection.ops.adapt_datetimefield_value(cutoff)
         condition = f"{self.qn_column(owner_name, column_name)} < %s"
+        if through_account:
+            # An event of the subject's account (e.g. its closure), reached through the subject key.
+            end = path[-1]
+            end_sql = self.qn_column(end.table_name, end.subject_column)
+            if end.subject_key == MappedTable.SubjectKey.EMAIL:
+                key_sql = f"lower({self.qn_column(account.table_name, account.account_email_column)})"
+                end_sql = f"lower({end_sql})"
+            else:
+                key_sql = self.qn_column(account.table_name, account.subject_column)
+            condition = f"{end_sql} IN (SELECT {key_sql} FROM {self.qn_table(account.table_name)} WHERE {condition})"
+            return self._through_path(path, condition), [value]
         return self._through_path(path[: owners.index(owner_name) + 1], condition), [value]
 
     def _held_condition(self, table: MappedTable, subjects: list[Subject]) -> tuple[str, list[Any]]:

@@ -4,17 +4,24 @@ import csv
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.db import connections
 
 from compliance.connectors import ConnectorError, ErasurePlan, Subject, TablePlan, get_connector
 from compliance.connectors.sql import SQLConnector, keyed_hash
-from compliance.models import HASH_PREFIX, REDACTED, SystemOfRecord
+from compliance.datamap import datamap_import
+from compliance.models import HASH_PREFIX, REDACTED, MappedColumn, MappedTable, SystemOfRecord
 from tests.compliance.datamap_fixtures import (
     ANCHOR,
     BOTH_PLATFORMS,
     MemorySink,
+    shipped_map,
 )
 
 pytestmark = pytest.mark.django_db(databases=BOTH_PLATFORMS)
@@ -314,9 +321,10 @@ def _digest(keys):
 def test_sweep_deletes_only_old_rows_in_bounded_batches_with_key_evidence(platform):
     cutoff = ANCHOR - timedelta(days=365)
     events = platform.objects("VisitorEvent")
-    old = sorted(events.filter(created_at__lt=cutoff).values_list("pk", flat=True))
+    old = set(events.filter(created_at__lt=cutoff).values_list("pk", flat=True))
     young = sorted(events.filter(created_at__gte=cutoff).values_list("pk", flat=True))
     assert old and young
+    keys = sorted(events.values_list("pk", flat=True))
 
     batches = list(
         platform.connector.sweep(
@@ -329,11 +337,13 @@ def test_sweep_deletes_only_old_rows_in_bounded_batches_with_key_evidence(platfo
         )
     )
 
+    # Each batch looks at the next 25 keys and deletes the old rows among them, in one transaction.
+    chunks = [keys[i : i + 25] for i in range(0, len(keys), 25)]
     assert sum(b.affected for b in batches) == len(old)
-    assert all(b.matched <= 25 for b in batches) and batches[-1].done
-    chunks = [old[i : i + 25] for i in range(0, len(old), 25)]
-    assert [b.keys_sha256 for b in batches[: len(chunks)]] == [_digest(c) for c in chunks]
     assert [b.checkpoint for b in batches[: len(chunks)]] == [str(c[-1]) for c in chunks]
+    assert [b.keys_sha256 for b in batches[: len(chunks)]] == [_digest([k for k in c if k in old]) for c in chunks]
+    assert [b.affected for b in batches[: len(chunks)]] == [len([k for k in c if k in old]) for c in chunks]
+    assert batches[-1].done and not any(b.done for b in batches[:-1])
     assert sorted(events.values_list("pk", flat=True)) == young
 
 
@@ -447,6 +457,33 @@ def test_sweep_through_the_join_path_uses_the_parents_timestamp(platform):
     assert set(messages.values_list("pk", flat=True)) == expected_left
 
 
+def test_sweep_by_an_event_of_the_subjects_account(platform):
+    # API keys 30 days after their account closed: the account is reached through the subject key.
+    cutoff = ANCHOR - timedelta(days=30)
+    keys = platform.objects("ApiKey")
+    accounts = platform.objects("Account")
+    accounts.filter(pk__in=list(accounts.order_by("pk").values_list("pk", flat=True)[:3])).update(
+        closed_at=ANCHOR - timedelta(days=60)
+    )
+    closed_long_ago = set(platform.objects("Account").filter(closed_at__lt=cutoff).values_list("pk", flat=True))
+    assert closed_long_ago
+    expected_left = set(keys.exclude(account_id__in=closed_long_ago).values_list("pk", flat=True))
+
+    batches = list(
+        platform.connector.sweep(
+            platform.table("api_keys"),
+            timestamp_column="accounts.closed_at",
+            cutoff=cutoff,
+            action="delete",
+            checkpoint=None,
+            batch_size=10,
+        )
+    )
+
+    assert sum(b.affected for b in batches) > 0
+    assert set(keys.values_list("pk", flat=True)) == expected_left
+
+
 def test_sweep_resumed_from_a_checkpoint_ends_like_an_uninterrupted_run(pg_platform, sqlite_platform):
     cutoff = ANCHOR - timedelta(days=200)
     table_pg = pg_platform.table("visitor_events")
@@ -516,3 +553,104 @@ def test_get_connector_picks_the_sql_connector_and_refuses_inactive_systems(pg_p
     pg_platform.system.is_active = False
     with pytest.raises(ConnectorError, match="not active"):
         get_connector(pg_platform.system)
+
+
+# -- identifiers never reach SQL unchecked -------------------------------------------------------
+
+
+def test_names_smuggled_past_validation_are_refused_by_the_connector(pg_platform):
+    # Rows written straight to the database (no clean()): the connector still checks every name.
+    evil = MappedTable.objects.create(
+        system=pg_platform.system,
+        table_name='accounts" WHERE 1=1; DROP TABLE accounts; --',
+        subject_column="id",
+        subject_key="account_id",
+    )
+    with pytest.raises(ConnectorError, match="does not exist"):
+        pg_platform.connector.locate(Subject(account_ref="1"))
+    evil.delete()
+
+    requests = pg_platform.table("api_requests")
+    MappedColumn.objects.create(table=requests, name='ip_address" = NULL, "cost', not_personal=True)
+    with pytest.raises(ConnectorError, match="not in the database"):
+        pg_platform.connector.export(Subject(account_ref="1"), MemorySink())
+    assert "accounts" in connections["platform"].introspection.table_names()
+
+
+def test_sweep_parameters_cannot_carry_sql(platform):
+    table = platform.table("visitor_events")
+    before = platform.objects("VisitorEvent").count()
+    for column in ["created_at < now() OR 1=1 --", "created_at) OR (1=1", "organisations.created_at", "page"]:
+        with pytest.raises(ConnectorError):
+            platform.connector.sweep_batch(
+                table,
+                timestamp_column=column,
+                cutoff=ANCHOR,
+                action="delete",
+                checkpoint=None,
+                batch_size=10,
+            )
+    with pytest.raises(ConnectorError, match="not a key"):
+        platform.connector.sweep_batch(
+            table, timestamp_column="created_at", cutoff=ANCHOR, action="delete", checkpoint="0 OR 1=1", batch_size=10
+        )
+    with pytest.raises(ConnectorError, match="Unknown sweep action"):
+        platform.connector.sweep_batch(
+            table, timestamp_column="created_at", cutoff=ANCHOR, action="drop", checkpoint=None, batch_size=10
+        )
+    assert platform.objects("VisitorEvent").count() == before
+
+
+def test_same_seed_gives_the_same_rows_on_postgresql_and_sqlite(pg_platform, sqlite_platform):
+    def rows(p, name, *fields):
+        return list(p.objects(name).order_by("pk").values_list(*fields))
+
+    assert rows(pg_platform, "Account", "pk", "email", "created_at", "closed_at") == rows(
+        sqlite_platform, "Account", "pk", "email", "created_at", "closed_at"
+    )
+    assert rows(pg_platform, "ApiRequest", "pk", "account_id", "created_at", "ip_address") == rows(
+        sqlite_platform, "ApiRequest", "pk", "account_id", "created_at", "ip_address"
+    )
+    assert rows(pg_platform, "Prompt", "pk", "api_request_id", "content") == rows(
+        sqlite_platform, "Prompt", "pk", "api_request_id", "content"
+    )
+
+
+@pytest.mark.django_db(databases=BOTH_PLATFORMS, transaction=True)
+def test_an_unreachable_database_fails_with_a_clear_pii_free_error(datamap_baseline):
+    """A real process whose platform alias points at a closed port: locate and the audit both say so."""
+    datamap_import(shipped_map())
+    db = connections["default"].settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
+        f"{db['NAME']}",
+        "PLATFORM_DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere",
+    }
+    script = (
+        "import django; django.setup()\n"
+        "from compliance.connectors import ConnectorError, Subject, get_connector\n"
+        "from compliance.models import SystemOfRecord\n"
+        "try:\n"
+        "    get_connector(SystemOfRecord.objects.get(slug='studio-platform'))"
+        ".locate(Subject(account_ref='1', email='ada@example.com'))\n"
+        "except ConnectorError as exc:\n"
+        "    print('ConnectorError:', exc)\n"
+    )
+    located = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120
+    )
+    assert "ConnectorError: Cannot reach database alias 'platform' (OperationalError)." in located.stdout
+    assert "ada@example.com" not in located.stdout + located.stderr
+
+    audit = subprocess.run(
+        [sys.executable, "manage.py", "datamap_audit"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert audit.returncode == 1
+    assert audit.stdout.splitlines() == ["studio-platform: Cannot reach database alias 'platform' (OperationalError)."]
