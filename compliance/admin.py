@@ -2,6 +2,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
 from compliance.admin_base import AuditedAdmin, csv_response
 from compliance.models import (
@@ -204,13 +206,16 @@ class SystemOfRecordForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        aliases = [alias for alias in settings.DATABASES if alias != "default"] + ["default"]
-        self.fields["database_alias"].choices = [("", "---------")] + [(a, a) for a in aliases]
-        self.fields["database_alias"].help_text = SystemOfRecord._meta.get_field("database_alias").help_text
-        secrets = sorted(getattr(settings, "WEBHOOK_SECRETS", {}))
-        self.fields["webhook_secret_setting"].help_text += (
-            f" Configured: {', '.join(secrets)}." if secrets else " None configured (WEBHOOK_SECRET_NAMES)."
-        )
+        # A view-only user's form has these as read-only values, not fields.
+        if "database_alias" in self.fields:
+            aliases = [alias for alias in settings.DATABASES if alias != "default"] + ["default"]
+            self.fields["database_alias"].choices = [("", "---------")] + [(a, a) for a in aliases]
+            self.fields["database_alias"].help_text = SystemOfRecord._meta.get_field("database_alias").help_text
+        if "webhook_secret_setting" in self.fields:
+            secrets = sorted(getattr(settings, "WEBHOOK_SECRETS", {}))
+            self.fields["webhook_secret_setting"].help_text += (
+                f" Configured: {', '.join(secrets)}." if secrets else " None configured (WEBHOOK_SECRET_NAMES)."
+            )
 
 
 @admin.register(SystemOfRecord)
@@ -366,3 +371,22 @@ class ManualTaskAdmin(AuditedAdmin):
                 manual_task_reopen(task_id=task.pk, actor=request.user)
             except ValidationError as exc:
                 self.report_domain_error(request, exc)
+
+
+class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
+    """Beat's schedule. Its enable, disable, toggle and run actions change or start jobs (a retention
+    sweep, a digest), so they need the change permission: beat's own admin offers them to anyone who
+    can read the list, auditors included."""
+
+    CHANGING_ACTIONS = ("enable_tasks", "disable_tasks", "toggle_tasks", "run_tasks")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.has_change_permission(request):
+            for name in self.CHANGING_ACTIONS:
+                actions.pop(name, None)
+        return actions
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, PeriodicTaskAdmin)

@@ -26,12 +26,19 @@ OFF, AGT, AUD = "officer", "agent", "auditor"
 
 # Admin actions (the changelist's action menu) each role is offered. Anything else a role posts is refused.
 ACTIONS: dict[str, dict[str, set[str]]] = {
+    # Beat's own admin offered these to anyone who can read the list; compliance/admin.py limits them.
     "django_celery_beat.periodictask": {
         "enable_tasks": {OFF},
         "disable_tasks": {OFF},
         "toggle_tasks": {OFF},
         "run_tasks": {OFF},
+        "delete_selected": {OFF},
     },
+    **{
+        f"django_celery_beat.{name}": {"delete_selected": {OFF}}
+        for name in ["clockedschedule", "crontabschedule", "solarschedule", "intervalschedule"]
+    },
+    "compliance.workerheartbeat": {"delete_selected": {OFF}},
     "compliance.processingactivity": {"export_csv": {OFF, AUD}},
     "compliance.systemofrecord": {"check_against_schema": {OFF, AUD}, "import_columns_from_schema": {OFF}},
     "compliance.mappedtable": {"check_against_schema": {OFF, AUD}, "import_columns_from_schema": {OFF}},
@@ -75,9 +82,9 @@ STEP_VIEWS: list[tuple[str, str | None, str, dict[str, int]]] = [
     ("retention_run_cancel", "retention.retentionrun", "post", {OFF: 302, AGT: 403, AUD: 403}),
     ("retention_run_resume", "retention.retentionrun", "post", {OFF: 302, AGT: 403, AUD: 403}),
     ("fulfilment_fulfilmentplan_approve", "fulfilment.fulfilmentplan", "post", {OFF: 302, AGT: 403, AUD: 403}),
-    ("fulfilment_fulfilmentplan_edit", "fulfilment.fulfilmentplan", "get", {OFF: 302, AGT: 403, AUD: 403}),
+    ("fulfilment_fulfilmentplan_edit", "fulfilment.fulfilmentplan", "get", {OFF: 200, AGT: 403, AUD: 403}),
     ("fulfilment_fulfilmentstep_retry", "fulfilment.fulfilmentstep", "post", {OFF: 302, AGT: 403, AUD: 403}),
-    ("fulfilment_fulfilmentstep_waive", "fulfilment.fulfilmentstep", "get", {OFF: 302, AGT: 403, AUD: 403}),
+    ("fulfilment_fulfilmentstep_waive", "fulfilment.fulfilmentstep", "get", {OFF: 200, AGT: 403, AUD: 403}),
     ("fulfilment_exportbundle_download", "fulfilment.exportbundle", "get", {OFF: 200, AGT: 403, AUD: 403}),
     ("fulfilment_exportbundle_new_link", "fulfilment.exportbundle", "get", {OFF: 200, AGT: 403, AUD: 403}),
     ("fulfilment_exportbundle_purge", "fulfilment.exportbundle", "post", {OFF: 302, AGT: 403, AUD: 403}),
@@ -180,7 +187,8 @@ def test_every_registered_action_and_admin_step_has_a_row():
         for name in (model_admin.actions or [])
         if isinstance(name, str)
     }
-    listed = {(label, name) for label, actions in ACTIONS.items() for name in actions}
+    # delete_selected comes from the site, not the ModelAdmin: the per-role test checks where it is offered.
+    listed = {(label, name) for label, actions in ACTIONS.items() for name in actions if name != "delete_selected"}
     assert sorted(declared) == sorted(listed)
     assert sorted(_admin_url_names()) == sorted({row[0] for row in STEP_VIEWS} | set(SITE_VIEWS))
 
@@ -201,11 +209,12 @@ def test_each_role_is_offered_exactly_the_actions_the_table_says_and_a_forbidden
             for name in set(ACTIONS.get(label, {})) - expected:
                 changelist = _urls(model)["changelist"]
                 response = client.post(changelist, {"action": name, "_selected_action": [obj.pk], "index": 0})
-                refused = response.status_code == 403 or (
-                    response.status_code in (200, 302)
-                    and any("No action selected" in str(m) for m in get_messages(response.wsgi_request))
+                # Django runs no action it did not offer: with none offered it ignores the post, else it says so.
+                ignored = not offered or any(
+                    "No action selected" in str(m) for m in get_messages(response.wsgi_request)
                 )
-                if not refused:
+                refused = response.status_code == 403 or (response.status_code in (200, 302) and ignored)
+                if not refused or not model._default_manager.filter(pk=obj.pk).exists():
                     problems.append(f"{role} {label}: action {name} answered {response.status_code}")
     assert problems == []
 
