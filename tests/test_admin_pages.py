@@ -58,7 +58,6 @@ ACCESS.update(
         "requests_app.apiclient": {"officer": "change", "agent": "none", "auditor": "view"},
     }
 )
-
 # Subprocessor register: officers keep it; the worker's evidence (notices sent, reminders, digests)
 # is read-only for everyone; agents see none of it (the public list is enough for them).
 ACCESS.update(
@@ -78,6 +77,14 @@ ACCESS.update(
     {
         f"subprocessors.{name}": {"officer": "view", "agent": "none", "auditor": "view"}
         for name in ["changenoticedelivery", "expiryreminder", "registerdigest"]
+    }
+)
+# The access audit is read-only for everyone; second-factor devices are for superusers only.
+ACCESS.update(
+    {
+        "security.accessevent": {"officer": "view", "agent": "none", "auditor": "view"},
+        "otp_totp.totpdevice": {"officer": "none", "agent": "none", "auditor": "none"},
+        "otp_static.staticdevice": {"officer": "none", "agent": "none", "auditor": "none"},
     }
 )
 

@@ -20,7 +20,6 @@ STORAGES = {
         "OPTIONS": {"location": str(VAR_DIR / "test-private")},
     },
 }
-
 # Tests of other apps log in with force_login/login(); tests/security turns both
 # protections on and drives the real login, second factor and lockout flows.
 ADMIN_2FA_REQUIRED = False

@@ -461,8 +461,13 @@ def bundle_progress(*, bundle_id: int) -> None:
 
 
 def _kept_reason(steps: list[FulfilmentStep]) -> tuple[list[str], bool]:
+    """What the erasure kept that falls short of the request: the back office's own record of handling
+    the request is accountability, not data kept from the subject, so it does not make the line partial
+    (the letter still lists it)."""
     kept, statutory = [], False
     for step in steps:
+        if step.reason == BACK_OFFICE_KEEP_REASON:
+            continue
         if step.action == TableAction.KEEP and step.status == FulfilmentStep.Status.DONE and step.rows_kept:
             kept.append(f"{step.table.table_name} ({step.rows_kept} rows): {step.reason}")
             statutory = statutory or step.reason.startswith(("Retention rule", "Legal hold"))

@@ -352,3 +352,51 @@ def test_rectification_in_a_webhook_system_is_a_signed_call_carrying_the_change(
     assert call["subject"]["email"] == platform.subject.email.lower()
     # The SQL platform has no rectify operation: a person does it there.
     assert FulfilmentStep.objects.get(request=request, kind="rectify", system=platform.system).status == "waiting"
+
+
+def test_the_back_office_record_of_the_request_is_kept_without_making_the_erasure_partial(
+    platform, open_request, officer, django_capture_on_commit_callbacks
+):
+    from tests.fulfilment.conftest import platform_execute
+
+    # Someone without an account who wrote to support once, and whose requests the back office maps too.
+    email = "walk-in.visitor@example.org"
+    platform_execute(
+        "INSERT INTO support_tickets (requester_email, subject, status, created_at) "
+        "VALUES (%s, 'Billing question', 'closed', now())",
+        [email],
+    )
+    back_office = SystemOfRecord.objects.create(
+        name="Back office", slug="backoffice", owner="Compliance", kind="sql", database_alias="default"
+    )
+    table = MappedTable.objects.create(
+        system=back_office,
+        table_name="requests_app_rightsrequest",
+        subject_column="requester_email",
+        subject_key="email",
+    )
+    MappedColumn.objects.create(
+        table=table,
+        name="requester_email",
+        data_category=DataCategory.objects.get(slug="account-identity"),
+        treatment="hash",
+    )
+    from compliance.connectors import Subject
+
+    request = open_request(Subject(email=email), ["erasure"])
+    _start(request, officer, django_capture_on_commit_callbacks)
+    plan = FulfilmentPlan.objects.get(request=request)
+    actions = {(e["system"], e["table"]): e["action"] for e in plan.tables}
+    assert actions == {
+        ("backoffice", "requests_app_rightsrequest"): "keep",
+        ("studio-platform", "support_tickets"): "mask",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_approve(plan=plan, actor=officer)
+    assert request.lines.get().outcome == "fulfilled"
+    request.refresh_from_db()
+    assert request.requester_email == email  # the back office's own record is untouched
+    assert platform_values("SELECT requester_email FROM support_tickets WHERE requester_email = %s", [email]) == []
+    assert [item["why"] for item in kept_items(request)] == [
+        "Records of how rights requests were handled are kept as evidence under the retention schedule"
+    ]

@@ -1,0 +1,260 @@
+"""Load: 50 concurrent clients posting rights requests to the API for a minute, on loopback.
+
+A real server (gunicorn, ``config.wsgi``) in front of PostgreSQL; the clients are threads of this process
+with keep-alive connections, each posting one request after another, every one for a different requester
+and with its own ``Idempotency-Key``. Afterwards the database is checked: every request answered 201 is
+stored exactly once (looked up by its key and by the requester's address), no request answered otherwise
+is stored, references are unique, and no answer was a 5xx. Prints throughput and latency percentiles;
+exits 1 if any check fails.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_intake .venv/bin/python bench/intake_load.py
+
+The database named by ``DATABASE_URL`` is dropped and created afresh (default ``bench_intake``).
+Options: ``--clients 50 --seconds 60 --workers 3 --threads 8``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+RIGHTS = [["access"], ["erasure"], ["access", "portability"], ["rectification"], ["access", "erasure"]]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def recreate_database(url: str) -> None:
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise SystemExit(f"database name {name!r}: use lower-case letters, digits and underscores")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(env: dict, *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
+class Results:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.statuses: Counter[int] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.created: dict[str, str] = {}  # idempotency key -> reference
+        self.not_created: list[str] = []  # keys answered with anything but 201
+
+    def record(self, key: str, seconds: float, status: int | None, reference: str | None, error: str = "") -> None:
+        with self.lock:
+            self.latencies.append(seconds)
+            if status is None:
+                self.errors[error] += 1
+                self.not_created.append(key)
+                return
+            self.statuses[status] += 1
+            if status == 201 and reference:
+                self.created[key] = reference
+            else:
+                self.not_created.append(key)
+
+
+def client(number: int, base: str, token: str, deadline: float, results: Results, run_id: str) -> None:
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    sent = 0
+    while time.monotonic() < deadline:
+        key = f"{run_id}-{number}-{sent}"
+        body = {
+            "requester_email": f"load.{number}.{sent}.{run_id}@bench.example",
+            "requester_name": f"Load Client {number}",
+            "account_ref": f"acct-{number}-{sent}",
+            "regime": "uk_gdpr",
+            "rights": RIGHTS[(number + sent) % len(RIGHTS)],
+            "channel": "web_form",
+            "description": f"Benchmark request {key}",
+        }
+        started = time.perf_counter()
+        try:
+            response = session.post(
+                f"{base}/api/v1/rights-requests/", json=body, headers={"Idempotency-Key": key}, timeout=30
+            )
+        except requests.RequestException as exc:
+            results.record(key, time.perf_counter() - started, None, None, type(exc).__name__)
+        else:
+            reference = response.json().get("reference") if response.status_code == 201 else None
+            results.record(key, time.perf_counter() - started, response.status_code, reference)
+        sent += 1
+    session.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def verify(url: str, results: Results, run_id: str) -> list[str]:
+    problems = []
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT r.reference, r.requester_email, i.key FROM requests_app_rightsrequest r "
+            "LEFT JOIN requests_app_idempotencyrecord i ON i.rights_request_id = r.id"
+        ).fetchall()
+        lines = conn.execute("SELECT count(*) FROM requests_app_requestline").fetchone()[0]
+    references = [row[0] for row in rows]
+    by_key = Counter(row[2] for row in rows)
+    emails = Counter(row[1] for row in rows)
+    if len(references) != len(set(references)):
+        problems.append(f"{len(references) - len(set(references))} duplicate references")
+    if len(rows) != len(results.created):
+        problems.append(f"{len(rows)} requests stored, {len(results.created)} answered 201")
+    twice = [key for key, count in by_key.items() if count > 1]
+    if twice:
+        problems.append(f"{len(twice)} idempotency keys stored more than once")
+    if any(count > 1 for count in emails.values()):
+        problems.append("a requester's request was stored more than once")
+    stored = {row[2]: row[0] for row in rows}
+    missing = [key for key, reference in results.created.items() if stored.get(key) != reference]
+    if missing:
+        problems.append(f"{len(missing)} requests answered 201 are not stored under their reference")
+    leaked = [key for key in results.not_created if key in stored]
+    if leaked:
+        problems.append(f"{len(leaked)} requests answered with an error were stored anyway")
+    server_errors = sum(count for status, count in results.statuses.items() if status >= 500)
+    if server_errors:
+        problems.append(f"{server_errors} answers were 5xx")
+    if results.errors:
+        problems.append(f"client errors: {dict(results.errors)}")
+    if not rows:
+        problems.append("nothing was stored")
+    print(f"stored: {len(rows)} requests with {lines} lines, {len(set(references))} distinct references")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    args = parser.parse_args()
+
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_intake")
+    if not url.startswith("postgres"):
+        raise SystemExit("DATABASE_URL must be a postgres:// URL (the benchmark measures PostgreSQL)")
+    print("preparing a fresh database (migrations, policy baseline, API token)...", flush=True)
+    recreate_database(url)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_DEBUG": "false",
+        "DATABASE_URL": url,
+        "DATABASE_CONN_MAX_AGE": "60",
+        # The intake writes only to the back office's database; the platform is never touched here.
+        "PLATFORM_DATABASE_URL": f"sqlite:///{ROOT / 'var' / 'bench-intake-platform.sqlite3'}",
+        "LOG_LEVEL": "WARNING",
+    }
+    manage(env, "migrate", "--noinput")
+    manage(env, "load_policy_baseline")
+    token = re.search(r"dsr_\S+", manage(env, "create_api_token", "Load benchmark")).group(0)
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(PYTHON).parent / "gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--worker-class",
+            "gthread",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    print(f"server on {base}; {args.clients} clients for {args.seconds:.0f} s...", flush=True)
+    try:
+        for _ in range(200):
+            try:
+                requests.get(f"{base}/api/schema/", timeout=2)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not start")
+        results = Results()
+        run_id = uuid.uuid4().hex[:8]
+        deadline = time.monotonic() + args.seconds
+        threads = [
+            threading.Thread(target=client, args=(n, base, token, deadline, results, run_id))
+            for n in range(args.clients)
+        ]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    total = len(results.latencies)
+    print(
+        f"{args.clients} clients for {args.seconds:.0f} s against gunicorn "
+        f"({args.workers} workers x {args.threads} threads) and PostgreSQL, on loopback"
+    )
+    print(f"requests: {total} in {elapsed:.1f} s; statuses: {dict(sorted(results.statuses.items()))}")
+    print(f"throughput: {total / elapsed:.1f} requests/s ({len(results.created) / elapsed:.1f} created/s)")
+    ms = [value * 1000 for value in results.latencies]
+    print(
+        f"latency ms: p50 {percentile(ms, 0.50):.0f}, p95 {percentile(ms, 0.95):.0f}, "
+        f"p99 {percentile(ms, 0.99):.0f}, max {max(ms):.0f}, mean {statistics.mean(ms):.0f}"
+    )
+    problems = verify(url, results, run_id)
+    if problems:
+        print("FAILED: " + "; ".join(problems))
+        return 1
+    print("checks: every 201 stored exactly once under its reference, references unique, no 5xx")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
