@@ -160,55 +160,6 @@ AXES_CLIENT_IP_CALLABLE = "security.ip.client_ip"
 AXES_CLIENT_STR_CALLABLE = "security.axes_hooks.client_str"  # log lines carry a keyed hash, not the username
 AXES_LOCKOUT_CALLABLE = "security.views.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
-# Content-Security-Policy of every response. The admin runs no inline script, so
-# scripts are 'self' only; it does use inline <style> blocks, hence 'unsafe-inline'
-# for styles (styles cannot run code).
-CONTENT_SECURITY_POLICY = {
-    "default-src": ["'self'"],
-    "script-src": ["'self'"],
-    "style-src": ["'self'", "'unsafe-inline'"],
-    "img-src": ["'self'", "data:"],
-    "font-src": ["'self'"],
-    "connect-src": ["'self'"],
-    "object-src": ["'none'"],
-    "base-uri": ["'none'"],
-    "form-action": ["'self'"],
-    "frame-ancestors": ["'none'"],
-}
-_csp_report_uri = env.str("CSP_REPORT_URI", default="")
-if _csp_report_uri:
-    CONTENT_SECURITY_POLICY["report-uri"] = [_csp_report_uri]
-PERMISSIONS_POLICY_DISABLED = ["camera", "microphone", "geolocation", "payment", "usb", "interest-cohort"]
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
-    "django.contrib.auth.backends.ModelBackend",
-]
-
-# ------------------------------------------------------------------------------
-# Security: second factor, login throttling, client address, headers
-# ------------------------------------------------------------------------------
-# Every admin login passes a TOTP code (or a recovery code) after its password.
-# Only the local demo may turn this off; `check --deploy` warns when it is off.
-ADMIN_2FA_REQUIRED = bool_from_env("ADMIN_2FA_REQUIRED", True)
-# Plain support agents (that group only, no other permission) may be exempted.
-SUPPORT_AGENT_2FA_REQUIRED = bool_from_env("SUPPORT_AGENT_2FA_REQUIRED", True)
-TWO_FACTOR_RECOVERY_CODES = 10
-OTP_TOTP_ISSUER = SITE_NAME
-OTP_ADMIN_HIDE_SENSITIVE_DATA = True
-# Reverse proxies in front of the web process that append to X-Forwarded-For;
-# 0 means REMOTE_ADDR is the client (the header is then ignored).
-TRUSTED_PROXY_COUNT = int_from_env("TRUSTED_PROXY_COUNT", 0, minimum=0)
-# django-axes: lock a username at one address after this many failures, for this long.
-AXES_ENABLED = True
-AXES_FAILURE_LIMIT = int_from_env("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = timedelta(minutes=int_from_env("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_ENABLE_ADMIN = False  # failures stay in axes' tables; `manage.py axes_reset_username NAME` unlocks early
-AXES_CLIENT_IP_CALLABLE = "security.ip.client_ip"
-AXES_CLIENT_STR_CALLABLE = "security.axes_hooks.client_str"  # log lines carry a keyed hash, not the username
-AXES_LOCKOUT_CALLABLE = "security.views.lockout_response"
-AXES_ENABLE_ACCESS_FAILURE_LOG = False
 # No log of successful logins in axes' table (IP and browser of every login, kept forever):
 # a login that passes its second factor is an AccessEvent, which the access audit keeps.
 AXES_DISABLE_ACCESS_LOG = True
