@@ -213,7 +213,9 @@ def main() -> int:
     try:
         for _ in range(200):
             try:
-                requests.get(f"{base}/api/schema/", timeout=2)
+                # An unauthenticated call answers 401 without touching the schema generator (drf-spectacular
+                # builds its schema lazily and is not safe against concurrent first requests).
+                requests.get(f"{base}/api/v1/rights-requests/", timeout=30)
                 break
             except requests.RequestException:
                 time.sleep(0.1)
