@@ -91,3 +91,19 @@ def test_erasure_waits_for_approval_then_masks_deletes_and_keeps_invoices(
     assert "invoices" in line.outcome_reason and "VAT" in line.outcome_reason
     notices = {n.subprocessor.slug for n in request.recipient_notices.all()}
     assert notices == {"inferco", "helpdesk"}
+
+
+def test_a_subject_found_nowhere_gets_a_bundle_saying_so(
+    platform, open_request, officer, django_capture_on_commit_callbacks
+):
+    from compliance.connectors import Subject
+
+    request = open_request(Subject(email="never.seen@example.net"), ["access"])
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment_start(request=request, actor=officer)
+    bundle = ExportBundle.objects.get(request=request)
+    archive = _bundle_zip(bundle)
+    assert archive.namelist() == ["index.html", "manifest.json"]
+    assert "We found no personal data about you" in archive.read("index.html").decode()
+    assert json.loads(archive.read("manifest.json"))["rows_total"] == 0
+    assert request.lines.get().outcome == "fulfilled"
