@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
@@ -12,27 +13,46 @@ from rest_framework import serializers
 from rest_framework.fields import SkipField
 
 from compliance.baseline import REGIMES, RIGHTS
+from compliance.models import Regime
 from requests_app.models import Channel, EventType, RequestEvent, RequestLine, RightsRequest
 from requests_app.selectors import request_sla
 from requests_app.services import rights_request_check
 from requests_app.services.requests import MANUAL_EVENT_TYPES
 
-# The API contract: the regimes and rights of the policy baseline.
-REGIME_CODES = [regime["code"] for regime in REGIMES]
+# The API contract: the rights of the policy; the regimes are rows (a regime added in the admin is
+# accepted, and listed in the schema, without a code change). The baseline's codes are the fallback
+# when the table cannot be read (schema generation before migrations).
+BASELINE_REGIME_CODES = [regime["code"] for regime in REGIMES]
 RIGHT_CODES = [slug for slug, _name, _description in RIGHTS]
+
+
+def regime_codes() -> list[str]:
+    try:
+        codes = list(Regime.objects.filter(is_active=True).order_by("code").values_list("code", flat=True))
+    except DatabaseError:
+        codes = []
+    return codes or BASELINE_REGIME_CODES
+
+
+# RFC 2606 reserves .invalid: an address that can never belong to a real requester.
+CROSS_CHECK_STAND_IN_EMAIL = "cross-check@example.invalid"
 
 
 class RightsRequestCreateSerializer(serializers.Serializer):
     requester_email = serializers.EmailField(max_length=254)
     requester_name = serializers.CharField(max_length=200)
     account_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    regime = serializers.ChoiceField(choices=REGIME_CODES)
+    regime = serializers.ChoiceField(choices=BASELINE_REGIME_CODES)
     rights = serializers.ListField(
         child=serializers.ChoiceField(choices=RIGHT_CODES), min_length=1, max_length=len(RIGHT_CODES)
     )
     received_at = serializers.DateTimeField(required=False, help_text="ISO 8601; defaults to now; never in the future.")
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
     description = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["regime"].choices = regime_codes()
 
     def is_valid(self, *, raise_exception: bool = False) -> bool:
         """Report every bad field at once, including the checks that need several fields
@@ -55,10 +75,12 @@ class RightsRequestCreateSerializer(serializers.Serializer):
                 values[name] = field.run_validation(field.get_value(self.initial_data))
             except (serializers.ValidationError, DjangoValidationError, SkipField):
                 continue  # SkipField: an optional field left out (e.g. received_at), nothing to check
+        # A field that failed its own validation is already reported; these stand-ins only let the
+        # cross-field check run so the same 400 also carries the other fields' errors.
         try:
             rights_request_check(
                 requester_name=values.get("requester_name", "-"),
-                requester_email=values.get("requester_email", "placeholder@example.invalid"),
+                requester_email=values.get("requester_email", CROSS_CHECK_STAND_IN_EMAIL),
                 regime=values.get("regime"),
                 rights=values.get("rights", []),
                 channel=values.get("channel", Channel.API),

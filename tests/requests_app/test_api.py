@@ -337,3 +337,27 @@ def test_the_openapi_schema_documents_every_endpoint_and_its_4xx(baseline):
         "quebec",
         "fadp",
     }
+
+
+def test_a_regime_added_in_the_admin_is_accepted_and_listed_without_a_code_change(api, baseline):
+    from compliance.models import Regime, RegimeRight
+
+    uk = Regime.objects.get(code="uk_gdpr")
+    jersey = Regime.objects.get(pk=uk.pk)
+    jersey.pk = None
+    jersey.code, jersey.name, jersey.jurisdiction = "jersey_dpl", "Jersey DPL 2018", "Jersey"
+    jersey.save()
+    for granted in RegimeRight.objects.filter(regime=uk):
+        granted.pk, granted.regime = None, jersey
+        granted.save()
+
+    response = post(api, CREATE, {**VALID, "regime": "jersey_dpl"})
+    assert response.status_code == 201, response.json()
+    assert RightsRequest.objects.get(reference=response.json()["reference"]).regime == jersey
+    schema = Client().get(reverse("api-schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json").content.decode()
+    assert "jersey_dpl" in schema
+
+    Regime.objects.filter(pk=jersey.pk).update(is_active=False)
+    response = post(api, CREATE, {**VALID, "regime": "jersey_dpl"})
+    assert response.status_code == 400
+    assert response.json()["regime"] == ['"jersey_dpl" is not a valid choice.']
