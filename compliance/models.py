@@ -450,6 +450,25 @@ class MappedTable(models.Model):
             path.append(path[-1].parent)
         return path
 
+    def account_table(self) -> MappedTable | None:
+        """The system's table of accounts (identified by the account id, naming the account's email)."""
+        return (
+            MappedTable.objects.filter(system_id=self.system_id, subject_key=self.SubjectKey.ACCOUNT_ID)
+            .exclude(account_email_column="")
+            .first()
+        )
+
+    def event_tables(self) -> list[MappedTable]:
+        """The tables whose timestamps are events of this table's subject, for retention triggers:
+        each parent on the join path, and the subject's account (its closure, say), reached through
+        the subject key even when the account table is not a parent (API keys keyed by account id)."""
+        path = self.join_path()
+        tables = path[1:]
+        account = self.account_table() if path[-1].subject_column else None
+        if account is not None and account.pk not in {t.pk for t in path}:
+            tables.append(account)
+        return tables
+
 
 class ColumnTreatment(models.TextChoices):
     """What erasure (or anonymising retention) does to a column."""

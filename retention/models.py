@@ -181,16 +181,17 @@ class RetentionRule(models.Model):
                     "only timestamp columns can trigger retention."
                 )
             else:
-                path = [t.pk for t in self.table.join_path()]
                 if self.trigger == self.Trigger.ROW_TIMESTAMP and column.table_id != self.table_id:
                     errors["trigger_column"] = (
                         f"Column '{column.name}' belongs to {column.table}, not to {self.table}; "
                         "a row timestamp must be a column of the swept table."
                     )
-                elif self.trigger == self.Trigger.SUBJECT_EVENT and column.table_id not in path[1:]:
+                elif self.trigger == self.Trigger.SUBJECT_EVENT and column.table_id not in {
+                    t.pk for t in self.table.event_tables()
+                }:
                     errors["trigger_column"] = (
                         f"{column.table} is not on the join path of {self.table} to the subject; "
-                        "a subject event must be a timestamp of a parent table."
+                        "a subject event must be a timestamp of a parent table or of the subject's account."
                     )
         if self.table_id and self.data_category_id:
             categories = set(self.table.columns.exclude(data_category=None).values_list("data_category", flat=True))

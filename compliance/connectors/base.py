@@ -11,7 +11,7 @@ and never logs or raises with personal data in the message.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -229,6 +229,24 @@ class Connector(abc.ABC):
             if batch.done:
                 return
             checkpoint = batch.checkpoint
+
+    def sweep_counts(
+        self,
+        table: MappedTable,
+        *,
+        timestamp_column: str,
+        cutoff: datetime,
+        action: str,
+        subject_groups: Sequence[Sequence[Subject]] = (),
+    ) -> list[int]:
+        """``[rows, rows of group 1, rows of group 2, ...]``: what a sweep with these arguments would act on,
+        holds aside, for the dry run that starts every retention run.
+
+        ``rows`` counts every row the sweep would delete or anonymise (for ``anonymise``, rows already
+        anonymised are left out, as the sweep leaves them); each further figure counts those rows
+        belonging to one group of subjects (what the holds naming them keep). Read-only.
+        """
+        raise ConnectorError(f"{self.system.get_kind_display()} systems cannot count rows for a retention dry run.")
 
     def restrict(self, subject: Subject, *, restricted: bool = True) -> list[TableCount]:
         """Set (or clear) the subject's restriction flag (Art. 18) where the map names one.

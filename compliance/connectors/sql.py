@@ -694,6 +694,44 @@ class SQLConnector(Connector):
             return int(checkpoint)
         return str(checkpoint)
 
+    def sweep_counts(
+        self,
+        table: MappedTable,
+        *,
+        timestamp_column: str,
+        cutoff: datetime,
+        action: str,
+        subject_groups: Sequence[Sequence[Subject]] = (),
+    ) -> list[int]:
+        """One read-only statement built from the sweep's own conditions (age through the join path, held
+        subjects, rows already anonymised), so the count and the sweep select the same rows by construction,
+        whatever the number of holds."""
+        table = self._table(table)
+        if action not in {"delete", "anonymise"}:
+            raise ConnectorError(f"Unknown sweep action {action!r}.")
+        age_sql, age_params = self._age_condition(table, timestamp_column, cutoff)
+        where, where_params = [age_sql], list(age_params)
+        columns = self._mapped_columns(table)
+        deletes = action == "delete" or any(c.treatment == ColumnTreatment.DELETE_ROW for c in columns)
+        if not deletes:
+            _sets, _set_params, done, done_params = self._treatments(table, columns)
+            if done:
+                where.append(f"NOT ({done})")
+                where_params.extend(done_params)
+        figures, figure_params = ["count(*)"], []
+        for subjects in subject_groups:
+            held_sql, held_params = self._held_condition(table, list(subjects))
+            figures.append(
+                f"count(*) FILTER (WHERE {held_sql})"
+                if self.vendor == "postgresql"
+                else f"coalesce(sum(CASE WHEN {held_sql} THEN 1 ELSE 0 END), 0)"
+            )
+            figure_params.extend(held_params)
+        sql = f"SELECT {', '.join(figures)} FROM {self.qn_table(table.table_name)} WHERE {' AND '.join(where)}"
+        with self._guard(table.table_name), self.connection.cursor() as cursor:
+            cursor.execute(sql, [*figure_params, *where_params])
+            return [int(value) for value in cursor.fetchone()]
+
     def _age_condition(self, table: MappedTable, timestamp_column: str, cutoff: datetime) -> tuple[str, list[Any]]:
         """``timestamp_column < cutoff``, on the table itself or on a table of its join path."""
         path = self._path(table)

@@ -5,6 +5,27 @@ import os
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/studio_backoffice")
 os.environ.setdefault("PLATFORM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/studio_platform")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+
+
+def _broker_of_this_test_worker() -> None:
+    """Under pytest-xdist each test process gets its own Redis database (15, 14, ...), as pytest-django
+    gives it its own PostgreSQL databases, so a real worker started by one test never takes another's jobs.
+    The Celery workers a test starts inherit the result and do not shift it again."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or os.environ.get("TEST_BROKER_WORKER") == worker:
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    url = urlsplit(os.environ["CELERY_BROKER_URL"])
+    if url.scheme not in {"redis", "rediss"}:
+        return
+    base = int(url.path.strip("/") or 0)
+    database = (base - int(worker[2:])) % 16
+    os.environ["CELERY_BROKER_URL"] = urlunsplit(url._replace(path=f"/{database}"))
+    os.environ["TEST_BROKER_WORKER"] = worker
+
+
+_broker_of_this_test_worker()
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 
 from config.settings.base import *  # noqa: E402, F403

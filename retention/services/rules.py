@@ -35,7 +35,7 @@ def mapped_column_lookup(*, table: MappedTable, column_name: str) -> MappedColum
     table_name, _, name = column_name.rpartition(".")
     owner = table
     if table_name:
-        owner = next((t for t in table.join_path() if t.table_name == table_name), None)
+        owner = next((t for t in [table, *table.event_tables()] if t.table_name == table_name), None)
         if owner is None:
             raise ValidationError(
                 {"trigger_column": f"Table '{table_name}' is not on the join path of {table} to the subject."}

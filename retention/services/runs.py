@@ -39,7 +39,6 @@ from django.utils import timezone
 
 from compliance.connectors.base import Connector, ConnectorError, SweepBatch
 from compliance.models import MappedTable
-from retention.counting import sweep_counts
 from retention.models import (
     ACTIVE_RUN_STATUSES,
     EMPTY_EVIDENCE,
@@ -136,8 +135,7 @@ def _count(connector: Connector, rule: RetentionRule, cutoff, holds: list[LegalH
     groups = [[hold_subject(hold)] for hold in subject_holds]
     if len(groups) > 1:
         groups.append([hold_subject(hold) for hold in subject_holds])  # a row under two holds is kept once
-    figures = sweep_counts(
-        connector,
+    figures = connector.sweep_counts(
         rule.table,
         timestamp_column=timestamp_column_for(rule),
         cutoff=cutoff,

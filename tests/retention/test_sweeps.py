@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.db import connections
 
-from compliance.models import DataCategory, LegalBasis
+from compliance.models import DataCategory, LegalBasis, MappedColumn, MappedTable
 from retention.models import RetentionRun, RunStatus
 from retention.services import (
     legal_hold_place,
@@ -27,6 +27,7 @@ from retention.services import (
     retention_run_execute,
     retention_run_start,
 )
+from retention.services.rules import mapped_column_lookup
 from retention.services.runs import chain_evidence
 from sample_platform import models as pm
 from tests.retention.platform import account, api_request, build_platform_map, digest, ids, visitor_events
@@ -274,6 +275,45 @@ def test_messages_are_swept_by_their_tickets_closure_a_subject_event(pmap, offic
     run = sweep(rule)
     assert run.timestamp_column == "support_tickets.closed_at"
     assert ids(pm.SupportMessage) == [3]  # the open ticket's message stays: its ticket never closed
+
+
+@both
+def test_api_keys_are_swept_30_days_after_their_account_closed_an_event_reached_through_the_subject_key(pmap, officer):
+    """API keys name their account by id (no parent in the map): the account's closure is still an event."""
+    keys = MappedTable.objects.create(
+        system=pmap.system, table_name="api_keys", subject_column="account_id", subject_key="account_id"
+    )
+    MappedColumn.objects.create(
+        table=keys,
+        name="key_hash",
+        data_category=DataCategory.objects.get(slug="account-identity"),
+        treatment="delete_row",
+    )
+    closed_at = pmap.columns["accounts.closed_at"]
+    assert closed_at.table in keys.event_tables()
+    account(1, created=NOW - timedelta(days=900), closed=NOW - timedelta(days=40))
+    account(2, created=NOW - timedelta(days=900), closed=NOW - timedelta(days=29))
+    account(3, created=NOW - timedelta(days=900))
+    for pk, account_id in [(1, 1), (2, 1), (3, 2), (4, 3)]:
+        pm.ApiKey.objects.create(
+            pk=pk, account_id=account_id, name="ci", prefix="sk-abc", key_hash="0" * 64, created_at=NOW
+        )
+    rule = retention_rule_create(
+        actor=officer,
+        name="API keys: 30 days after the account closed",
+        data_category=DataCategory.objects.get(slug="account-identity"),
+        table=keys,
+        trigger="subject_event",
+        trigger_column=mapped_column_lookup(table=keys, column_name="accounts.closed_at"),
+        period=30,
+        period_unit="days",
+        action="delete",
+        justification="Kept 30 days after closure to investigate abuse.",
+        legal_basis=LegalBasis.objects.get(slug="legitimate-interests"),
+    )
+    run = sweep(rule)
+    assert (run.status, run.rows_affected, run.timestamp_column) == (RunStatus.SUCCEEDED, 2, "accounts.closed_at")
+    assert ids(pm.ApiKey) == [3, 4]  # closed 29 days ago, and still open: kept
 
 
 # ------------------------------------------------------------------------------
