@@ -5,6 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
+from compliance.connectors import ConnectorUnavailable
+
 MAX_RETRIES = 5
 
 
@@ -34,7 +36,7 @@ def retention_run_execute_task(self, run_id: int, resume: bool = False) -> None:
         retention_run_execute(run_id=run_id)
     except RunLeaseHeld as held:
         raise self.retry(countdown=held.retry_in) from None
-    except OperationalError as exc:
+    except (OperationalError, ConnectorUnavailable) as exc:
         if self.request.retries >= MAX_RETRIES:
             from retention.services.runs import retention_run_fail_unreachable
 

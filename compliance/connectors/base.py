@@ -25,6 +25,15 @@ class ConnectorError(Exception):
     """A connector could not do its work. The message is safe to store and show (no personal data)."""
 
 
+class ConnectorUnavailable(ConnectorError):
+    """The system's database or service could not be reached (a restart, a failover, a network cut);
+    nothing was changed. Worth retrying: jobs resume from their checkpoint rather than fail for good."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # the underlying error's class name, never its text
+
+
 class ConnectorPending(ConnectorError):
     """The system does the work itself (a person, a remote service) and has not finished yet.
 

@@ -43,6 +43,7 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from compliance.connectors.base import (
     Connector,
     ConnectorError,
+    ConnectorUnavailable,
     ErasureOutcome,
     ErasurePlan,
     ExportSink,
@@ -295,9 +296,10 @@ class SQLConnector(Connector):
             ) from None
         except (OperationalError, InterfaceError) as exc:
             logger.warning("connector cannot reach %s: %s", self.alias, type(exc).__name__)
-            raise ConnectorError(
+            raise ConnectorUnavailable(
                 f"{where}: cannot reach database alias {self.alias!r} ({type(exc).__name__}); nothing was changed "
-                "in this step."
+                "in this step.",
+                kind=type(exc).__name__,
             ) from None
         except DatabaseError as exc:
             logger.warning("connector database error on %s: %s", where, type(exc).__name__)

@@ -37,7 +37,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from compliance.connectors.base import Connector, ConnectorError, SweepBatch
+from compliance.connectors.base import Connector, ConnectorError, ConnectorUnavailable, SweepBatch
 from compliance.models import MappedTable
 from retention.models import (
     ACTIVE_RUN_STATUSES,
@@ -461,12 +461,15 @@ def retention_run_execute(*, run_id: int, worker: str | None = None) -> Retentio
         logger.warning("retention run %s: lease taken over by another worker; this one stops", run_id)
     except RunLeaseHeld:
         raise
+    except (OperationalError, ConnectorUnavailable) as exc:
+        # A restart or failover of the system's database or of the back office's own: the batch in flight
+        # rolled back with its transaction. Whichever side noticed first, the run fails cleanly and the
+        # task retries, resuming from the checkpoint.
+        _interrupted(run_id, worker, exc)
+        raise
     except ConnectorError as exc:
         with transaction.atomic():
             _fail(run, str(exc))
-    except OperationalError as exc:
-        _interrupted(run_id, worker, exc)
-        raise  # the task retries, and resumes the run from its checkpoint
     except Exception as exc:
         # Database messages can quote row values: log and store the kind of error only.
         logger.error("retention run %s failed with %s", run_id, type(exc).__name__)
@@ -524,7 +527,8 @@ def _interrupted(run_id: int, worker: str, exc: BaseException) -> None:
     back office's own database is still unreachable nothing can be recorded: the lease then goes stale
     instead, and the retried task takes the run over from the checkpoint all the same.
     """
-    logger.warning("retention run %s interrupted by %s; it resumes from its checkpoint", run_id, type(exc).__name__)
+    kind = getattr(exc, "kind", type(exc).__name__)
+    logger.warning("retention run %s interrupted by %s; it resumes from its checkpoint", run_id, kind)
     for connection in connections.all(initialized_only=True):
         # Every connection of a restarted server is gone, not only the one that raised: reconnect.
         if connection.connection is not None and not connection.is_usable():
@@ -535,7 +539,7 @@ def _interrupted(run_id: int, worker: str, exc: BaseException) -> None:
             if run is None or run.status != RunStatus.RUNNING:
                 return
             run.status = RunStatus.FAILED
-            run.error = INTERRUPTED.format(batches=run.batches, kind=type(exc).__name__)
+            run.error = INTERRUPTED.format(batches=run.batches, kind=getattr(exc, "kind", type(exc).__name__))
             run.finished_at = timezone.now()
             run.worker = ""
             run.save(update_fields=["status", "error", "finished_at", "worker"])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError
 from django.utils import timezone
 
+from compliance.connectors import ConnectorUnavailable
 from retention.models import RetentionRule, RetentionRun, RunStatus
 from retention.services import RunLeaseHeld, retention_run_execute, retention_run_start
 
@@ -42,6 +44,9 @@ class Command(BaseCommand):
                 except RunLeaseHeld:
                     self.stdout.write(f"Rule #{item.pk} '{item.name}': run #{run.pk} is being swept by a worker.")
                     continue
+                except (OperationalError, ConnectorUnavailable):
+                    # Recorded as failed at its checkpoint: "Resume" in the admin continues it.
+                    run.refresh_from_db()
             failed += run.status == RunStatus.FAILED
             self.stdout.write(self._describe(item, run))
         if failed:
