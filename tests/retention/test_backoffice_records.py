@@ -90,3 +90,33 @@ def test_erasure_keeps_the_record_of_the_request_and_says_which_obligation(offic
     assert reason.startswith(
         "Retention rule 'Closed rights requests: anonymise 24 months after closure' (legal obligation: CCPA"
     )
+
+
+@pytest.mark.django_db
+def test_the_back_office_map_matches_its_schema_and_every_mapped_personal_table_has_a_rule(baseline, officer):
+    """datamap_audit passes on the back office's own map, and the shipped schedule leaves no mapped table
+    holding personal data without a rule (nothing personal may lack one)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from compliance.models import MappedColumn
+
+    datamap_import_file(BACKOFFICE_MAP)
+    out = StringIO()
+    call_command("datamap_audit", "--system", "studio-backoffice", stdout=out)
+    for entry in DEFAULT_SCHEDULE:
+        if entry.system == "studio-backoffice":
+            default_rule_create(entry, actor=officer)
+    personal = set(
+        MappedColumn.objects.filter(table__system__slug="studio-backoffice", data_category__isnull=False).values_list(
+            "table__table_name", flat=True
+        )
+    )
+    ruled = set(
+        MappedTable.objects.filter(system__slug="studio-backoffice", retention_rules__isnull=False).values_list(
+            "table_name", flat=True
+        )
+    )
+    assert personal - ruled == set()
+    assert {"requests_app_requestline", "requests_app_requestevent", "subprocessors_noticesubscriber"} <= ruled
