@@ -6,6 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 TEST_ENV := DJANGO_SETTINGS_MODULE=config.settings.test
+# Test processes (pytest-xdist; each gets its own PostgreSQL databases and Redis database): one per core,
+# at most 4. TEST_PROCESSES=0 runs everything in one process.
+TEST_PROCESSES ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: demo test lint venv migrate clean
 
@@ -27,7 +30,7 @@ demo: migrate
 
 test: venv
 	$(TEST_ENV) $(PY) manage.py check_services
-	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(VENV)/bin/pytest --numprocesses $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

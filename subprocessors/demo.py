@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.models import DataCategory, ProcessingActivity, ProcessingPurpose, SubjectType, SystemOfRecord
+from subprocessors.adequacy import adequacy_list_load
 from subprocessors.models import (
     ChangeObjection,
     CustomerContract,
@@ -230,6 +231,7 @@ DEMO_PDF = (
 
 
 def load_demo(*, stdout=None) -> None:
+    adequacy_list_load()  # the migration loaded it; a flushed database gets it back
     created = _load_register()
     _announce_and_object()
     _subscribers()

@@ -4,13 +4,16 @@ from django.contrib.auth.models import Group
 
 from compliance.roles import AUDITOR, COMPLIANCE_OFFICER, SUPPORT_AGENT, roles_sync
 from compliance.services import policy_baseline_load
+from subprocessors.adequacy import adequacy_list_load
 
 
 @pytest.fixture
 def baseline(db):
-    """The policy baseline and roles, as the demo and a fresh install have them."""
+    """The policy baseline, roles and adequacy list, as the demo and a fresh install have them (a
+    transactional test empties every table, data migrations' rows included)."""
     policy_baseline_load()
     roles_sync()
+    adequacy_list_load()
 
 
 def _staff(username: str, group: str | None, superuser: bool = False):

@@ -85,7 +85,8 @@ def _request(user):
 
 @pytest.mark.parametrize("path", ["/admin/login/", "/api/schema/"])
 def test_a_view_that_sets_its_own_policy_keeps_it(path, client, db):
-    # (db: the schema lists the regime rows.) The middleware never overwrites a policy a view chose; the default applies everywhere else.
+    # The middleware never overwrites a policy a view chose; the default applies everywhere else.
+    # (db: the API schema lists the regime rows.)
     response = client.get(path)
     assert response["Content-Security-Policy"].startswith("default-src 'self'")
 
