@@ -19,6 +19,7 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from compliance.admin_base import AuditedAdmin
 from fulfilment.forms import LinkForm, RequestedChangeForm, WaiveForm
@@ -265,7 +266,7 @@ class FulfilmentStepAdmin(ReadOnlyAdmin):
         parts = obj.evidence.get("parts") or {}
         if parts:
             return format_html_join(
-                format_html("<br>"),
+                mark_safe("<br>"),  # noqa: S308 - a constant tag
                 "{}: {} bytes, SHA-256 {}",
                 ((fmt, part["size"], part["sha256"]) for fmt, part in sorted(parts.items())),
             )
