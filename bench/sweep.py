@@ -47,7 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--requests-per-account", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=20000, help="keys per sweep batch (default 20000)")
+    parser.add_argument("--batch-size", type=int, default=10000, help="keys per sweep batch (default 10000)")
     parser.add_argument("--days", type=int, default=90, help="sweep rows older than this (default 90)")
     return parser.parse_args()
 
