@@ -232,13 +232,18 @@ REGIMES = [
         "response_period": 15,
         "response_unit": "calendar_days",
         "extension_period": None,
+        # The simplified reply is due "immediately": an acknowledgement due on the day of receipt, so the
+        # digest lists it that day and the escalation job flags it the day after.
+        "acknowledge_period": 0,
+        "acknowledge_unit": "calendar_days",
         "roll_to_working_day": False,
         "holiday_country": "BR",
         "holiday_subdivision": "",
         "internal_margin_days": 2,
         "supervisory_authority": "the Autoridade Nacional de Proteção de Dados (ANPD)",
         "supervisory_authority_url": "https://www.gov.br/anpd/",
-        "notes": "A simplified reply immediately; the full statement within 15 days. Erasure may be met "
+        "notes": "A simplified reply immediately (the acknowledgement, due the day of receipt); the full "
+        "statement within 15 days. Erasure may be met "
         "by anonymising or blocking.",
         "rights": [
             (right, {})

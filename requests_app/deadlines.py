@@ -73,7 +73,11 @@ class RegimeRule:
         overrides = {
             rr.right.slug: Period(rr.response_period, rr.response_unit) for rr in regime_rights if rr.response_period
         }
-        acknowledge = Period(regime.acknowledge_period, regime.acknowledge_unit) if regime.acknowledge_period else None
+        acknowledge = (
+            Period(regime.acknowledge_period, regime.acknowledge_unit)
+            if regime.acknowledge_period is not None and regime.acknowledge_unit
+            else None
+        )  # 0 is an acknowledgement due the day of receipt (LGPD's simplified reply)
         return cls(
             response=Period(regime.response_period, regime.response_unit),
             extension=regime.extension_period or None,

@@ -228,6 +228,7 @@ def test_us_states_give_45_days_plus_45_on_notified_extension(code):
 
 def test_lgpd_is_15_days_without_extension():
     assert deadlines("lgpd", D(2025, 6, 2)).due_date == D(2025, 6, 17)
+    assert deadlines("lgpd", D(2025, 6, 2)).acknowledge_by == D(2025, 6, 2)  # the simplified reply: immediately
     assert not deadlines("lgpd", D(2025, 6, 2), [("extension_notified", D(2025, 6, 3))]).is_extended
 
 
