@@ -53,6 +53,9 @@ def test_references_are_sequential_per_year(open_request):
     first = open_request()
     second = open_request(email="other@example.com")
     assert (first.reference, second.reference) == ("DSR-2026-00001", "DSR-2026-00002")
+    # Numbered as the intake's last write: the provisional reference never reaches the record or its history.
+    assert RightsRequest.objects.get(pk=first.pk).reference == "DSR-2026-00001"
+    assert set(first.history.values_list("reference", flat=True)) == {"DSR-2026-00001"}
 
 
 def test_intake_reports_every_bad_field_at_once(open_request):
