@@ -539,7 +539,7 @@ def _interrupted(run_id: int, worker: str, exc: BaseException) -> None:
             if run is None or run.status != RunStatus.RUNNING:
                 return
             run.status = RunStatus.FAILED
-            run.error = INTERRUPTED.format(batches=run.batches, kind=getattr(exc, "kind", type(exc).__name__))
+            run.error = INTERRUPTED.format(batches=run.batches, kind=kind)
             run.finished_at = timezone.now()
             run.worker = ""
             run.save(update_fields=["status", "error", "finished_at", "worker"])
