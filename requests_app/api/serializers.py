@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
@@ -28,7 +28,8 @@ RIGHT_CODES = [slug for slug, _name, _description in RIGHTS]
 
 def regime_codes() -> list[str]:
     try:
-        codes = list(Regime.objects.filter(is_active=True).order_by("code").values_list("code", flat=True))
+        with transaction.atomic():  # a savepoint: a missing table must not break the caller's transaction
+            codes = list(Regime.objects.filter(is_active=True).order_by("code").values_list("code", flat=True))
     except DatabaseError:
         codes = []
     return codes or BASELINE_REGIME_CODES
