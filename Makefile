@@ -30,7 +30,7 @@ demo: migrate
 
 test: venv
 	$(TEST_ENV) $(PY) manage.py check_services
-	$(TEST_ENV) $(VENV)/bin/pytest --numprocesses $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+	$(TEST_ENV) $(VENV)/bin/pytest --numprocesses $(TEST_PROCESSES) --dist worksteal $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
