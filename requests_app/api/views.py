@@ -223,6 +223,7 @@ class ApiSchemaView(SpectacularAPIView):
 
     _build_lock = threading.Lock()
 
-    def get(self, request, *args, **kwargs):
+    def dispatch(self, request, *args, **kwargs):
+        # dispatch, not get: the parent's get carries the schema's own extend_schema declaration.
         with self._build_lock:
-            return super().get(request, *args, **kwargs)
+            return super().dispatch(request, *args, **kwargs)
