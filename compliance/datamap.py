@@ -450,6 +450,9 @@ def datamap_import_file(path: str | Path, *, actor=None, prune: bool = False) ->
 
 def _table_problems(table: MappedTable, schema: SchemaReader) -> list[str]:
     where = f"{table.system.slug}.{table.table_name}"
+    problem = table.backoffice_problem()
+    if problem:
+        return [f"{where}: {problem}"]
     if not schema.has_table(table.table_name):
         return [f"{where}: table does not exist in database alias {schema.alias!r}."]
     info = schema.table(table.table_name)
@@ -531,6 +534,9 @@ def mapped_table_import_columns(*, table: MappedTable, actor=None) -> list[str]:
     """
     if table.system.kind != SystemOfRecord.Kind.SQL:
         raise ValidationError(f"{table}: only SQL systems have a schema to import from.")
+    problem = table.backoffice_problem()
+    if problem:
+        raise ValidationError(f"{table}: {problem}")
     try:
         info = SchemaReader(table.system.database_alias).table(table.table_name)
     except ConnectorError as exc:

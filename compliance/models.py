@@ -307,6 +307,14 @@ class SystemOfRecord(models.Model):
                 raise ValidationError({"database_alias": "A SQL system needs a database alias."})
             if self.database_alias not in settings.DATABASES:
                 raise ValidationError({"database_alias": f"No database alias {self.database_alias!r} in settings."})
+            if self.pk:
+                # Moving a system onto the back office's database must not carry secret-holding tables with it.
+                from compliance.backoffice import backoffice_table_problem
+
+                for table_name in self.tables.order_by("table_name").values_list("table_name", flat=True):
+                    problem = backoffice_table_problem(self.database_alias, table_name)
+                    if problem:
+                        raise ValidationError({"database_alias": problem})
         if self.kind == self.Kind.WEBHOOK:
             if not self.webhook_url:
                 raise ValidationError({"webhook_url": "A webhook system needs a URL."})
@@ -399,7 +407,19 @@ class MappedTable(models.Model):
             raise ValidationError(
                 {"account_email_column": "Only a table identified by the account id can name the account's email."}
             )
+        problem = self.backoffice_problem()
+        if problem:
+            raise ValidationError({"table_name": problem})
         self._check_schema()
+
+    def backoffice_problem(self) -> str | None:
+        """Why this table can never be in the data map (a secret-holding table of the back office's own
+        database, see ``compliance.backoffice``), or None."""
+        if not self.system_id or self.system.kind != SystemOfRecord.Kind.SQL:
+            return None
+        from compliance.backoffice import backoffice_table_problem
+
+        return backoffice_table_problem(self.system.database_alias, self.table_name)
 
     def _check_schema(self) -> None:
         """Every name this entry gives must exist in the system's database (SQL systems)."""
@@ -523,6 +543,9 @@ class MappedColumn(models.Model):
             raise ValidationError("A column is either in a data category or not personal, not both.")
         if self.treatment == ColumnTreatment.FIXED and not self.replacement:
             raise ValidationError({"replacement": "Give the fixed value that replaces the data."})
+        problem = self.table.backoffice_problem() if self.table_id else None
+        if problem:
+            raise ValidationError(problem)
         self._check_schema()
 
     def _check_schema(self) -> None:

@@ -173,6 +173,13 @@ class RetentionRule(models.Model):
                 errors["cadence"] = str(exc)
         if self.legal_basis_id and self.is_legal_obligation and not self.legal_source.strip():
             errors["legal_source"] = "A legal obligation must cite its source, e.g. 'VAT Notice 700/21'."
+        # Never a sweep of the back office's secret-holding tables (compliance.backoffice), whatever the map holds.
+        swept = [self.table if self.table_id else None, self.trigger_column.table if self.trigger_column_id else None]
+        for table in swept:
+            problem = table.backoffice_problem() if table is not None else None
+            if problem:
+                errors["table"] = problem
+                raise ValidationError(errors)
         if self.table_id and self.trigger_column_id:
             column = self.trigger_column
             if not column.is_timestamp:

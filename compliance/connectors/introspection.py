@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError, connections
 
+from compliance.backoffice import backoffice_table_problem
 from compliance.connectors.base import ConnectorError
 
 # Columns that hold free text: they can take a hash, a marker or a fixed string, and may start with
@@ -101,6 +102,10 @@ class SchemaReader:
         """The table's columns; ``ConnectorError`` if no such table exists."""
         if name in self._described:
             return self._described[name]
+        problem = backoffice_table_problem(self.alias, name)
+        if problem:
+            # The last line: whatever the data map says, no SQL is built on these tables.
+            raise ConnectorError(problem)
         if not self.has_table(name):
             raise ConnectorError(f"Table {name!r} does not exist in database alias {self.alias!r}.")
         introspection = self.connection.introspection

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connections, transaction
 
+from compliance.backoffice import backoffice_table_problem
 from compliance.connectors.base import (
     Connector,
     ConnectorError,
@@ -136,7 +137,13 @@ class SQLConnector(Connector):
 
     def mapped_tables(self) -> dict[int, MappedTable]:
         if self._mapped is None:
-            tables = self.system.tables.prefetch_related("columns").order_by("table_name")
+            tables = list(self.system.tables.prefetch_related("columns").order_by("table_name"))
+            for table in tables:
+                # A secret-holding table of the back office that reached the map some other way than the
+                # admin or the import (both refuse it): the system is not used at all until it is removed.
+                problem = backoffice_table_problem(self.alias, table.table_name)
+                if problem:
+                    raise ConnectorError(f"System {self.system.slug!r}: {problem}")
             self._mapped = {table.pk: table for table in tables}
         return self._mapped
 
