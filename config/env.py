@@ -98,6 +98,29 @@ def broker_from_env(variable: str, default: str) -> str:
     return raw
 
 
+def cache_from_env(variable: str, default: str, *, key_prefix: str) -> dict[str, Any]:
+    """The default cache from a URL: ``redis://`` or ``rediss://`` (shared by every process and machine),
+    ``file:///path`` (shared by the processes of one machine) or ``locmem://`` (one process)."""
+    raw = env.str(variable, default=default)
+    scheme = raw.split(":", 1)[0].lower()
+    if scheme in {"redis", "rediss"}:
+        return {"BACKEND": "config.cache.SharedRedisCache", "LOCATION": raw, "KEY_PREFIX": key_prefix}
+    if scheme == "file" and raw.startswith("file:///"):
+        return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": raw[len("file://") :]}
+    if scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    raise ImproperlyConfigured(f"{variable} must be a redis://, file:/// or locmem:// URL (got scheme {scheme!r})")
+
+
+def rate_from_env(variable: str, default: str) -> str:
+    """A request rate as DRF's throttles read it: ``<number>/<second|minute|hour|day>``, the number at least 1."""
+    raw = env.str(variable, default=default).strip()
+    number, _, period = raw.partition("/")
+    if not number.isdigit() or int(number) < 1 or period not in {"second", "minute", "hour", "day"}:
+        raise ImproperlyConfigured(f"{variable} must look like 600/minute (a number per second, minute, hour or day)")
+    return raw
+
+
 def required(variable: str) -> str:
     """A production secret: no default, a clear one-line error when unset or empty."""
     value = env.str(variable, default="")

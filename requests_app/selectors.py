@@ -214,3 +214,21 @@ def request_timeline(request: RightsRequest) -> list[TimelineEntry]:
         entries.append(TimelineEntry(note.created_at, "note", "Note", note.body, str(note.author or "system"), note))
     entries.sort(key=lambda entry: (entry.at, {"event": 0, "communication": 1, "note": 2}[entry.kind]))
     return entries
+
+
+def rights_request_has_duplicate_of_client(*, request: RightsRequest, client) -> bool:
+    """Whether ``request`` was flagged as a possible duplicate because of an open request ``client`` itself sent.
+
+    The stored flag (``possible_duplicate_of``) looks at every request, whoever logged it; staff see it as
+    it is. An API client is only told about its own requests: otherwise posting an address would reveal
+    whether anyone else had an open request for it.
+    """
+    if request.possible_duplicate_of_id is None or client is None:
+        return False
+    return RightsRequest.objects.filter(
+        api_client=client,
+        requester_email=request.requester_email,
+        status__in=OPEN_STATUSES,
+        lines__right__in=[line.right_id for line in request.lines.all()],
+        pk__lt=request.pk,
+    ).exists()

@@ -11,11 +11,13 @@ from config.env import (
     VAR_DIR,
     bool_from_env,
     broker_from_env,
+    cache_from_env,
     database_from_env,
     email_from_env,
     env,
     int_from_env,
     list_from_env,
+    rate_from_env,
     required,
 )
 
@@ -252,14 +254,31 @@ JOBS_KEEP_SENT_DAYS = int_from_env("JOBS_KEEP_SENT_DAYS", 7, minimum=1)
 WORKER_HEARTBEAT_STALE_SECONDS = int_from_env("WORKER_HEARTBEAT_STALE_SECONDS", 5 * 60, minimum=60)
 
 # ------------------------------------------------------------------------------
+# Cache
+# ------------------------------------------------------------------------------
+# Shared by every web process: the API rate limit and the subscribe form's limit are counted in it.
+# Redis in production and tests (by default the broker's Redis, under its own key prefix; clearing the
+# cache never touches the queues); the demo, with no server, keeps it in files under var/.
+_cache_default = f"file://{VAR_DIR / 'cache'}"
+if CELERY_BROKER_URL.startswith(("redis:", "rediss:")):
+    _cache_default = CELERY_BROKER_URL
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="backoffice")
+CACHES = {"default": cache_from_env("CACHE_URL", _cache_default, key_prefix=CACHE_KEY_PREFIX)}
+
+# ------------------------------------------------------------------------------
 # API
 # ------------------------------------------------------------------------------
+# Requests each API client may make, all endpoints together, counted per fixed window in the shared
+# cache; over it the API answers 429 with Retry-After.
+API_RATE_LIMIT = rate_from_env("API_RATE_LIMIT", "600/minute")
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    # JSON for every error, a body over DATA_UPLOAD_MAX_MEMORY_SIZE included (413).
+    "EXCEPTION_HANDLER": "requests_app.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Studio compliance back office API",

@@ -27,6 +27,9 @@ def _broker_of_this_test_worker() -> None:
 
 _broker_of_this_test_worker()
 os.environ.setdefault("EMAIL_URL", "memorymail://")
+# The cache lives in the broker's Redis database (as in production) under a prefix of this test process:
+# parallel runs sharing a Redis database never count each other's requests or clear each other's keys.
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{os.getpid()}")
 
 from config.settings.base import *  # noqa: E402, F403
 from config.settings.base import VAR_DIR  # noqa: E402

@@ -15,7 +15,7 @@ from rest_framework.fields import SkipField
 from compliance.baseline import REGIMES, RIGHTS
 from compliance.models import Regime
 from requests_app.models import Channel, EventType, RequestEvent, RequestLine, RightsRequest
-from requests_app.selectors import request_sla
+from requests_app.selectors import request_sla, rights_request_has_duplicate_of_client
 from requests_app.services import rights_request_check
 from requests_app.services.requests import MANUAL_EVENT_TYPES
 
@@ -161,7 +161,8 @@ class RightsRequestSerializer(serializers.ModelSerializer):
     regime = serializers.SlugRelatedField(slug_field="code", read_only=True)
     sla_state = serializers.SerializerMethodField(help_text="on_track, due_soon, urgent, overdue, paused or closed.")
     possible_duplicate = serializers.SerializerMethodField(
-        help_text="An open request by the same requester for one of the same rights exists."
+        help_text="This client sent an earlier open request by the same requester for one of the same rights "
+        "(requests of other clients are not considered)."
     )
     lines = RequestLineSerializer(many=True, read_only=True)
 
@@ -186,7 +187,9 @@ class RightsRequestSerializer(serializers.ModelSerializer):
         return request_sla(obj)
 
     def get_possible_duplicate(self, obj) -> bool:
-        return obj.possible_duplicate_of_id is not None
+        request = self.context.get("request")
+        client = getattr(request, "user", None)
+        return rights_request_has_duplicate_of_client(request=obj, client=client)
 
 
 class RightsRequestDetailSerializer(RightsRequestSerializer):

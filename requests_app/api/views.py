@@ -19,17 +19,18 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from requests_app.api.authentication import BearerTokenAuthentication
+from requests_app.api.parsers import BoundedJSONParser
 from requests_app.api.serializers import (
     EventCreateSerializer,
     RightsRequestCreateSerializer,
     RightsRequestDetailSerializer,
     RightsRequestSerializer,
 )
+from requests_app.api.throttling import ApiClientRateThrottle
 from requests_app.models import RightsRequest
 from requests_app.services import request_event_add_idempotent, rights_request_open_idempotent
 from requests_app.services.api_clients import IdempotencyConflict
@@ -74,6 +75,11 @@ UNAUTHORISED = OpenApiResponse(response=_DETAIL, description="Missing, invalid o
 NOT_FOUND = OpenApiResponse(response=_DETAIL, description="No request with this reference for this client.")
 CONFLICT = OpenApiResponse(response=_DETAIL, description="Idempotency-Key reused with a different body.")
 UNSUPPORTED = OpenApiResponse(response=_DETAIL, description="The body must be application/json.")
+TOO_LARGE = OpenApiResponse(response=_DETAIL, description="The body is over the size limit (2.5 MB by default).")
+THROTTLED = OpenApiResponse(
+    response=_DETAIL,
+    description="Over this client's rate limit (API_RATE_LIMIT); `Retry-After` gives the seconds to wait.",
+)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
@@ -113,7 +119,8 @@ def _domain_errors(exc: DjangoValidationError) -> ValidationError:
 
 class ApiView(APIView):
     authentication_classes = [BearerTokenAuthentication]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
+    throttle_classes = [ApiClientRateThrottle]
 
     def _client_request(self, reference: str) -> RightsRequest:
         if not REFERENCE_PATTERN.fullmatch(reference):
@@ -133,7 +140,9 @@ class RightsRequestCreateView(ApiView):
             400: FIELD_ERRORS,
             401: UNAUTHORISED,
             409: CONFLICT,
+            413: TOO_LARGE,
             415: UNSUPPORTED,
+            429: THROTTLED,
         },
         tags=["rights requests"],
     )
@@ -153,7 +162,9 @@ class RightsRequestCreateView(ApiView):
         except IdempotencyConflict as exc:
             raise Conflict() from exc
         rights_request = self._client_request(rights_request.reference)
-        response = Response(RightsRequestSerializer(rights_request).data, status=status.HTTP_201_CREATED)
+        response = Response(
+            RightsRequestSerializer(rights_request, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
         if not created:
             response["Idempotent-Replayed"] = "true"
         return response
@@ -163,11 +174,13 @@ class RightsRequestDetailView(ApiView):
     @extend_schema(
         operation_id="rights_requests_retrieve",
         summary="A rights request, its lines and its events",
-        responses={200: RightsRequestDetailSerializer, 401: UNAUTHORISED, 404: NOT_FOUND},
+        responses={200: RightsRequestDetailSerializer, 401: UNAUTHORISED, 404: NOT_FOUND, 429: THROTTLED},
         tags=["rights requests"],
     )
     def get(self, request, reference: str):
-        return Response(RightsRequestDetailSerializer(self._client_request(reference)).data)
+        return Response(
+            RightsRequestDetailSerializer(self._client_request(reference), context={"request": request}).data
+        )
 
 
 class RightsRequestEventCreateView(ApiView):
@@ -182,7 +195,9 @@ class RightsRequestEventCreateView(ApiView):
             401: UNAUTHORISED,
             404: NOT_FOUND,
             409: CONFLICT,
+            413: TOO_LARGE,
             415: UNSUPPORTED,
+            429: THROTTLED,
         },
         tags=["rights requests"],
     )
@@ -206,7 +221,8 @@ class RightsRequestEventCreateView(ApiView):
         except IdempotencyConflict as exc:
             raise Conflict() from exc
         response = Response(
-            RightsRequestDetailSerializer(self._client_request(reference)).data, status=status.HTTP_201_CREATED
+            RightsRequestDetailSerializer(self._client_request(reference), context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
         )
         if not created:
             response["Idempotent-Replayed"] = "true"
