@@ -7,6 +7,7 @@ Everything here is reachable without a login, so it shows only what
 from __future__ import annotations
 
 import hashlib
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -45,13 +46,13 @@ def _client_ip(request: HttpRequest) -> str:
 def subscribe_rate_limited(request: HttpRequest) -> bool:
     """True once a client has posted the subscribe form more than the limit within the window.
 
-    A fixed window in the cache (Django's default local-memory cache is enough for
-    one web process; configure a shared cache for several). The key holds a hash,
-    not the address.
+    A fixed window in the shared cache (``CACHES``), one key per client and window: the window is in
+    the key, so it ends on time whatever the cache's own expiry does. The key holds a hash, not the
+    address.
     """
     digest = hashlib.sha256(f"{settings.SECRET_KEY}:{_client_ip(request)}".encode()).hexdigest()[:32]
-    key = f"subprocessors:subscribe:{digest}"
     window = settings.SUBPROCESSOR_SUBSCRIBE_WINDOW_SECONDS
+    key = f"subprocessors:subscribe:{digest}:{int(time.time() // window)}"
     if cache.add(key, 1, timeout=window):
         return False
     try:

@@ -67,3 +67,42 @@ def test_setup_commands_run_twice_change_nothing(db, baseline):
     assert "created: Worker heartbeat" in first.getvalue()
     assert "created" not in second.getvalue()
     assert "unchanged: Worker heartbeat" in second.getvalue()
+
+
+PROXY_PROBE = (
+    "import django; django.setup()\n"
+    "from django.conf import settings\n"
+    "from django.test import Client\n"
+    "response = Client().get('/', HTTP_X_FORWARDED_PROTO='https', HTTP_HOST='compliance.example.com')\n"
+    "print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None), response.status_code, response.get('Location'))\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("proxies", "expected"),
+    [
+        # No trusted proxy: a client's own X-Forwarded-Proto is ignored, plain HTTP is sent to HTTPS.
+        ("0", "None 301 https://compliance.example.com/"),
+        # Behind one trusted proxy: the proxy's header says the request came over HTTPS.
+        ("1", "('HTTP_X_FORWARDED_PROTO', 'https') 302 /admin/"),
+    ],
+)
+def test_production_trusts_x_forwarded_proto_only_behind_a_trusted_proxy(proxies, expected):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", PROXY_PROBE],
+        cwd=settings.BASE_DIR,
+        env={**clean, **PRODUCTION_ENV, "TRUSTED_PROXY_COUNT": proxies},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_production_refuses_a_cache_other_processes_cannot_share():
+    result = manage("check", env={**PRODUCTION_ENV, "CACHE_URL": "locmem://"})
+    assert result.returncode == 2
+    assert "CACHE_URL must be a redis:// URL in production" in result.stderr
+    assert manage("check", env={**PRODUCTION_ENV, "CACHE_URL": "redis://127.0.0.1:6379/15"}).returncode == 0

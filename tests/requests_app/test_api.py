@@ -311,15 +311,17 @@ def test_the_openapi_schema_documents_every_endpoint_and_its_4xx(baseline):
     schema = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     paths = schema["paths"]
     create = paths["/api/v1/rights-requests/"]["post"]
-    assert set(create["responses"]) == {"201", "400", "401", "409", "415"}
-    assert set(paths["/api/v1/rights-requests/{reference}/"]["get"]["responses"]) == {"200", "401", "404"}
+    assert set(create["responses"]) == {"201", "400", "401", "409", "413", "415", "429"}
+    assert set(paths["/api/v1/rights-requests/{reference}/"]["get"]["responses"]) == {"200", "401", "404", "429"}
     assert set(paths["/api/v1/rights-requests/{reference}/events/"]["post"]["responses"]) == {
         "201",
         "400",
         "401",
         "404",
         "409",
+        "413",
         "415",
+        "429",
     }
     assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
