@@ -395,13 +395,36 @@ ADMIN_DASHBOARD_PANELS = [
 # ------------------------------------------------------------------------------
 # Logging: ids only, never personal data
 # ------------------------------------------------------------------------------
+# Request lines (the development server's, and django.request's 4xx/5xx paths) would carry admin search
+# terms (?q=<email>) and the tokens of public links (/data-export/<token>/): config.log_filters rewrites
+# them on the loggers that write them and on the handler, before anything is written.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"scrub_request_lines": {"()": "config.log_filters.ScrubRequestLines"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "request_line": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_request_lines"]},
+        "request_lines": {
+            "class": "logging.StreamHandler",
+            "formatter": "request_line",
+            "filters": ["scrub_request_lines"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["scrub_request_lines"]},
+        "django.server": {
+            "handlers": ["request_lines"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["scrub_request_lines"],
+        },
+    },
 }
 
 # ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 
 import pytest
@@ -211,3 +212,89 @@ def test_a_full_request_lifecycle_leaves_no_personal_data_in_logs_task_arguments
         for form in _email_forms(email) + _name_forms(NAME):
             leaks += [f"{label}: {form!r} in {text[:200]!r}" for text in texts if form in text]
     assert leaks == []
+
+
+# --- request lines: search terms and the tokens of public links -----------------------------------------
+
+# A token as the links carry them (signed, base64 with separators); never a real one, never needed: the
+# path is logged before the view decides anything.
+LINK_TOKEN = "eyJyIjo0Mn0.Zq9xWk.s3cr3t-T0ken_value"
+PUBLIC_LINKS = [
+    ("get", f"/data-export/{LINK_TOKEN}/", "/data-export/[token]/"),
+    ("post", f"/data-export/{LINK_TOKEN}/", "/data-export/[token]/"),
+    ("get", f"/subprocessors/confirm/{LINK_TOKEN}/", "/subprocessors/confirm/[token]/"),
+    ("get", f"/subprocessors/unsubscribe/{LINK_TOKEN}/", "/subprocessors/unsubscribe/[token]/"),
+    ("get", f"/art19-notices/{LINK_TOKEN}/confirm/", "/art19-notices/[token]/confirm/"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "logged"), PUBLIC_LINKS)
+def test_django_request_logs_a_refused_public_link_without_its_token(every_log_record, baseline, method, path, logged):
+    response = getattr(Client(), method)(path)
+    assert response.status_code >= 400  # django.request logs every 4xx and 5xx path
+
+    lines = [record.getMessage() for record in every_log_record.records if record.name == "django.request"]
+    assert any(line.endswith(f": {logged}") for line in lines), lines  # the line was written...
+    assert not any(LINK_TOKEN in line or "s3cr3t" in line for line in lines)  # ...without the token
+    assert not any(LINK_TOKEN in str(record.args) for record in every_log_record.records)
+
+
+def test_the_web_server_log_keeps_no_search_term_or_link_token(baseline, tmp_path):
+    """The real development server (``runserver``) logs every request line, query string included."""
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from django.conf import settings
+
+    from tests.reliability.processes import free_port, stop_process, url_for, wait_for
+
+    email = "zephyrine.quillfeather@example.org"
+    port = free_port()
+    log = tmp_path / "server.log"
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": url_for("default"),
+        "PLATFORM_DATABASE_URL": url_for("platform"),
+        "LOG_LEVEL": "INFO",
+    }
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+            cwd=settings.BASE_DIR,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> int:
+        try:
+            return urllib.request.urlopen(base + path, timeout=30).status  # noqa: S310 - our own loopback server
+        except urllib.error.HTTPError as error:
+            return error.code
+        except urllib.error.URLError:
+            return 0  # not listening yet
+
+    try:
+        wait_for(lambda: get("/subprocessors/") == 200, timeout=60)
+        search = f"/admin/requests_app/rightsrequest/?q={email.replace('@', '%40')}"
+        assert get(search) == 200  # redirected to the login page, which keeps the search in ?next=
+        assert get(f"/data-export/{LINK_TOKEN}/") == 404
+        assert get(f"/subprocessors/unsubscribe/{LINK_TOKEN}/") == 400
+        wait_for(lambda: "/subprocessors/unsubscribe/[token]/" in log.read_text(), timeout=30)
+    finally:
+        stop_process(server)
+
+    text = log.read_text()
+    # The lines were written (the request line of each call, the 4xx lines of django.request)...
+    assert '"GET /admin/requests_app/rightsrequest/?q=[redacted] HTTP/1.1" 302' in text, text
+    assert '"GET /admin/login/?next=[redacted] HTTP/1.1" 200' in text, text
+    assert '"GET /data-export/[token]/ HTTP/1.1" 404' in text and "Not Found: /data-export/[token]/" in text, text
+    assert "Bad Request: /subprocessors/unsubscribe/[token]/" in text, text
+    # ...and none carries the address (as typed or URL-encoded) or the token.
+    for secret in [*_email_forms(email), email.replace("@", "%40"), LINK_TOKEN, "s3cr3t"]:
+        assert secret not in text
