@@ -154,6 +154,12 @@ def subscriber_for_confirmation(*, token: str) -> NoticeSubscriber:
     return subscriber
 
 
+def subscriber_for_unsubscribe(*, token: str) -> NoticeSubscriber:
+    """The subscriber an unsubscribe link is for, without unsubscribing (the page before the button)."""
+    with transaction.atomic():
+        return _subscriber_from_token(token, salt=UNSUBSCRIBE_SALT, max_age=None)
+
+
 @transaction.atomic
 def notice_subscriber_unsubscribe(*, token: str) -> NoticeSubscriber:
     """Unsubscribe from an emailed link, in one click; repeating it changes nothing."""
