@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Max, Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -75,6 +76,15 @@ class DPAForm(forms.ModelForm):
         fields = ["version", "signed_on", "review_on", "document", "includes_sccs", "notes"]
         # A plain file input: the stored file has no public URL to link to.
         widgets = {"document": forms.FileInput(attrs={"accept": "application/pdf"})}
+
+    def clean_document(self):
+        document = self.cleaned_data.get("document")
+        if isinstance(document, UploadedFile):  # a new upload (an unchanged field holds the stored file)
+            try:
+                register_services.dpa_document_check(document)
+            except ValidationError as error:
+                raise ValidationError(error.message_dict["document"]) from None
+        return document
 
 
 class DPAInline(admin.StackedInline):
@@ -214,6 +224,8 @@ class SubprocessorAdmin(AuditedAdmin):
         for obj in formset.deleted_objects:
             if isinstance(obj, ProcessingLocation):
                 register_services.processing_location_delete(location=obj, actor=request.user)
+            elif isinstance(obj, DataProcessingAgreement):
+                register_services.dpa_delete(dpa=obj, actor=request.user)
             else:
                 obj.delete()
         for obj in instances:
