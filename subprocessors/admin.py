@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from compliance.admin_base import AuditedAdmin, csv_response
+from security.models import AccessEvent
+from security.services import access_event_record
 from subprocessors.models import (
     AdequacyDecision,
     ChangeNoticeDelivery,
@@ -56,6 +58,12 @@ class CustomerContractAdmin(AuditedAdmin):
     @admin.display(description="Notice every change must give now")
     def required_notice(self, obj):
         return f"{change_services.required_notice_days()} days (the longest of the default and active contracts)"
+
+
+def _record_export(request) -> None:
+    access_event_record(
+        actor=request.user, action=AccessEvent.Action.EXPORTED_RECORDS, request=request, detail="transfer report"
+    )
 
 
 # ------------------------------------------------------------------------------
@@ -249,6 +257,7 @@ class SubprocessorAdmin(AuditedAdmin):
 
     @admin.action(description="Export the transfer report (CSV)", permissions=["view"])
     def export_transfer_report(self, request, queryset):
+        _record_export(request)
         return csv_response("transfer-report.csv", TRANSFER_CSV_HEADER, transfer_csv_rows(transfer_report()))
 
     def get_urls(self):
@@ -271,6 +280,7 @@ class SubprocessorAdmin(AuditedAdmin):
             raise PermissionDenied
         report = transfer_report()
         if request.GET.get("format") == "csv":
+            _record_export(request)
             return csv_response("transfer-report.csv", TRANSFER_CSV_HEADER, transfer_csv_rows(report))
         context = {
             **self.admin_site.each_context(request),

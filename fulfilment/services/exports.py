@@ -44,6 +44,8 @@ from fulfilment.models import DownloadAttempt, DownloadLink, ExportBundle, Fulfi
 from fulfilment.services.common import bundle_storage, identifier_hmac, logger, safe_error, subject_for
 from fulfilment.services.plans import bundle_progress, plan_progress
 from jobs.services import job_enqueue
+from security.models import AccessEvent
+from security.services import access_event_record
 
 FORMATS = ("csv", "jsonl")
 LINK_SALT = "fulfilment.download-link"
@@ -663,8 +665,9 @@ def download_authorise(*, link: DownloadLink, answer: str, client: str = "") -> 
     return link.bundle
 
 
-def bundle_staff_download(*, bundle: ExportBundle, actor) -> ExportBundle:
-    """Record a staff download from the admin (compliance officers only)."""
+@transaction.atomic
+def bundle_staff_download(*, bundle: ExportBundle, actor, http_request=None) -> ExportBundle:
+    """Record a staff download from the admin (compliance officers only), in the bundle's log and the access audit."""
     if not actor.has_perm("fulfilment.download_exportbundle"):
         raise PermissionDenied("You cannot download export bundles.")
     if bundle.status != ExportBundle.Status.READY:
@@ -672,6 +675,7 @@ def bundle_staff_download(*, bundle: ExportBundle, actor) -> ExportBundle:
     DownloadAttempt.objects.create(
         bundle=bundle, outcome=DownloadAttempt.Outcome.STAFF_DOWNLOAD, at=timezone.now(), user=actor
     )
+    access_event_record(actor=actor, action=AccessEvent.Action.DOWNLOADED_BUNDLE, obj=bundle, request=http_request)
     return bundle
 
 
