@@ -182,8 +182,10 @@ class DataMapAuditMixin:
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        fields = ", ".join(form.changed_data)
-        _record_data_map_change(request, obj, f"changed {fields}" if change else "added")
+        if not change:
+            _record_data_map_change(request, obj, "added")
+        elif form.changed_data:  # saving an unchanged form (only its inline changed) changes nothing here
+            _record_data_map_change(request, obj, f"changed {', '.join(form.changed_data)}")
 
     def delete_model(self, request, obj):
         _record_data_map_change(request, obj, "deleted")
