@@ -2,9 +2,11 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
+from compliance import audit
 from compliance.admin_base import AuditedAdmin, csv_response
 from compliance.models import (
     DataCategory,
@@ -119,6 +121,12 @@ class ProcessingActivityAdmin(AuditedAdmin):
         from compliance.selectors import processing_activity_rows
 
         header, rows = processing_activity_rows(queryset)
+        audit.access_event_record(
+            actor=request.user,
+            action=audit.EXPORTED_RECORDS,
+            request=request,
+            detail=f"record of processing: {queryset.count()} activities",
+        )
         return csv_response("record-of-processing.csv", header, rows)
 
 
@@ -161,13 +169,52 @@ def _report_schema_check(model_admin, request, problems: list[str], checked: str
         )
 
 
+def _record_data_map_change(request, obj, detail: str) -> None:
+    # Names of tables and columns are not personal data; the detail says what changed.
+    audit.access_event_record(
+        actor=request.user, action=audit.CHANGED_DATA_MAP, obj=obj, request=request, detail=detail[:200]
+    )
+
+
+class DataMapAuditMixin:
+    """Every change to the data map through the admin is an access event, in the change's own transaction
+    (the admin saves and deletes inside one): the map decides what is exported and erased."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            _record_data_map_change(request, obj, "added")
+        elif form.changed_data:  # saving an unchanged form (only its inline changed) changes nothing here
+            _record_data_map_change(request, obj, f"changed {', '.join(form.changed_data)}")
+
+    def delete_model(self, request, obj):
+        _record_data_map_change(request, obj, "deleted")
+        super().delete_model(request, obj)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        added, changed, deleted = (
+            len(formset.new_objects),
+            len(formset.changed_objects),
+            len(formset.deleted_objects),
+        )
+        if added or changed or deleted:
+            noun = formset.model._meta.verbose_name_plural
+            _record_data_map_change(
+                request, form.instance, f"{noun}: {added} added, {changed} changed, {deleted} deleted"
+            )
+
+
 def _import_columns(model_admin, request, tables) -> None:
     from compliance.datamap import mapped_table_import_columns
 
     total = 0
     for table in tables:
         try:
-            added = mapped_table_import_columns(table=table, actor=request.user)
+            with transaction.atomic():
+                added = mapped_table_import_columns(table=table, actor=request.user)
+                if added:
+                    _record_data_map_change(request, table, f"imported {len(added)} column(s) from the schema")
         except ValidationError as exc:
             model_admin.report_domain_error(request, exc)
             continue
@@ -219,7 +266,7 @@ class SystemOfRecordForm(forms.ModelForm):
 
 
 @admin.register(SystemOfRecord)
-class SystemOfRecordAdmin(AuditedAdmin):
+class SystemOfRecordAdmin(DataMapAuditMixin, AuditedAdmin):
     form = SystemOfRecordForm
     list_display = ["name", "kind", "database_alias", "owner", "is_active"]
     list_filter = ["kind", "is_active"]
@@ -259,7 +306,7 @@ class NeedsReviewFilter(admin.SimpleListFilter):
 
 
 @admin.register(MappedTable)
-class MappedTableAdmin(AuditedAdmin):
+class MappedTableAdmin(DataMapAuditMixin, AuditedAdmin):
     list_display = ["table_name", "system", "primary_key", "subject_column", "subject_key", "parent"]
     list_filter = ["system", NeedsReviewFilter]
     list_select_related = ["system", "parent", "parent__system"]

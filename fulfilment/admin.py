@@ -160,7 +160,7 @@ class FulfilmentPlanAdmin(ReadOnlyAdmin):
         approved = 0
         for plan in queryset:
             try:
-                plan_approve(plan=plan, actor=request.user)
+                plan_approve(plan=plan, actor=request.user, http_request=request)
                 approved += 1
             except (ValidationError, PermissionDenied) as error:
                 self.report_domain_error(request, error)
@@ -188,7 +188,11 @@ class FulfilmentPlanAdmin(ReadOnlyAdmin):
         plan = get_object_or_404(FulfilmentPlan, pk=pk)
         if request.method != "POST" or not self.has_approve_permission(request):
             raise PermissionDenied
-        self._run(request, lambda: plan_approve(plan=plan, actor=request.user), "Plan approved; the workers start now.")
+        self._run(
+            request,
+            lambda: plan_approve(plan=plan, actor=request.user, http_request=request),
+            "Plan approved; the workers start now.",
+        )
         return HttpResponseRedirect(reverse("admin:fulfilment_fulfilmentplan_change", args=[pk]))
 
     def change_request_view(self, request, pk: int):
@@ -460,7 +464,7 @@ class ExportBundleAdmin(ReadOnlyAdmin):
     def download_view(self, request, pk: int):
         bundle = get_object_or_404(ExportBundle.objects.select_related("request"), pk=pk)
         try:
-            bundle_staff_download(bundle=bundle, actor=request.user)
+            bundle_staff_download(bundle=bundle, actor=request.user, http_request=request)
         except ValidationError as error:
             self.report_domain_error(request, error)
             return HttpResponseRedirect(reverse("admin:fulfilment_exportbundle_change", args=[pk]))

@@ -4,6 +4,8 @@ from celery import shared_task
 from django.db import OperationalError
 
 _RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 5}
+# Emails: a mail server that is down or refuses (smtplib's errors are OSErrors) is retried too.
+_EMAIL_RETRY = {**_RETRY, "autoretry_for": (OperationalError, OSError)}
 
 
 @shared_task(bind=True, acks_late=True, **_RETRY)
@@ -60,3 +62,10 @@ def waiting_steps_poll_task(self) -> None:
     from fulfilment.services.plans import waiting_steps_poll
 
     waiting_steps_poll()
+
+
+@shared_task(bind=True, acks_late=True, **_EMAIL_RETRY)
+def download_code_deliver_task(self, link_id: int) -> None:
+    from fulfilment.services.exports import download_code_deliver
+
+    download_code_deliver(link_id=link_id)

@@ -48,7 +48,10 @@ def download_view(request: HttpRequest, token: str) -> HttpResponse:
         try:
             if uses_code and "send_code" in request.POST:
                 download_code_send(link=link, client=client)
-                message = "We have emailed you a code. It is valid for a short time and works once."
+                message = (
+                    "We are emailing you a code; it should arrive within a few minutes. "
+                    "It is valid for a short time and works once."
+                )
             else:
                 form = form_class(request.POST)
                 if form.is_valid():

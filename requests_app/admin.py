@@ -58,6 +58,18 @@ from requests_app.services import (
     rights_request_update,
 )
 from requests_app.services.requests import DECIDE_PERMISSION
+from security.models import AccessEvent
+from security.services import access_event_record
+
+
+def _record_export(request, queryset, scope: str) -> None:
+    access_event_record(
+        actor=request.user,
+        action=AccessEvent.Action.EXPORTED_LOG,
+        request=request,
+        detail=f"{queryset.count()} {scope}",
+    )
+
 
 SLA_COLOURS = {
     "overdue": "#ba2121",
@@ -240,6 +252,7 @@ class RightsRequestAdmin(AuditedAdmin):
 
     @admin.action(description="Export the request log (CSV) of the selected requests", permissions=["view"])
     def export_selected_log(self, request, queryset):
+        _record_export(request, queryset, "rights requests (selected)")
         return csv_response("rights-request-log.csv", REQUEST_LOG_HEADER, request_log_rows(queryset))
 
     # --- forms ------------------------------------------------------------------------------------
@@ -334,6 +347,11 @@ class RightsRequestAdmin(AuditedAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
         extra = extra_context or {}
+        if obj is not None and request.method == "GET" and self.has_view_permission(request, obj):
+            # The page shows the requester's name, email and account reference.
+            access_event_record(
+                actor=request.user, action=AccessEvent.Action.VIEWED_PERSONAL_FIELDS, obj=obj, request=request
+            )
         if obj is not None:
             can_decide = self.can_decide(request)
             extra.update(
@@ -499,6 +517,7 @@ class RightsRequestAdmin(AuditedAdmin):
             raise PermissionDenied
         queryset = self.get_changelist_instance(request).get_queryset(request)
         stamp = timezone.localdate().isoformat()
+        _record_export(request, queryset, "rights requests (filtered list)")
         return csv_response(f"rights-request-log-{stamp}.csv", REQUEST_LOG_HEADER, request_log_rows(queryset))
 
 

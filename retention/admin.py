@@ -5,6 +5,8 @@ Thin: every write calls a service; refusals come back as messages.
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -407,7 +409,7 @@ class RetentionRunAdmin(AuditedAdmin):
     @admin.action(description="Approve the selected runs", permissions=["approve"])
     def approve_runs(self, request, queryset):
         for run in queryset:
-            self._apply(request, retention_run_approve, run, "approved and queued")
+            self._apply(request, partial(retention_run_approve, http_request=request), run, "approved and queued")
 
     @admin.action(
         description="Cancel the selected runs (a running sweep stops between batches)", permissions=["cancel"]
@@ -445,7 +447,11 @@ class RetentionRunAdmin(AuditedAdmin):
 
     def approve_view(self, request, object_id: int):
         return self._post_only(
-            request, object_id, retention_run_approve, "approved and queued", self.has_approve_permission(request)
+            request,
+            object_id,
+            partial(retention_run_approve, http_request=request),
+            "approved and queued",
+            self.has_approve_permission(request),
         )
 
     def cancel_view(self, request, object_id: int):

@@ -15,14 +15,15 @@ from django.utils import timezone
 
 
 class AccessAction(models.TextChoices):
+    # Each is recorded by a feature (its test goes through that feature's page or action):
+    # no action is listed here that nothing records.
     VIEWED_PERSONAL_FIELDS = "viewed_personal_fields", "Viewed personal fields"
     DOWNLOADED_BUNDLE = "downloaded_bundle", "Downloaded an export bundle"
-    REGENERATED_BUNDLE = "regenerated_bundle", "Regenerated an export bundle"
-    APPROVED_PLAN = "approved_plan", "Approved an erasure plan"
-    APPROVED_RUN = "approved_run", "Approved a run"
-    VIEWED_IDENTITY_EVIDENCE = "viewed_identity_evidence", "Viewed identity evidence"
+    APPROVED_PLAN = "approved_plan", "Approved an erasure or rectification plan"
+    APPROVED_RUN = "approved_run", "Approved a retention run"
     EXPORTED_LOG = "exported_log", "Exported a log"
-    EXPORTED_RECORDS = "exported_records", "Exported records with personal data"
+    EXPORTED_RECORDS = "exported_records", "Exported records (CSV)"
+    CHANGED_DATA_MAP = "changed_data_map", "Changed the data map"
     ENROLLED_TWO_FACTOR = "enrolled_two_factor", "Enrolled an authenticator"
     VERIFIED_TWO_FACTOR = "verified_two_factor", "Signed in with two-factor"
     USED_RECOVERY_CODE = "used_recovery_code", "Signed in with a recovery code"

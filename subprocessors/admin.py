@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Max, Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -13,6 +14,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from compliance.admin_base import AuditedAdmin, csv_response
+from security.models import AccessEvent
+from security.services import access_event_record
 from subprocessors.models import (
     AdequacyDecision,
     ChangeNoticeDelivery,
@@ -57,6 +60,12 @@ class CustomerContractAdmin(AuditedAdmin):
         return f"{change_services.required_notice_days()} days (the longest of the default and active contracts)"
 
 
+def _record_export(request) -> None:
+    access_event_record(
+        actor=request.user, action=AccessEvent.Action.EXPORTED_RECORDS, request=request, detail="transfer report"
+    )
+
+
 # ------------------------------------------------------------------------------
 # Subprocessors, with locations, DPAs and attestations inline
 # ------------------------------------------------------------------------------
@@ -75,6 +84,15 @@ class DPAForm(forms.ModelForm):
         fields = ["version", "signed_on", "review_on", "document", "includes_sccs", "notes"]
         # A plain file input: the stored file has no public URL to link to.
         widgets = {"document": forms.FileInput(attrs={"accept": "application/pdf"})}
+
+    def clean_document(self):
+        document = self.cleaned_data.get("document")
+        if isinstance(document, UploadedFile):  # a new upload (an unchanged field holds the stored file)
+            try:
+                register_services.dpa_document_check(document)
+            except ValidationError as error:
+                raise ValidationError(error.message_dict["document"]) from None
+        return document
 
 
 class DPAInline(admin.StackedInline):
@@ -214,6 +232,8 @@ class SubprocessorAdmin(AuditedAdmin):
         for obj in formset.deleted_objects:
             if isinstance(obj, ProcessingLocation):
                 register_services.processing_location_delete(location=obj, actor=request.user)
+            elif isinstance(obj, DataProcessingAgreement):
+                register_services.dpa_delete(dpa=obj, actor=request.user)
             else:
                 obj.delete()
         for obj in instances:
@@ -237,6 +257,7 @@ class SubprocessorAdmin(AuditedAdmin):
 
     @admin.action(description="Export the transfer report (CSV)", permissions=["view"])
     def export_transfer_report(self, request, queryset):
+        _record_export(request)
         return csv_response("transfer-report.csv", TRANSFER_CSV_HEADER, transfer_csv_rows(transfer_report()))
 
     def get_urls(self):
@@ -259,6 +280,7 @@ class SubprocessorAdmin(AuditedAdmin):
             raise PermissionDenied
         report = transfer_report()
         if request.GET.get("format") == "csv":
+            _record_export(request)
             return csv_response("transfer-report.csv", TRANSFER_CSV_HEADER, transfer_csv_rows(report))
         context = {
             **self.admin_site.each_context(request),

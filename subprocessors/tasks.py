@@ -4,6 +4,8 @@ from celery import shared_task
 from django.db import OperationalError
 
 _RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 5}
+# Emails: a mail server that is down or refuses (smtplib's errors are OSErrors) is retried too.
+_EMAIL_RETRY = {**_RETRY, "autoretry_for": (OperationalError, OSError)}
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, **_RETRY)
@@ -20,7 +22,7 @@ def change_notices_send_pending_task(self) -> None:
     change_notices_send_pending()
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, **_RETRY)
+@shared_task(bind=True, acks_late=True, ignore_result=True, **_EMAIL_RETRY)
 def subscriber_confirmation_send_task(self, subscriber_id: int) -> None:
     from subprocessors.services.subscribers import notice_subscriber_confirmation_send
 

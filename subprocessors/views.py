@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compliance.admin_base import csv_response
@@ -28,6 +28,7 @@ from subprocessors.services.subscribers import (
     notice_subscriber_subscribe,
     notice_subscriber_unsubscribe,
     subscriber_for_confirmation,
+    subscriber_for_unsubscribe,
 )
 
 PUBLIC_CACHE_SECONDS = 300
@@ -128,11 +129,39 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "subprocessors/public/confirm.html", {"token": token})
 
 
-@csrf_exempt  # the signed token is the credential; mail clients POST here for one-click unsubscribe (RFC 8058)
-@require_http_methods(["GET", "POST"])
-def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+def _unsubscribe_done(request: HttpRequest, token: str) -> HttpResponse:
     try:
         notice_subscriber_unsubscribe(token=token)
     except InvalidLink as error:
         return render(request, "subprocessors/public/invalid_link.html", {"reason": str(error)}, status=400)
     return render(request, "subprocessors/public/unsubscribed.html")
+
+
+# The page's own button: a POST like any other form, so its CSRF token is checked.
+_unsubscribe_button = csrf_protect(_unsubscribe_done)
+
+
+def _is_one_click(request: HttpRequest) -> bool:
+    """The RFC 8058 one-click POST a mail client sends for ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``."""
+    return request.POST.get("List-Unsubscribe") == "One-Click"
+
+
+@csrf_exempt  # only for the RFC 8058 one-click POST (mail clients send no token); the button's POST is checked
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button and changes nothing (mail scanners open every link); a POST unsubscribes.
+
+    The signed token is the credential. Mail clients unsubscribe with the one-click POST
+    (RFC 8058), which carries no CSRF token; any other POST is the page's button and must.
+    """
+    if request.method == "POST":
+        if _is_one_click(request):
+            return _unsubscribe_done(request, token)
+        return _unsubscribe_button(request, token)
+    try:
+        subscriber = subscriber_for_unsubscribe(token=token)
+    except InvalidLink as error:
+        return render(request, "subprocessors/public/invalid_link.html", {"reason": str(error)}, status=400)
+    if subscriber.unsubscribed_at is not None:
+        return render(request, "subprocessors/public/unsubscribed.html")
+    return render(request, "subprocessors/public/unsubscribe.html", {"token": token})

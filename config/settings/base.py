@@ -202,6 +202,10 @@ STORAGES = {
         "OPTIONS": {"location": env.str("PRIVATE_STORAGE_ROOT", default=str(VAR_DIR / "private"))},
     },
 }
+# Private files on a local disk are readable by the owner (the web and worker user) only.
+PRIVATE_FILE_PERMISSIONS = {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700}
+if STORAGES["private"]["BACKEND"] == "django.core.files.storage.FileSystemStorage":
+    STORAGES["private"]["OPTIONS"].update(PRIVATE_FILE_PERMISSIONS)
 
 # ------------------------------------------------------------------------------
 # Email
@@ -311,6 +315,8 @@ SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS = int_from_env(
     "SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS", 7 * 24 * 3600, minimum=3600
 )
 SUBPROCESSOR_SUBSCRIBE_LIMIT = int_from_env("SUBPROCESSOR_SUBSCRIBE_LIMIT", 5, minimum=1)
+# Largest signed DPA (a PDF) the admin accepts, in megabytes.
+DPA_UPLOAD_MAX_MB = int_from_env("DPA_UPLOAD_MAX_MB", 20, minimum=1)
 SUBPROCESSOR_SUBSCRIBE_WINDOW_SECONDS = int_from_env("SUBPROCESSOR_SUBSCRIBE_WINDOW_SECONDS", 3600, minimum=1)
 # Retention (policy §6): the last day of the financial year, as MM-DD, from which "6 years after the
 # financial year" counts; and how long a sweeping worker's claim on a run lasts without renewal (a

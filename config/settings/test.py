@@ -41,7 +41,7 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "private": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(VAR_DIR / "test-private")},
+        "OPTIONS": {"location": str(VAR_DIR / "test-private"), **PRIVATE_FILE_PERMISSIONS},  # noqa: F405
     },
 }
 # Tests of other apps log in with force_login/login(); tests/security turns both

@@ -43,6 +43,9 @@ from fulfilment.locks import exclusive
 from fulfilment.models import DownloadAttempt, DownloadLink, ExportBundle, FulfilmentPlan, FulfilmentStep, PlanKind
 from fulfilment.services.common import bundle_storage, identifier_hmac, logger, safe_error, subject_for
 from fulfilment.services.plans import bundle_progress, plan_progress
+from jobs.services import job_enqueue
+from security.models import AccessEvent
+from security.services import access_event_record
 
 FORMATS = ("csv", "jsonl")
 LINK_SALT = "fulfilment.download-link"
@@ -544,43 +547,71 @@ def _code_hash(link: DownloadLink, code: str) -> str:
 
 
 def download_code_send(*, link: DownloadLink, client: str = "") -> None:
-    """Email a fresh one-time code to the requester (code links), at most a few times an hour."""
+    """A person asks for a one-time code (code links): checked here, emailed by a worker through the outbox.
+
+    Nothing is spent here: the code is made, stored and counted against
+    ``EXPORT_LINK_CODES_PER_HOUR`` by ``download_code_deliver`` when it is actually
+    emailed, so a broker or mail server that is down costs a delay, never an attempt.
+    """
     verdict = None
     with transaction.atomic():
         link = DownloadLink.objects.select_for_update(of=("self",)).select_related("bundle__request").get(pk=link.pk)
-        now = timezone.now()
-        verdict = _state(link, now)
-        if verdict is None and link.method != DownloadLink.Method.CODE:
-            verdict = _Verdict("", "This link does not use codes.", 400)
+        verdict = _code_verdict(link, timezone.now())
         if verdict is None:
-            recent = link.attempts.filter(
-                outcome=DownloadAttempt.Outcome.CODE_SENT, at__gte=now - timedelta(hours=1)
-            ).count()
-            if recent >= settings.EXPORT_LINK_CODES_PER_HOUR:
-                verdict = _Verdict("", "A code was sent several times already; try again in an hour.", 429)
-        if verdict is None:
-            code = f"{secrets.randbelow(10**8):08d}"
-            link.code_hash = _code_hash(link, code)
-            link.code_expires_at = now + timedelta(minutes=settings.EXPORT_LINK_CODE_MINUTES)
-            link.save(update_fields=["code_hash", "code_expires_at"])
-            _record(link, DownloadAttempt.Outcome.CODE_SENT, client)
-            request = link.bundle.request
-            context = {
-                "request": request,
-                "code": code,
-                "minutes": settings.EXPORT_LINK_CODE_MINUTES,
-                "site_name": settings.SITE_NAME,
-            }
-            subject = " ".join(render_to_string("fulfilment/emails/download_code_subject.txt", context).split())
-            body = render_to_string("fulfilment/emails/download_code.txt", context)
-            to = request.requester_email
-            transaction.on_commit(
-                lambda: EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[to]).send()
-            )
+            job_enqueue("fulfilment.tasks.download_code_deliver_task", link.pk)
         elif verdict.outcome:
             _record(link, verdict.outcome, client)
     if verdict is not None:
         raise DownloadRefused(verdict.message, status=verdict.status)
+
+
+def _code_verdict(link: DownloadLink, now) -> _Verdict | None:
+    verdict = _state(link, now)
+    if verdict is None and link.method != DownloadLink.Method.CODE:
+        verdict = _Verdict("", "This link does not use codes.", 400)
+    if verdict is None:
+        recent = link.attempts.filter(
+            outcome=DownloadAttempt.Outcome.CODE_SENT, at__gte=now - timedelta(hours=1)
+        ).count()
+        if recent >= settings.EXPORT_LINK_CODES_PER_HOUR:
+            verdict = _Verdict("", "A code was sent several times already; try again in an hour.", 429)
+    return verdict
+
+
+def download_code_deliver(*, link_id: int) -> bool:
+    """Email a fresh one-time code (the worker's half of ``download_code_send``). False when not needed now.
+
+    The email is sent last inside the transaction that stores the code's hash and
+    counts it: a mail server that refuses it rolls both back (the task retries), so
+    an attempt counts only when a code was actually sent. A link that expired, was
+    revoked or reached its hourly limit meanwhile gets nothing.
+    """
+    with transaction.atomic():
+        link = DownloadLink.objects.select_for_update(of=("self",)).select_related("bundle__request").filter(pk=link_id)
+        link = link.first()
+        if link is None:
+            return False
+        now = timezone.now()
+        if _code_verdict(link, now) is not None:
+            return False
+        code = f"{secrets.randbelow(10**8):08d}"
+        link.code_hash = _code_hash(link, code)
+        link.code_expires_at = now + timedelta(minutes=settings.EXPORT_LINK_CODE_MINUTES)
+        link.save(update_fields=["code_hash", "code_expires_at"])
+        _record(link, DownloadAttempt.Outcome.CODE_SENT, "")
+        request = link.bundle.request
+        context = {
+            "request": request,
+            "code": code,
+            "minutes": settings.EXPORT_LINK_CODE_MINUTES,
+            "site_name": settings.SITE_NAME,
+        }
+        subject = " ".join(render_to_string("fulfilment/emails/download_code_subject.txt", context).split())
+        body = render_to_string("fulfilment/emails/download_code.txt", context)
+        EmailMessage(
+            subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[request.requester_email]
+        ).send()
+    return True
 
 
 def download_authorise(*, link: DownloadLink, answer: str, client: str = "") -> ExportBundle:
@@ -634,8 +665,9 @@ def download_authorise(*, link: DownloadLink, answer: str, client: str = "") -> 
     return link.bundle
 
 
-def bundle_staff_download(*, bundle: ExportBundle, actor) -> ExportBundle:
-    """Record a staff download from the admin (compliance officers only)."""
+@transaction.atomic
+def bundle_staff_download(*, bundle: ExportBundle, actor, http_request=None) -> ExportBundle:
+    """Record a staff download from the admin (compliance officers only), in the bundle's log and the access audit."""
     if not actor.has_perm("fulfilment.download_exportbundle"):
         raise PermissionDenied("You cannot download export bundles.")
     if bundle.status != ExportBundle.Status.READY:
@@ -643,6 +675,7 @@ def bundle_staff_download(*, bundle: ExportBundle, actor) -> ExportBundle:
     DownloadAttempt.objects.create(
         bundle=bundle, outcome=DownloadAttempt.Outcome.STAFF_DOWNLOAD, at=timezone.now(), user=actor
     )
+    access_event_record(actor=actor, action=AccessEvent.Action.DOWNLOADED_BUNDLE, obj=bundle, request=http_request)
     return bundle
 
 

@@ -38,6 +38,8 @@ from fulfilment.services.common import (
 )
 from jobs.services import job_enqueue
 from requests_app.models import Outcome, RefusalGround, RequestLine, RightsRequest
+from security.models import AccessEvent
+from security.services import access_event_record
 
 CHANGE_KINDS = {PlanKind.ERASURE, PlanKind.RECTIFICATION, PlanKind.RESTRICTION}
 BACK_OFFICE_ALIAS = "default"
@@ -303,7 +305,7 @@ def plans_build(*, request_id: int) -> list[FulfilmentPlan]:
     return created
 
 
-def plan_approve(*, plan: FulfilmentPlan, actor) -> FulfilmentPlan:
+def plan_approve(*, plan: FulfilmentPlan, actor, http_request=None) -> FulfilmentPlan:
     """A compliance officer approves an erasure or rectification plan; its steps start on commit.
 
     Refused when the plan is not awaiting approval, or the request is closed or unverified.
@@ -327,6 +329,7 @@ def plan_approve(*, plan: FulfilmentPlan, actor) -> FulfilmentPlan:
             plan._history_user = actor
         plan.save()
         steps_create(plan=plan)
+        access_event_record(actor=actor, action=AccessEvent.Action.APPROVED_PLAN, obj=plan, request=http_request)
     logger.info("fulfilment plan %s approved", plan.pk)
     return plan
 

@@ -51,6 +51,8 @@ from retention.models import (
 )
 from retention.notifications import notify_run_awaiting_approval, notify_run_failed
 from retention.selectors import cutoff_for, hold_subject, holds_for_table, table_categories, timestamp_column_for
+from security.models import AccessEvent
+from security.services import access_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +253,7 @@ def retention_run_start(
     return run
 
 
-def retention_run_approve(*, run_id: int, actor) -> RetentionRun:
+def retention_run_approve(*, run_id: int, actor, http_request=None) -> RetentionRun:
     """A compliance officer approves a run over its threshold; it is queued for a worker."""
     if not actor.has_perm("retention.approve_retentionrun"):
         raise PermissionDenied("Only compliance officers approve retention runs.")
@@ -264,6 +266,7 @@ def retention_run_approve(*, run_id: int, actor) -> RetentionRun:
         run.approved_at = timezone.now()
         run._history_user = actor
         run.save(update_fields=["status", "approved_by", "approved_at"])
+        access_event_record(actor=actor, action=AccessEvent.Action.APPROVED_RUN, obj=run, request=http_request)
         _enqueue_execute(run.pk)
     return run
 

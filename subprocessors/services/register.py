@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from subprocessors.models import DataProcessingAgreement, ProcessingLocation, SecurityAttestation, Subprocessor
 
+logger = logging.getLogger(__name__)
 Status = Subprocessor.Status
 
 # The lifecycle: which status may follow which, and what moves it there.
@@ -137,12 +140,64 @@ def processing_location_delete(*, location: ProcessingLocation, actor) -> None:
     location.delete()
 
 
+PDF_SIGNATURE = b"%PDF-"
+
+
+def dpa_document_check(document) -> None:
+    """Refuse a signed DPA that is not a PDF (by its first bytes, not its name) or is too large.
+
+    The extension alone proves nothing: an HTML page named ``dpa.pdf`` would be
+    stored and later downloaded by staff. The size cap is ``DPA_UPLOAD_MAX_MB``.
+    """
+    limit = settings.DPA_UPLOAD_MAX_MB * 1024 * 1024
+    if document.size is not None and document.size > limit:
+        raise ValidationError(
+            {"document": f"The document is larger than {settings.DPA_UPLOAD_MAX_MB} MB. Upload the signed PDF only."}
+        )
+    document.seek(0)
+    head = document.read(len(PDF_SIGNATURE))
+    document.seek(0)
+    if head != PDF_SIGNATURE:
+        raise ValidationError({"document": "This file is not a PDF. Upload the signed agreement as a PDF."})
+
+
+def _delete_stored_file(storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except OSError:
+        logger.warning("subprocessors: could not delete a replaced DPA document")
+
+
+@transaction.atomic
 def dpa_save(*, dpa: DataProcessingAgreement, actor) -> DataProcessingAgreement:
-    """Record or correct a DPA; the document goes to the private storage."""
+    """Record or correct a DPA; the document goes to the private storage.
+
+    A new document is checked (a PDF, under the size cap); the one it replaces is
+    deleted once the change is committed (a rolled-back save keeps it).
+    """
+    if dpa.document and not dpa.document._committed:
+        dpa_document_check(dpa.document)
+    previous = ""
+    if dpa.pk is not None:
+        previous = DataProcessingAgreement.objects.filter(pk=dpa.pk).values_list("document", flat=True).first() or ""
     dpa.full_clean()
     set_history_actor(dpa, actor)
     dpa.save()
+    if previous and previous != dpa.document.name:
+        storage = dpa.document.storage
+        transaction.on_commit(lambda: _delete_stored_file(storage, previous))
     return dpa
+
+
+@transaction.atomic
+def dpa_delete(*, dpa: DataProcessingAgreement, actor) -> None:
+    """Remove a DPA recorded in error; its document is deleted once that is committed."""
+    name = dpa.document.name if dpa.document else ""
+    storage = dpa.document.storage
+    set_history_actor(dpa, actor)
+    dpa.delete()
+    if name:
+        transaction.on_commit(lambda: _delete_stored_file(storage, name))
 
 
 def attestation_save(*, attestation: SecurityAttestation, actor) -> SecurityAttestation:

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from jobs.services import job_enqueue
 from subprocessors.emails import absolute_url, render_email
 from subprocessors.models import NoticeSubscriber, new_subscriber_key
 from subprocessors.services.register import set_history_actor
@@ -92,24 +93,35 @@ def notice_subscriber_subscribe(*, email: str) -> tuple[NoticeSubscriber, bool]:
     if subscriber.unsubscribed_at is not None:
         subscriber.unsubscribed_at = None
         subscriber.confirmed_at = None
+        subscriber.confirmation_sent_at = None
         subscriber.key = new_subscriber_key()
+        subscriber.save()
     elif subscriber.confirmation_sent_at and now - subscriber.confirmation_sent_at < CONFIRMATION_RESEND_AFTER:
         return subscriber, False
-    subscriber.confirmation_sent_at = now
-    subscriber.save()
-
-    from subprocessors.tasks import subscriber_confirmation_send_task
-
-    subscriber_confirmation_send_task.delay_on_commit(subscriber.pk)
+    # Through the outbox: a broker outage delays the email, never loses it. The worker stamps
+    # ``confirmation_sent_at`` once the email is really sent, so a failed send blocks no retry.
+    job_enqueue("subprocessors.tasks.subscriber_confirmation_send_task", subscriber.pk)
     return subscriber, True
 
 
 @transaction.atomic
 def notice_subscriber_confirmation_send(*, subscriber_id: int) -> bool:
-    """Email the confirmation link (the worker's half of subscribing). False when no longer needed."""
+    """Email the confirmation link (the worker's half of subscribing). False when no longer needed.
+
+    The email is sent last in the transaction that records ``confirmation_sent_at``: a
+    mail server that refuses it records nothing (the task retries). A second job for the
+    same subscription (subscribed twice before the first was sent) finds it sent and
+    sends nothing.
+    """
     subscriber = NoticeSubscriber.objects.select_for_update().filter(pk=subscriber_id).first()
     if subscriber is None or subscriber.confirmed_at is not None or subscriber.unsubscribed_at is not None:
         return False
+    now = timezone.now()
+    if subscriber.confirmation_sent_at and now - subscriber.confirmation_sent_at < CONFIRMATION_RESEND_AFTER:
+        return False
+    subscriber.confirmation_sent_at = now
+    subscriber.save(update_fields=["confirmation_sent_at"])
+
     max_age_days = settings.SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS // 86400
     message = render_email(
         "confirm_subscription",
@@ -137,9 +149,7 @@ def notice_subscriber_confirm(*, token: str) -> NoticeSubscriber:
         subscriber.confirmed_at = timezone.now()
         subscriber.save(update_fields=["confirmed_at"])
 
-        from subprocessors.tasks import change_notices_send_pending_task
-
-        change_notices_send_pending_task.delay_on_commit()
+        job_enqueue("subprocessors.tasks.change_notices_send_pending_task")
     return subscriber
 
 
@@ -152,6 +162,12 @@ def subscriber_for_confirmation(*, token: str) -> NoticeSubscriber:
     if subscriber.unsubscribed_at is not None:
         raise InvalidLink("This subscription was cancelled. Subscribe again to get a new link.")
     return subscriber
+
+
+def subscriber_for_unsubscribe(*, token: str) -> NoticeSubscriber:
+    """The subscriber an unsubscribe link is for, without unsubscribing (the page before the button)."""
+    with transaction.atomic():
+        return _subscriber_from_token(token, salt=UNSUBSCRIBE_SALT, max_age=None)
 
 
 @transaction.atomic

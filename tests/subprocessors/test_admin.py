@@ -234,7 +234,8 @@ def test_a_dpa_that_is_not_a_pdf_is_refused(officer_client, active):
     )
     response = officer_client.post(url, data)
     assert response.status_code == 200
-    assert "File extension “exe” is not allowed" in response.content.decode()
+    assert "This file is not a PDF" in response.content.decode()
+    assert not DataProcessingAgreement.objects.filter(version="2026-01").exists()
 
 
 def test_the_transfer_report_page_and_csv(officer_client, active, client, agent):
@@ -303,3 +304,133 @@ def test_changelists_run_a_fixed_number_of_queries(
     grow(8)
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert officer_client.get(url).status_code == 200
+
+
+# ------------------------------------------------------------------------------
+# DPA uploads: a real PDF under the size cap, old files deleted, owner-only files
+# ------------------------------------------------------------------------------
+
+
+def _dpa_upload(client, sub, document, version="2026-01"):
+    data = _change_form_data(sub)
+    index = sub.dpas.count()
+    data.update(
+        {
+            "dpas-TOTAL_FORMS": index + 1,
+            f"dpas-{index}-version": version,
+            f"dpas-{index}-signed_on": "2026-01-10",
+            f"dpas-{index}-review_on": "2027-01-10",
+            f"dpas-{index}-document": document,
+        }
+    )
+    return client.post(reverse("admin:subprocessors_subprocessor_change", args=[sub.pk]), data)
+
+
+def test_an_html_page_named_pdf_is_refused_and_the_form_keeps_what_was_typed(officer_client, active):
+    html = ContentFile(b"<html><script>alert(1)</script></html>", name="x.pdf")
+    response = _dpa_upload(officer_client, active, html, version="2026-html")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This file is not a PDF" in page
+    assert 'value="2026-html"' in page
+    assert not DataProcessingAgreement.objects.filter(version="2026-html").exists()
+    # The same form with a real PDF is accepted.
+    response = _dpa_upload(officer_client, active, ContentFile(b"%PDF-1.7 signed", name="x.pdf"), version="2026-html")
+    assert response.status_code == 302
+    dpa = DataProcessingAgreement.objects.get(version="2026-html")
+    dpa.document.delete(save=False)
+
+
+def test_a_dpa_over_the_size_cap_is_refused_and_one_at_the_cap_is_accepted(officer_client, active, settings):
+    settings.DPA_UPLOAD_MAX_MB = 1
+    cap = 1024 * 1024
+    too_big = ContentFile(b"%PDF-1.7" + b"0" * (cap - 7), name="big.pdf")
+    response = _dpa_upload(officer_client, active, too_big, version="2026-big")
+    assert response.status_code == 200
+    assert "The document is larger than 1 MB" in response.content.decode()
+    assert not DataProcessingAgreement.objects.filter(version="2026-big").exists()
+    at_cap = ContentFile(b"%PDF-1.7" + b"0" * (cap - 8), name="big.pdf")
+    assert _dpa_upload(officer_client, active, at_cap, version="2026-big").status_code == 302
+    dpa = DataProcessingAgreement.objects.get(version="2026-big")
+    assert dpa.document.size == cap
+    dpa.document.delete(save=False)
+
+
+def test_replacing_a_dpa_document_deletes_the_old_file_once_saved(
+    officer_client, active, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _dpa_upload(officer_client, active, ContentFile(b"%PDF-1.4 first", name="a.pdf")).status_code == 302
+    dpa = DataProcessingAgreement.objects.get(version="2026-01")
+    first = dpa.document.name
+    storage = dpa.document.storage
+    assert storage.exists(first)
+    data = _change_form_data(active)
+    index = next(i for i, row in enumerate(active.dpas.all()) if row.pk == dpa.pk)
+    data[f"dpas-{index}-document"] = ContentFile(b"%PDF-1.4 second", name="b.pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = officer_client.post(reverse("admin:subprocessors_subprocessor_change", args=[active.pk]), data)
+    assert response.status_code == 302
+    dpa.refresh_from_db()
+    try:
+        assert dpa.document.name != first
+        assert storage.open(dpa.document.name).read() == b"%PDF-1.4 second"
+        assert not storage.exists(first)
+    finally:
+        dpa.document.delete(save=False)
+
+
+def test_a_refused_replacement_keeps_the_stored_document(officer_client, active, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _dpa_upload(officer_client, active, ContentFile(b"%PDF-1.4 first", name="a.pdf"))
+    dpa = DataProcessingAgreement.objects.get(version="2026-01")
+    first = dpa.document.name
+    data = _change_form_data(active)
+    index = next(i for i, row in enumerate(active.dpas.all()) if row.pk == dpa.pk)
+    data[f"dpas-{index}-document"] = ContentFile(b"<html></html>", name="b.pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = officer_client.post(reverse("admin:subprocessors_subprocessor_change", args=[active.pk]), data)
+    assert response.status_code == 200
+    dpa.refresh_from_db()
+    try:
+        assert dpa.document.name == first
+        assert dpa.document.storage.exists(first)
+    finally:
+        dpa.document.delete(save=False)
+
+
+def test_deleting_a_dpa_in_the_admin_deletes_its_document(officer_client, active, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _dpa_upload(officer_client, active, ContentFile(b"%PDF-1.4 first", name="a.pdf"))
+    dpa = DataProcessingAgreement.objects.get(version="2026-01")
+    name, storage = dpa.document.name, dpa.document.storage
+    data = _change_form_data(active)
+    index = next(i for i, row in enumerate(active.dpas.all()) if row.pk == dpa.pk)
+    data[f"dpas-{index}-DELETE"] = "on"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = officer_client.post(reverse("admin:subprocessors_subprocessor_change", args=[active.pk]), data)
+    assert response.status_code == 302
+    assert not DataProcessingAgreement.objects.filter(pk=dpa.pk).exists()
+    assert not storage.exists(name)
+
+
+def test_private_files_are_readable_by_their_owner_only(officer_client, active):
+    import os
+    import shutil
+    import stat
+
+    from fulfilment.services.common import bundle_storage
+
+    folder = os.path.join(private_storage().location, "dpa", str(active.pk))
+    shutil.rmtree(folder, ignore_errors=True)  # made afresh by the upload, as on a new server
+    assert _dpa_upload(officer_client, active, ContentFile(b"%PDF-1.4 signed", name="a.pdf")).status_code == 302
+    dpa = DataProcessingAgreement.objects.get(version="2026-01")
+    try:
+        path = dpa.document.path
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+        # Export bundles are written by the same private storage.
+        assert bundle_storage().file_permissions_mode == 0o600
+        assert bundle_storage().directory_permissions_mode == 0o700
+    finally:
+        dpa.document.delete(save=False)

@@ -120,8 +120,10 @@ def test_links_are_single_purpose(client, db):
     pending = SubscriberFactory(confirmed_at=None)
     active = SubscriberFactory()
     # A confirmation token does not unsubscribe, an unsubscribe token does not confirm.
-    response = client.get(reverse("subprocessors:unsubscribe", args=[confirmation_token(active)]))
+    one_click = {"List-Unsubscribe": "One-Click"}
+    response = client.post(reverse("subprocessors:unsubscribe", args=[confirmation_token(active)]), one_click)
     assert response.status_code == 400
+    assert client.get(reverse("subprocessors:unsubscribe", args=[confirmation_token(active)])).status_code == 400
     response = client.post(reverse("subprocessors:confirm", args=[unsubscribe_token(pending)]))
     assert response.status_code == 400
     active.refresh_from_db()
@@ -141,24 +143,60 @@ def test_a_tampered_link_is_refused(client, db):
     forged = payload.decode().rstrip("=") + token[token.index(":") :]
     signed_elsewhere = signing.dumps([other.pk, other.key], salt="another.purpose")
     for bad in (token[:-2] + "xx", forged, signed_elsewhere, "garbage"):
-        assert client.get(reverse("subprocessors:unsubscribe", args=[bad])).status_code == 400
+        path = reverse("subprocessors:unsubscribe", args=[bad])
+        assert client.post(path, {"List-Unsubscribe": "One-Click"}).status_code == 400
+        assert client.get(path).status_code == 400
     other.refresh_from_db()
     assert other.unsubscribed_at is None
 
 
-def test_unsubscribing_takes_one_click_and_repeating_it_is_harmless(client, db):
+def _csrf_token(page) -> str:
+    match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content)
+    assert match, page.content[:500]
+    return match.group(1).decode()
+
+
+def test_opening_the_unsubscribe_link_changes_nothing_and_its_button_unsubscribes(db):
+    from django.test import Client
+
     from .factories import SubscriberFactory
 
     subscriber = SubscriberFactory()
+    client = Client(enforce_csrf_checks=True)
     path = reverse("subprocessors:unsubscribe", args=[unsubscribe_token(subscriber)])
-    response = client.get(path)
+    # A mail scanner (or a person) opening the link: a page with a button, nothing changed.
+    page = client.get(path)
+    assert page.status_code == 200
+    assert b'<button type="submit">Unsubscribe</button>' in page.content
+    assert f'action="{path}"'.encode() in page.content
+    assert client.get(path).status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.unsubscribed_at is None and subscriber.is_active
+    # The button posts the form with its CSRF token.
+    response = client.post(path, {"csrfmiddlewaretoken": _csrf_token(page)})
     assert response.status_code == 200 and b"You are unsubscribed" in response.content
     subscriber.refresh_from_db()
     first = subscriber.unsubscribed_at
     assert first is not None
-    assert client.get(path).status_code == 200
+    # Opening the link again says so; posting again changes nothing.
+    assert b"You are unsubscribed" in client.get(path).content
+    assert client.post(path, {"csrfmiddlewaretoken": _csrf_token(page)}).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.unsubscribed_at == first
+
+
+def test_a_cross_site_post_without_the_csrf_token_or_one_click_body_unsubscribes_nobody(db):
+    from django.test import Client
+
+    from .factories import SubscriberFactory
+
+    subscriber = SubscriberFactory()
+    client = Client(enforce_csrf_checks=True)
+    path = reverse("subprocessors:unsubscribe", args=[unsubscribe_token(subscriber)])
+    assert client.post(path, {}).status_code == 403
+    assert client.post(path, {"List-Unsubscribe": "yes"}).status_code == 403
+    subscriber.refresh_from_db()
+    assert subscriber.unsubscribed_at is None
 
 
 def test_mail_clients_can_unsubscribe_with_a_one_click_post_without_a_csrf_token(db):
@@ -184,7 +222,7 @@ def test_subscribing_again_after_unsubscribing_needs_a_new_confirmation_and_void
 
     subscriber = SubscriberFactory(email="dpo@customer.example")
     old_unsubscribe = reverse("subprocessors:unsubscribe", args=[unsubscribe_token(subscriber)])
-    client.get(old_unsubscribe)
+    client.post(old_unsubscribe, {"List-Unsubscribe": "One-Click"})
     subscribe(client, "dpo@customer.example", django_capture_on_commit_callbacks)
     subscriber.refresh_from_db()
     assert subscriber.unsubscribed_at is None and subscriber.confirmed_at is None
@@ -200,7 +238,9 @@ def test_an_old_confirmation_link_cannot_confirm_after_unsubscribing(client, db,
     subscribe(client, "dpo@customer.example", django_capture_on_commit_callbacks)
     confirm_path = link_in(mail.outbox[0], "confirm")
     subscriber = NoticeSubscriber.objects.get()
-    client.get(reverse("subprocessors:unsubscribe", args=[unsubscribe_token(subscriber)]))
+    client.post(
+        reverse("subprocessors:unsubscribe", args=[unsubscribe_token(subscriber)]), {"List-Unsubscribe": "One-Click"}
+    )
     assert client.post(confirm_path).status_code == 400
     subscriber.refresh_from_db()
     assert subscriber.confirmed_at is None
