@@ -72,9 +72,10 @@ def step_begin(step_id: int) -> FulfilmentStep | None:
         step.status = FulfilmentStep.Status.RUNNING
         step.attempts += 1
         step.error = ""
+        step.queued_at = None  # its job is taken: the step may be queued again if this worker is lost
         if step.started_at is None:
             step.started_at = timezone.now()
-        step.save(update_fields=["status", "attempts", "error", "started_at"])
+        step.save(update_fields=["status", "attempts", "error", "queued_at", "started_at"])
     return step
 
 

@@ -154,7 +154,7 @@ def export_system_run(*, bundle_id: int, system_id: int) -> None:
             return
         now = timezone.now()
         FulfilmentStep.objects.filter(pk__in=[s.pk for s in todo.values()]).update(
-            status=FulfilmentStep.Status.RUNNING, attempts=F("attempts") + 1, error=""
+            status=FulfilmentStep.Status.RUNNING, attempts=F("attempts") + 1, error="", queued_at=None
         )
         FulfilmentStep.objects.filter(pk__in=[s.pk for s in todo.values()], started_at__isnull=True).update(
             started_at=now
@@ -301,6 +301,7 @@ def bundle_assemble(*, bundle_id: int) -> ExportBundle | None:
         steps = list(bundle.steps.select_related("system", "table").order_by("system__name", "position", "id"))
         if any(not step.is_finished for step in steps):
             return None
+        ExportBundle.objects.filter(pk=bundle.pk).update(assembly_queued_at=None)
         storage = bundle_storage()
         now = timezone.now()
         exported = [step for step in steps if step.status == FulfilmentStep.Status.DONE]
@@ -372,8 +373,9 @@ def bundle_assemble(*, bundle_id: int) -> ExportBundle | None:
             bundle.refresh_from_db()
             if bundle.links.count() == 0:
                 download_link_create(bundle=bundle, actor=None)
-        for plan_id in plans:
-            plan_progress(plan_id=plan_id)
+            # The plan's bookkeeping commits with the bundle: a worker lost after this leaves nothing half done.
+            for plan_id in plans:
+                plan_progress(plan_id=plan_id)
         _delete_parts(storage, exported)
     logger.info("fulfilment bundle %s ready: %d files, %d bytes", bundle_id, len(files), size)
     return bundle
