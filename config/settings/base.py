@@ -376,6 +376,9 @@ ADMIN_DASHBOARD_PANELS = [
     "requests_app.dashboard.rights_requests_panel",
     "fulfilment.dashboard.fulfilment_panel",
 ]
+# Callables returning lines for the compliance officers' daily digest (work needing their attention that
+# no request's due date shows: stalled fulfilment work); each app adds its own, as for the panels.
+DIGEST_SECTIONS = ["fulfilment.selectors.stalled_digest_lines"]
 
 # ------------------------------------------------------------------------------
 # Logging: ids only, never personal data

@@ -42,6 +42,7 @@ from fulfilment.services.common import (
     step_begin,
     step_fail,
     step_wait,
+    steps_lease,
     subject_for,
 )
 from fulfilment.services.ledger import ledger_record
@@ -84,12 +85,13 @@ def change_step_run(*, step_id: int) -> None:
         step = step_begin(step_id)
         if step is not None:
             try:
-                if step.kind == FulfilmentStep.Kind.ERASE:
-                    _erase(step, plan)
-                elif step.kind == FulfilmentStep.Kind.RESTRICT:
-                    _restrict(step)
-                else:
-                    _rectify(step, plan)
+                with steps_lease([step.pk]):
+                    if step.kind == FulfilmentStep.Kind.ERASE:
+                        _erase(step, plan)
+                    elif step.kind == FulfilmentStep.Kind.RESTRICT:
+                        _restrict(step)
+                    else:
+                        _rectify(step, plan)
             except ConnectorPending as exc:
                 step_wait(step, exc.reference, str(exc))
                 return

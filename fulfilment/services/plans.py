@@ -33,10 +33,12 @@ from fulfilment.services.common import (
     RIGHT_PLAN_KIND,
     START_PERMISSION,
     STEP_PERMISSION,
+    lease_lapsed_before,
     logger,
     step_begin,
     step_fail,
     step_wait,
+    steps_lease,
     subject_for,
 )
 from jobs.services import job_enqueue
@@ -122,7 +124,8 @@ def locate_step_run(*, step_id: int) -> None:
             plans_build(request_id=request_id)
             return
         try:
-            counts = get_connector(step.system).locate(subject_for(step.request))
+            with steps_lease([step.pk]):
+                counts = get_connector(step.system).locate(subject_for(step.request))
         except ConnectorPending as exc:
             step_wait(step, exc.reference, str(exc))
             return
@@ -589,22 +592,38 @@ def _notify_when_changes_done(request_id: int) -> None:
 # ------------------------------------------------------------------------------
 
 
+def step_lease_lapsed(step: FulfilmentStep) -> bool:
+    """Whether a running step's worker stopped renewing its lease (it is gone)."""
+    if step.status != FulfilmentStep.Status.RUNNING:
+        return False
+    renewed = step.heartbeat_at or step.started_at
+    return renewed is None or renewed < lease_lapsed_before()
+
+
 def step_retry(*, step: FulfilmentStep, actor) -> FulfilmentStep:
-    """Run a failed (or waiting) step again."""
+    """Run a failed or waiting step again, or a running one whose worker's lease lapsed (the worker is gone)."""
     _require(actor, STEP_PERMISSION, "You cannot retry fulfilment steps.")
     with transaction.atomic():
         step = FulfilmentStep.objects.select_for_update().get(pk=step.pk)
-        if step.status not in {FulfilmentStep.Status.FAILED, FulfilmentStep.Status.WAITING}:
+        if step.status == FulfilmentStep.Status.RUNNING and not step_lease_lapsed(step):
             raise ValidationError(
-                f"Only a failed or waiting step can be retried; this one is {step.get_status_display().lower()}."
+                "This step is running and its worker renewed its lease less than "
+                f"{settings.FULFILMENT_LEASE_SECONDS} seconds ago; it can be retried once the lease lapses."
+            )
+        retryable = {FulfilmentStep.Status.FAILED, FulfilmentStep.Status.WAITING, FulfilmentStep.Status.RUNNING}
+        if step.status not in retryable:
+            raise ValidationError(
+                "Only a failed or waiting step, or a running one whose worker is gone, can be retried; "
+                f"this one is {step.get_status_display().lower()}."
             )
         if step.plan_id and step.plan.status == FulfilmentPlan.Status.AWAITING_APPROVAL:
             raise ValidationError("The plan is not approved yet.")
         step.status = FulfilmentStep.Status.PENDING
         step.error = ""
+        step.queued_at = None
         if actor is not None:
             step._history_user = actor
-        step.save(update_fields=["status", "error"])
+        step.save(update_fields=["status", "error", "queued_at"])
         _after_staff_change(step)
     return step
 
