@@ -69,3 +69,10 @@ def download_code_deliver_task(self, link_id: int) -> None:
     from fulfilment.services.exports import download_code_deliver
 
     download_code_deliver(link_id=link_id)
+
+
+@shared_task(bind=True, acks_late=True, **_RETRY)
+def stalled_work_resume_task(self) -> None:
+    from fulfilment.services.stalls import stalled_work_resume
+
+    stalled_work_resume()
