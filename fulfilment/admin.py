@@ -554,6 +554,24 @@ class DownloadLinkAdmin(ReadOnlyAdmin):
 # ------------------------------------------------------------------------------
 
 
+class ConfirmationFilter(admin.SimpleListFilter):
+    """Art. 19 notices the recipient has not confirmed yet (the dashboard links here)."""
+
+    title = "confirmed by the recipient"
+    parameter_name = "confirmed"
+    UNCONFIRMED = [RecipientNotice.Status.SENT, RecipientNotice.Status.FAILED, RecipientNotice.Status.PENDING]
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not yet confirmed"), ("yes", "Confirmed or closed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(status__in=self.UNCONFIRMED)
+        if self.value() == "yes":
+            return queryset.exclude(status__in=self.UNCONFIRMED)
+        return queryset
+
+
 @admin.register(RecipientNotice)
 class RecipientNoticeAdmin(ReadOnlyAdmin):
     list_display = [
@@ -567,7 +585,7 @@ class RecipientNoticeAdmin(ReadOnlyAdmin):
         "confirmed_at",
     ]
     list_select_related = ["request", "subprocessor"]
-    list_filter = ["status", "channel"]
+    list_filter = [ConfirmationFilter, "status", "channel"]
     search_fields = ["=request__reference", "subprocessor__legal_name", "subprocessor__trading_name"]
     fields = [
         "request_link",

@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from compliance.admin_base import AuditedAdmin, csv_response
@@ -28,7 +29,13 @@ from subprocessors.models import (
     SubprocessorChange,
     long_date,
 )
-from subprocessors.selectors import TRANSFER_CSV_HEADER, transfer_csv_rows, transfer_report
+from subprocessors.selectors import (
+    ATTENTION,
+    TRANSFER_CSV_HEADER,
+    subprocessors_needing_attention,
+    transfer_csv_rows,
+    transfer_report,
+)
 from subprocessors.services import changes as change_services
 from subprocessors.services import register as register_services
 from subprocessors.services.subscribers import notice_subscriber_unsubscribe_by_staff
@@ -119,6 +126,21 @@ class SubprocessorForm(forms.ModelForm):
 
 
 @admin.register(Subprocessor)
+class AttentionFilter(admin.SimpleListFilter):
+    """The dashboard's register warnings, each one click from the vendors behind it."""
+
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return list(ATTENTION.items())
+
+    def queryset(self, request, queryset):
+        if self.value() in ATTENTION:
+            return queryset.filter(pk__in=subprocessors_needing_attention(self.value()).values("pk"))
+        return queryset
+
+
 class SubprocessorAdmin(AuditedAdmin):
     form = SubprocessorForm
     list_display = [
@@ -131,7 +153,7 @@ class SubprocessorAdmin(AuditedAdmin):
         "dpa_review_on",
         "attestation_expires_on",
     ]
-    list_filter = ["status", "category", "risk_rating", "data_categories"]
+    list_filter = [AttentionFilter, "status", "category", "risk_rating", "data_categories"]
     list_select_related = ["internal_owner"]
     search_fields = ["legal_name", "trading_name", "service_description"]
     prepopulated_fields = {"slug": ["legal_name"]}
@@ -184,7 +206,12 @@ class SubprocessorAdmin(AuditedAdmin):
 
     @admin.display(description="DPA review", ordering="_dpa_review_on")
     def dpa_review_on(self, obj):
-        return obj._dpa_review_on
+        if obj._dpa_review_on is None:
+            return "-"
+        text = date_format(obj._dpa_review_on)
+        if obj._dpa_review_on < timezone.localdate():
+            return format_html('<strong class="sla-overdue" style="color:#ba2121">{} (overdue)</strong>', text)
+        return text
 
     @admin.display(description="Latest attestation expiry", ordering="_attestation_expires_on")
     def attestation_expires_on(self, obj):

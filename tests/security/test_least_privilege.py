@@ -275,6 +275,7 @@ API_TABLE: list[tuple[str, str, str, dict[str, int]]] = [
     ("post", "/api/v1/rights-requests/{ref}/events/", "event", {"client": 201, "other_client": 404}),
     ("get", "/api/v1/rights-requests/", "", {"client": 405, "other_client": 405}),
     ("get", "/api/schema/", "", {r: 200 for r in API_ROLES}),
+    ("get", "/api/docs/", "", {r: 200 for r in API_ROLES}),
 ]
 PUBLIC_PAGES = [
     "/subprocessors/",
