@@ -125,7 +125,6 @@ class SubprocessorForm(forms.ModelForm):
         return cleaned
 
 
-@admin.register(Subprocessor)
 class AttentionFilter(admin.SimpleListFilter):
     """The dashboard's register warnings, each one click from the vendors behind it."""
 
@@ -141,6 +140,7 @@ class AttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
+@admin.register(Subprocessor)
 class SubprocessorAdmin(AuditedAdmin):
     form = SubprocessorForm
     list_display = [
