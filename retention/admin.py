@@ -24,7 +24,7 @@ from retention.models import (
     RetentionRunHoldSkip,
     RunStatus,
 )
-from retention.selectors import retention_matrix, rule_next_run
+from retention.selectors import legal_hold_release_summary, retention_matrix, rule_next_run
 from retention.services import (
     legal_hold_release,
     legal_hold_save,
@@ -274,6 +274,7 @@ class LegalHoldAdmin(AuditedAdmin):
             "opts": self.model._meta,
             "original": hold,
             "form": form,
+            "summary": legal_hold_release_summary(hold),
         }
         return TemplateResponse(request, "admin/retention/legalhold/release.html", context)
 

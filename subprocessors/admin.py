@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from compliance.admin_base import AuditedAdmin, csv_response
 from subprocessors.models import (
@@ -470,7 +471,47 @@ class SubprocessorChangeAdmin(AuditedAdmin):
         sent = obj.deliveries.filter(sent_at__isnull=False).count()
         failing = obj.deliveries.filter(sent_at__isnull=True, attempts__gt=0).count()
         text = f"{sent} sent"
-        return f"{text}, {failing} failing (retried by the worker)" if failing else text
+        if failing:
+            text += f", {failing} failing (retried by the worker)"
+        if obj.status == SubprocessorChange.Status.WITHDRAWN:
+            told = obj.deliveries.filter(withdrawal_sent_at__isnull=False).count()
+            text += f"; withdrawal: {told} told"
+        return text
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # customers were told: a change is withdrawn (and they are told again), never deleted
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Announcing emails every subscriber: a valid form first shows what will go out, to whom."""
+        if request.method == "POST" and "_confirm" not in request.POST:
+            form = self.get_form(request)(request.POST)
+            if form.is_valid():
+                return self._announce_confirmation(request, form)
+        return super().add_view(request, form_url, extra_context)
+
+    def _announce_confirmation(self, request, form):
+        data = form.cleaned_data
+        summary = change_services.change_announce_summary(subprocessor=data["subprocessor"], kind=data["kind"])
+        target = data.get("location") or data.get("purpose") or data.get("data_category")
+        return TemplateResponse(
+            request,
+            "subprocessors/admin/announce_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Announce this change?",
+                "opts": self.model._meta,
+                "form": form,
+                "data": data,
+                "kind_label": SubprocessorChange.Kind(data["kind"]).label,
+                "target": target,
+                "summary": summary,
+                "notice_days": change_services.required_notice_days(),
+                "add_url": reverse("admin:subprocessors_subprocessorchange_add"),
+                "back_url": reverse("admin:subprocessors_subprocessorchange_add")
+                + "?"
+                + urlencode({name: value for name, value in form.data.items() if name in form.fields and value}),
+            },
+        )
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -521,7 +562,10 @@ class SubprocessorChangeAdmin(AuditedAdmin):
             **self.admin_site.each_context(request),
             "title": "Withdraw changes",
             "opts": self.model._meta,
-            "changes": queryset,
+            "changes": [
+                (item, change_services.change_withdrawal_summary(change=item))
+                for item in queryset.select_related("subprocessor")
+            ],
             "form": form,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }

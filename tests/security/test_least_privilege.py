@@ -54,6 +54,7 @@ ACTIONS: dict[str, dict[str, set[str]]] = {
     "retention.retentionrun": {"approve_runs": {OFF}, "cancel_runs": {OFF}},
     "requests_app.rightsrequest": {
         "assign_to_me": {OFF},
+        "assign_to": {OFF},
         "recompute_deadlines": {OFF},
         "export_selected_log": {OFF, AGT, AUD},
     },
