@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from compliance.admin_base import AuditedAdmin
+from compliance.templatetags.for_people import milliseconds, short_hash
 from retention.models import (
     ACTIVE_RUN_STATUSES,
     LegalHold,
@@ -290,12 +291,25 @@ class BatchInline(admin.TabularInline):
         "matched",
         "affected",
         "skipped_held",
-        "duration_ms",
-        "keys_sha256",
-        "evidence_sha256",
+        "duration",
+        "keys",
+        "evidence",
     ]
     readonly_fields = fields
     ordering = ["number"]
+
+    # Rounded figures and short digests (the whole digest on hover): the table fits the page.
+    @admin.display(description="Duration")
+    def duration(self, obj):
+        return milliseconds(obj.duration_ms)
+
+    @admin.display(description="Keys (SHA-256)")
+    def keys(self, obj):
+        return short_hash(obj.keys_sha256)
+
+    @admin.display(description="Evidence (SHA-256)")
+    def evidence(self, obj):
+        return short_hash(obj.evidence_sha256)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -352,7 +366,7 @@ class RetentionRunAdmin(AuditedAdmin):
                     "rows_skipped_held",
                     "batches",
                     "checkpoint",
-                    "longest_batch_ms",
+                    "longest_batch",
                 ]
             },
         ),
@@ -384,6 +398,10 @@ class RetentionRunAdmin(AuditedAdmin):
         if obj.mode == RetentionRun.Mode.DRY_RUN:
             return "dry run"
         return format_html('<progress max="100" value="{}"></progress> {}%', obj.progress_percent, obj.progress_percent)
+
+    @admin.display(description="Longest batch")
+    def longest_batch(self, obj: RetentionRun):
+        return milliseconds(obj.longest_batch_ms)
 
     @admin.display(description="Duration")
     def duration(self, obj: RetentionRun):
