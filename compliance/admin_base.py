@@ -94,7 +94,7 @@ class DateRangeFilter(admin.FieldListFilter):
         ours = {self.parameter_from, self.parameter_to}
         hidden = [
             (name, value)
-            for name, values in changelist.params.items()
+            for name, values in changelist.filter_params.items()
             if name not in ours and name != "p"
             for value in (values if isinstance(values, list) else [values])
         ]
