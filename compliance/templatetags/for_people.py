@@ -15,9 +15,12 @@ register = template.Library()
 @register.filter
 def history_value(value) -> str:
     """A field's value in a history entry: "-" when empty (not simple-history's "Deleted user (pk=None)")."""
-    if value is None or value == "":
+    if value is None or value == "" or value == "None":
         return "-"
     if getattr(value, "pk", "") is None and type(value).__name__ == "DeletedObject":
+        return "-"
+    # simple-history hands the template strings: a foreign key that was empty reads "Deleted user (pk=None)".
+    if isinstance(value, str) and value.endswith("(pk=None)"):
         return "-"
     if isinstance(value, dt.datetime):
         return date_format(timezone.localtime(value) if timezone.is_aware(value) else value, "DATETIME_FORMAT")

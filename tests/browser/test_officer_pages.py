@@ -73,7 +73,7 @@ def test_a_retention_run_page_fits_the_page(new_page, shots, protections_on, off
     run = RetentionRun.objects.create(
         rule=rule,
         mode="execute",
-        status=RunStatus.COMPLETED,
+        status=RunStatus.SUCCEEDED,
         cutoff=timezone.now(),
         timestamp_column="created_at",
         rows_matched=30,

@@ -47,6 +47,7 @@ def test_a_step_waiting_on_a_manual_task_links_to_it_and_the_task_names_the_requ
     request = open_request(platform.subject, ["rectification"], description="My name is Ada King.")
     with django_capture_on_commit_callbacks(execute=True):
         fulfilment_start(request=request, actor=officer)
+    with django_capture_on_commit_callbacks(execute=True):
         plan_approve(plan=FulfilmentPlan.objects.get(request=request), actor=officer)
     step = FulfilmentStep.objects.get(request=request, kind="rectify")
     task = ManualTask.objects.get(pk=int(step.external_reference.split()[-1]))

@@ -15,7 +15,7 @@ def test_a_run_page_shows_rounded_durations_and_short_digests(client, officer, m
     run = RetentionRun.objects.create(
         rule=rule,
         mode="execute",
-        status=RunStatus.COMPLETED,
+        status=RunStatus.SUCCEEDED,
         cutoff=timezone.now(),
         timestamp_column="created_at",
         rows_matched=3,
@@ -46,6 +46,7 @@ def test_figures_and_history_values_for_people():
     assert milliseconds(None) == "-"
     assert history_value(None) == "-" and history_value("") == "-"
     assert history_value("Ana") == "Ana"
+    assert history_value("Deleted user (pk=None)") == "-" and history_value("Deleted user (pk=7)") != "-"
 
 
 def test_the_history_of_a_request_shows_a_dash_for_an_unassigned_handler(client, officer, agent, baseline):
