@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -8,6 +10,7 @@ from django_celery_beat.models import PeriodicTask
 
 from compliance import audit
 from compliance.admin_base import AuditedAdmin, csv_response
+from compliance.manual_tasks import ACTION_NAMES
 from compliance.models import (
     DataCategory,
     LegalBasis,
@@ -346,15 +349,20 @@ class ManualTaskForm(forms.ModelForm):
         fields = ["assignee", "outcome"]
 
 
+TASK_REFERENCE = re.compile(r"^([A-Z]+-\d{4}-\d{5}):")
+
+
 @admin.register(ManualTask)
 class ManualTaskAdmin(AuditedAdmin):
     """Tasks are opened by the manual connector; people fill in counts and close them here."""
 
     form = ManualTaskForm
-    list_display = ["id", "title", "system", "operation", "status", "assignee", "created_at", "completed_at"]
+    list_display = ["id", "reference", "action", "system", "status", "assignee", "created_at", "completed_at"]
+    list_display_links = ["id", "reference", "action"]
     list_filter = ["status", "operation", "system"]
     list_select_related = ["system", "assignee"]
     search_fields = ["title"]
+    search_help_text = "Search by request reference (DSR-2026-00046 or 00046) or system name."
     inlines = [ManualTaskTableInline]
     readonly_fields = [
         "system",
@@ -374,6 +382,15 @@ class ManualTaskAdmin(AuditedAdmin):
         ("Outcome", {"fields": ["outcome", "mark_done", "created_at", "completed_at", "completed_by"]}),
     ]
     actions = ["cancel_tasks", "reopen_tasks"]
+
+    @admin.display(description="Request", ordering="title")
+    def reference(self, obj):
+        match = TASK_REFERENCE.match(obj.title)
+        return match.group(1) if match else "-"
+
+    @admin.display(description="Action", ordering="operation")
+    def action(self, obj):
+        return ACTION_NAMES.get(obj.operation, obj.get_operation_display())
 
     def has_add_permission(self, request):
         return False

@@ -16,6 +16,27 @@ COUNTED_OPERATIONS = {
 }
 
 
+# Short action names for titles and lists ("Erase in Billing CRM"), by operation.
+ACTION_NAMES = {
+    ManualTask.Operation.LOCATE: "Find",
+    ManualTask.Operation.EXPORT: "Export",
+    ManualTask.Operation.ERASE: "Erase",
+    ManualTask.Operation.RESTRICT: "Restrict",
+    ManualTask.Operation.UNRESTRICT: "Lift restriction",
+    ManualTask.Operation.SWEEP: "Retention sweep",
+    ManualTask.Operation.RECTIFY: "Rectify",
+}
+
+
+def manual_task_title(*, operation: str, system: SystemOfRecord, reference: str = "") -> str:
+    """A title that says which work, where and what for: "DSR-2026-00046: Erase in Billing CRM".
+
+    ``reference`` is the request's (or the run's) reference, never personal data.
+    """
+    title = f"{ACTION_NAMES[ManualTask.Operation(operation)]} in {system.name}"
+    return f"{reference}: {title}" if reference else title
+
+
 def manual_task_open(
     *,
     system: SystemOfRecord,

@@ -30,11 +30,10 @@ from fulfilment.models import (
     ExportBundle,
     FulfilmentPlan,
     FulfilmentStep,
-    LocatedTable,
     PlanKind,
     RecipientNotice,
 )
-from fulfilment.selectors import letter_context, request_fulfilment
+from fulfilment.selectors import letter_context, manual_task_id, request_fulfilment
 from fulfilment.services import (
     bundle_purge,
     bundle_staff_download,
@@ -251,7 +250,7 @@ class FulfilmentStepAdmin(ReadOnlyAdmin):
         "rows_masked",
         "rows_kept",
         "evidence_summary",
-        "external_reference",
+        "waiting_on",
         "error",
         "attempts",
         "started_at",
@@ -265,6 +264,14 @@ class FulfilmentStepAdmin(ReadOnlyAdmin):
     @admin.display(description="Request", ordering="request__reference")
     def request_link(self, obj):
         return _request_link(obj.request)
+
+    @admin.display(description="Waiting on")
+    def waiting_on(self, obj):
+        task_id = manual_task_id(obj)
+        if task_id is None:
+            return obj.external_reference or "-"
+        url = reverse("admin:compliance_manualtask_change", args=[task_id])
+        return format_html('<a href="{}">Manual task {}</a> (mark it done there; the step moves on)', url, task_id)
 
     @admin.display(description="Evidence")
     def evidence_summary(self, obj):
@@ -563,6 +570,24 @@ class DownloadLinkAdmin(ReadOnlyAdmin):
 # ------------------------------------------------------------------------------
 
 
+class ConfirmationFilter(admin.SimpleListFilter):
+    """Art. 19 notices the recipient has not confirmed yet (the dashboard links here)."""
+
+    title = "confirmed by the recipient"
+    parameter_name = "confirmed"
+    UNCONFIRMED = [RecipientNotice.Status.SENT, RecipientNotice.Status.FAILED, RecipientNotice.Status.PENDING]
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not yet confirmed"), ("yes", "Confirmed or closed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(status__in=self.UNCONFIRMED)
+        if self.value() == "yes":
+            return queryset.exclude(status__in=self.UNCONFIRMED)
+        return queryset
+
+
 @admin.register(RecipientNotice)
 class RecipientNoticeAdmin(ReadOnlyAdmin):
     list_display = [
@@ -576,7 +601,7 @@ class RecipientNoticeAdmin(ReadOnlyAdmin):
         "confirmed_at",
     ]
     list_select_related = ["request", "subprocessor"]
-    list_filter = ["status", "channel"]
+    list_filter = [ConfirmationFilter, "status", "channel"]
     search_fields = ["=request__reference", "subprocessor__legal_name", "subprocessor__trading_name"]
     fields = [
         "request_link",
@@ -654,29 +679,8 @@ class ErasureLedgerEntryAdmin(ReadOnlyAdmin):
 # ------------------------------------------------------------------------------
 
 
-class LocatedTableInline(admin.TabularInline):
-    model = LocatedTable
-    extra = 0
-    can_delete = False
-    fields = ["system", "table", "rows", "located_at"]
-    readonly_fields = fields
-    verbose_name_plural = "subject located (rows per table)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 class RightsRequestAdmin(BaseRightsRequestAdmin):
     change_form_template = "fulfilment/admin/rightsrequest_change_form.html"
-
-    def get_inlines(self, request, obj):
-        inlines = list(super().get_inlines(request, obj))
-        if obj is not None and request.user.has_perm("fulfilment.view_locatedtable"):
-            inlines.append(LocatedTableInline)
-        return inlines
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -700,6 +704,9 @@ class RightsRequestAdmin(BaseRightsRequestAdmin):
                 can_start = False
             extra["fulfilment"] = request_fulfilment(obj)
             extra["can_start_fulfilment"] = can_start
+            # Rows found per system, zero-row tables folded (replaces a flat table-by-table inline).
+            extra["can_view_located"] = request.user.has_perm("fulfilment.view_locatedtable")
+            extra["can_view_manual_tasks"] = request.user.has_perm("compliance.view_manualtask")
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def fulfilment_start_view(self, request, pk: int):

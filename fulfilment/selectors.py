@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -36,6 +37,16 @@ class RequestFulfilment:
         return bool(self.locate_steps)
 
     @property
+    def located_by_system(self) -> list[dict]:
+        """Rows found per system: the tables with rows, and the zero-row tables folded into a count."""
+        groups: dict[int, dict] = {}
+        for row in self.located:
+            group = groups.setdefault(row.system_id, {"system": row.system, "total": 0, "tables": [], "empty": []})
+            group["total"] += row.rows
+            (group["tables"] if row.rows else group["empty"]).append(row)
+        return list(groups.values())
+
+    @property
     def failed_steps(self) -> list[FulfilmentStep]:
         return [s for s in self.locate_steps + self.steps if s.status == FulfilmentStep.Status.FAILED]
 
@@ -45,6 +56,15 @@ class RequestFulfilment:
         return sum(1 for s in exports if s.is_finished), len(exports)
 
 
+_MANUAL_TASK = re.compile(r"^manual task (\d+)$")
+
+
+def manual_task_id(step: FulfilmentStep) -> int | None:
+    """The manual task a waiting step waits on (its external reference names it), if any."""
+    match = _MANUAL_TASK.match(step.external_reference or "")
+    return int(match.group(1)) if match else None
+
+
 def request_fulfilment(request: RightsRequest) -> RequestFulfilment:
     """Everything the workers did or plan to do for ``request``, for its admin page."""
     steps = list(
@@ -52,6 +72,8 @@ def request_fulfilment(request: RightsRequest) -> RequestFulfilment:
         .select_related("system", "table")
         .order_by("kind", "system__name", "position", "id")
     )
+    for step in steps:
+        step.manual_task_id = manual_task_id(step)
     return RequestFulfilment(
         located=list(
             LocatedTable.objects.filter(request=request)

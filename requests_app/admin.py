@@ -9,19 +9,23 @@ errors or messages.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
+from django.db.models import Case, F, Prefetch, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from compliance.admin_base import AuditedAdmin, csv_response
-from requests_app.deadlines import PAUSED, SLA_LABELS
+from compliance.admin_base import AuditedAdmin, DateRangeFilter, csv_response
+from requests_app.deadlines import PAUSED, SLA_LABELS, due_in_words
 from requests_app.forms import (
     EventForm,
     IdentityForm,
@@ -37,6 +41,7 @@ from requests_app.models import OPEN_STATUSES, ApiClient, RequestLine, RightsReq
 from requests_app.selectors import (
     REQUEST_LOG_HEADER,
     SLA_ORDER,
+    request_handlers,
     request_log_rows,
     request_sla,
     request_timeline,
@@ -89,6 +94,39 @@ def sla_badge(state: str):
     )
 
 
+def due_display(due_date, *, is_open: bool) -> str:
+    """A due date as people read it: the date, and while the request is open how far away it is."""
+    if due_date is None:
+        return "-"
+    text = date_format(due_date)
+    return f"{text} ({due_in_words(due_date, timezone.localdate())})" if is_open else text
+
+
+# Overdue first, then soonest due, then paused, then answered: the order of the SLA badges.
+_FAR = dt.date(9000, 1, 1)
+SLA_ORDERING = Case(
+    When(Q(status__in=OPEN_STATUSES, paused_since__isnull=True), then=Coalesce(F("due_date"), Value(_FAR))),
+    When(Q(status__in=OPEN_STATUSES), then=Value(dt.date(9001, 1, 1))),
+    default=Value(dt.date(9002, 1, 1)),
+)
+
+SEARCH_HELP = (
+    "Search by reference (DSR-2026-00046, or just 00046 or 46), email address, its part before or after the @ "
+    "(ana.silva, example.com), any part of the name, or the platform account reference."
+)
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        queryset=None, label="Assign to", help_text="Support agents and compliance officers."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = request_handlers()
+        self.fields["assignee"].label_from_instance = lambda user: user.get_full_name() or user.get_username()
+
+
 class SlaFilter(admin.SimpleListFilter):
     title = "SLA state"
     parameter_name = "sla"
@@ -139,7 +177,7 @@ class RequestLineInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["right", "status", "due_date", "outcome", "outcome_reason", "refusal_ground", "completed_at"]
+    fields = ["right", "status", "due", "outcome", "outcome_reason", "refusal_ground", "completed_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -148,28 +186,43 @@ class RequestLineInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="Due")
+    def due(self, obj):
+        return due_display(obj.due_date, is_open=obj.status != RequestLine.Status.COMPLETED)
+
 
 @admin.register(RightsRequest)
 class RightsRequestAdmin(AuditedAdmin):
     list_display = [
         "reference",
         "requester_name",
-        "regime_code",
+        "received",
+        "regime_label",
         "rights_summary",
         "status",
-        "due_date",
+        "due",
         "sla",
         "assignee",
         "duplicate_flag",
     ]
     list_select_related = ["regime", "assignee"]
-    list_filter = [SlaFilter, OpenFilter, "status", "regime", "channel", QueueFilter]
-    search_fields = ["=reference", "=requester_email", "requester_name", "=account_ref"]
+    list_filter = [
+        SlaFilter,
+        OpenFilter,
+        "status",
+        "regime",
+        "channel",
+        QueueFilter,
+        ("received_at", DateRangeFilter),
+        ("due_date", DateRangeFilter),
+    ]
+    search_fields = ["=reference", "requester_name"]  # widened in get_search_results
+    search_help_text = SEARCH_HELP
     show_full_result_count = False
     list_per_page = 50
     ordering = ["-received_at", "-id"]
     inlines = [RequestLineInline]
-    actions = ["assign_to_me", "recompute_deadlines", "export_selected_log"]
+    actions = ["assign_to_me", "assign_to", "recompute_deadlines", "export_selected_log"]
     change_form_template = "requests_app/admin/rightsrequest_change_form.html"
     change_list_template = "requests_app/admin/rightsrequest_change_list.html"
     computed_fields = [
@@ -177,7 +230,7 @@ class RightsRequestAdmin(AuditedAdmin):
         "status",
         "sla_display",
         "clock_started_on",
-        "due_date",
+        "due",
         "acknowledge_by",
         "target_date",
         "is_extended",
@@ -207,15 +260,40 @@ class RightsRequestAdmin(AuditedAdmin):
         )
         return super().get_queryset(request).prefetch_related(Prefetch("lines", queryset=lines))
 
-    @admin.display(description="Regime", ordering="regime__code")
-    def regime_code(self, obj):
-        return obj.regime.code
+    def get_search_results(self, request, queryset, search_term):
+        """Reference (in full or by its number), email (whole, before or after the @), name, account reference."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(reference__iexact=term) | Q(requester_name__icontains=term) | Q(account_ref=term)
+        if term.isdigit():
+            match |= Q(reference__endswith=f"-{int(term):05d}")
+        local, at, domain = term.partition("@")
+        if local and at and domain:
+            match |= Q(requester_email__iexact=term)
+        elif at:  # "ana.silva@" or "@example.com"
+            match |= Q(requester_email__istartswith=f"{local}@") if local else Q(requester_email__iendswith=term)
+        else:
+            match |= Q(requester_email__istartswith=f"{term}@") | Q(requester_email__iendswith=f"@{term}")
+        return queryset.filter(match), False
+
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, obj):
+        return date_format(timezone.localdate(obj.received_at))
+
+    @admin.display(description="Regime", ordering="regime__name")
+    def regime_label(self, obj):
+        return obj.regime.name
 
     @admin.display(description="Rights")
     def rights_summary(self, obj):
-        return ", ".join(line.right.slug for line in obj.lines.all())
+        return ", ".join(line.right.name for line in obj.lines.all())
 
-    @admin.display(description="SLA")
+    @admin.display(description="Due", ordering="due_date")
+    def due(self, obj):
+        return due_display(obj.due_date, is_open=obj.is_open)
+
+    @admin.display(description="SLA", ordering=SLA_ORDERING)
     def sla(self, obj):
         return sla_badge(request_sla(obj))
 
@@ -241,6 +319,36 @@ class RightsRequestAdmin(AuditedAdmin):
             rights_request_assign(request=obj, assignee=request.user, actor=request.user)
             count += 1
         self.message_user(request, f"{count} request(s) assigned to you.")
+
+    @admin.action(description="Assign to…", permissions=["change"])
+    def assign_to(self, request, queryset):
+        """Ask whom to give the selected requests to, then assign them through the service."""
+        form = AssignForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            assignee = form.cleaned_data["assignee"]
+            count = 0
+            for obj in queryset:
+                try:
+                    rights_request_assign(request=obj, assignee=assignee, actor=request.user)
+                except (ValidationError, PermissionDenied) as error:
+                    self.report_domain_error(request, error)
+                else:
+                    count += 1
+            name = assignee.get_full_name() or assignee.get_username()
+            self.message_user(request, f"{count} request(s) assigned to {name}.", messages.SUCCESS)
+            return HttpResponseRedirect(request.get_full_path())
+        return TemplateResponse(
+            request,
+            "requests_app/admin/assign_requests.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Assign rights requests",
+                "opts": self.model._meta,
+                "requests": queryset.select_related("regime", "assignee"),
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     @admin.action(description="Recompute deadlines (after correcting a regime rule)", permissions=["change"])
     def recompute_deadlines(self, request, queryset):
@@ -284,7 +392,7 @@ class RightsRequestAdmin(AuditedAdmin):
                     "fields": [
                         "status",
                         "sla_display",
-                        ("clock_started_on", "due_date", "target_date", "acknowledge_by"),
+                        ("clock_started_on", "due", "target_date", "acknowledge_by"),
                         ("is_extended", "paused_days", "paused_since"),
                         ("acknowledged_at", "responded_at", "closed_at"),
                         ("outcome", "closed_on_time"),
@@ -523,7 +631,7 @@ class RightsRequestAdmin(AuditedAdmin):
 
 @admin.register(RequestLine)
 class RequestLineAdmin(AuditedAdmin):
-    list_display = ["request_link", "right", "status", "outcome", "due_date", "completed_at"]
+    list_display = ["request_link", "right", "status", "outcome", "due", "completed_at"]
     list_select_related = ["request", "right"]
     list_filter = ["status", "outcome", "right", "refusal_ground"]
     search_fields = ["=request__reference"]
@@ -541,6 +649,10 @@ class RequestLineAdmin(AuditedAdmin):
     def request_link(self, obj):
         url = reverse("admin:requests_app_rightsrequest_change", args=[obj.request_id])
         return format_html('<a href="{}">{}</a>', url, obj.request.reference)
+
+    @admin.display(description="Due", ordering="due_date")
+    def due(self, obj):
+        return due_display(obj.due_date, is_open=obj.status != RequestLine.Status.COMPLETED)
 
     def has_add_permission(self, request):
         return False
@@ -574,6 +686,7 @@ class ApiClientAdmin(AuditedAdmin):
     list_filter = ["is_active"]
     search_fields = ["name"]
     actions = ["revoke"]
+    change_list_template = "requests_app/admin/apiclient_change_list.html"
     readonly_fields = ["token_prefix", "is_active", "created_by", "created_at", "last_used_at", "revoked_at"]
 
     def get_fields(self, request, obj=None):

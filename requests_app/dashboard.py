@@ -5,8 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.urls import reverse
+from django.utils import timezone
 
-from requests_app.selectors import dashboard_figures
+from requests_app.selectors import NEXT_DAYS, dashboard_figures
 
 # One colour per right, in the rights' display order (colour-blind-safe palette).
 PALETTE = ["#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#f0e442", "#000000", "#999999"]
@@ -54,10 +55,18 @@ def _chart(figures) -> dict:
     }
 
 
+def _due_column() -> int:
+    """The request list's ?o= index of its due-date column (0 is the action checkbox)."""
+    from requests_app.admin import RightsRequestAdmin
+
+    return RightsRequestAdmin.list_display.index("due") + 1
+
+
 def rights_requests_panel(request):
     if not request.user.has_perm("requests_app.view_rightsrequest"):
         return None
-    figures = dashboard_figures()
+    today = timezone.localdate()
+    figures = dashboard_figures(today=today)
     changelist = reverse("admin:requests_app_rightsrequest_changelist")
     return {
         "title": "Rights requests",
@@ -71,6 +80,8 @@ def rights_requests_panel(request):
             ],
             "changelist_url": changelist,
             "open_url": f"{changelist}?open=yes",
+            "due_soon_url": f"{changelist}?"
+            + urlencode({"open": "yes", "due_date_from": today, "due_date_to": today + NEXT_DAYS, "o": _due_column()}),
             "export_url": reverse("admin:requests_app_rightsrequest_export_log"),
         },
     }

@@ -353,3 +353,13 @@ def sla_bounds(state: str, today: dt.date) -> tuple[dt.date | None, dt.date | No
     if state == ON_TRACK:
         return today + dt.timedelta(days=DUE_SOON_DAYS), None
     raise ValueError(state)
+
+
+def due_in_words(due_date: dt.date, today: dt.date) -> str:
+    """What a due date means today, for people: "12 days left", "due today", "3 days overdue"."""
+    days = (due_date - today).days
+    if days == 0:
+        return "due today"
+    count = abs(days)
+    unit = "day" if count == 1 else "days"
+    return f"{count} {unit} left" if days > 0 else f"{count} {unit} overdue"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.admin import widgets
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -19,6 +18,7 @@ from requests_app.models import (
     RequestLine,
     RightsRequest,
 )
+from requests_app.selectors import request_handlers
 from requests_app.services import (
     request_line_complete_check,
     rights_request_check,
@@ -72,6 +72,9 @@ class RightsRequestAddForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["regime"].queryset = Regime.objects.filter(is_active=True).order_by("name")
+        if "assignee" in self.fields:
+            self.fields["assignee"].queryset = request_handlers()
+            self.fields["assignee"].help_text = "Support agents and compliance officers."
         if not self.is_bound:
             self.initial.setdefault("received_at", timezone.localtime().replace(second=0, microsecond=0))
 
@@ -116,7 +119,7 @@ class RightsRequestChangeForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "assignee" in self.fields:
-            self.fields["assignee"].queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
+            self.fields["assignee"].queryset = request_handlers()
 
     def clean(self):
         data = super().clean()

@@ -26,6 +26,7 @@ from requests_app.deadlines import (
 from requests_app.models import OPEN_STATUSES, RequestLine, RightsRequest
 
 SLA_ORDER = [OVERDUE, URGENT, DUE_SOON, ON_TRACK, PAUSED]
+NEXT_DAYS = dt.timedelta(days=7)
 
 
 def request_sla(request: RightsRequest, today: dt.date | None = None) -> str:
@@ -59,7 +60,7 @@ def requests_in_sla_state(queryset: QuerySet[RightsRequest], state: str, today: 
 class DashboardFigures:
     open_by_sla: list[tuple[str, str, int]]  # (state, label, count)
     open_total: int
-    due_this_week: int
+    due_next_7_days: int  # open, due today or in the 7 days after
     overdue: int
     closed_90_days: int
     on_time_rate: float | None  # percent
@@ -76,13 +77,10 @@ def dashboard_figures(*, today: dt.date | None = None, weeks: int = 12) -> Dashb
     counts = base.aggregate(
         **{state: Count("pk", filter=_state_q(state, today)) for state in SLA_ORDER},
         open_total=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
-        due_this_week=Count(
+        # A rolling window, not the calendar week: on a Sunday "this week" has one day left in it.
+        due_next_7_days=Count(
             "pk",
-            filter=Q(
-                status__in=OPEN_STATUSES,
-                due_date__gte=today,
-                due_date__lte=today + dt.timedelta(days=6 - today.weekday()),
-            ),
+            filter=Q(status__in=OPEN_STATUSES, due_date__gte=today, due_date__lte=today + NEXT_DAYS),
         ),
     )
     since = timezone.now() - dt.timedelta(days=90)
@@ -95,7 +93,7 @@ def dashboard_figures(*, today: dt.date | None = None, weeks: int = 12) -> Dashb
     return DashboardFigures(
         open_by_sla=[(state, SLA_LABELS[state], counts[state]) for state in SLA_ORDER],
         open_total=counts["open_total"],
-        due_this_week=counts["due_this_week"],
+        due_next_7_days=counts["due_next_7_days"],
         overdue=counts[OVERDUE],
         closed_90_days=len(closed),
         on_time_rate=on_time_rate,
@@ -232,3 +230,27 @@ def rights_request_has_duplicate_of_client(*, request: RightsRequest, client) ->
         lines__right__in=[line.right_id for line in request.lines.all()],
         pk__lt=request.pk,
     ).exists()
+HANDLER_PERMISSIONS = ("add_rightsrequest", "change_rightsrequest")
+
+
+def request_handlers() -> QuerySet:
+    """Active staff who may handle rights requests (log or decide them): the people a request can be assigned to.
+
+    Auditors (view only) and staff without a rights-request role are left out.
+    """
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    permissions = Permission.objects.filter(content_type__app_label="requests_app", codename__in=HANDLER_PERMISSIONS)
+    may_handle = Q(is_superuser=True) | Q(user_permissions__in=permissions) | Q(groups__permissions__in=permissions)
+    users = get_user_model().objects.filter(is_active=True, is_staff=True)
+    return users.filter(pk__in=users.filter(may_handle).values("pk")).order_by("first_name", "last_name", "username")
+
+
+def user_may_handle_requests(user) -> bool:
+    """Whether ``user`` is one of :func:`request_handlers` (checked again by the assigning service)."""
+    return bool(
+        user.is_active
+        and user.is_staff
+        and any(user.has_perm(f"requests_app.{codename}") for codename in HANDLER_PERMISSIONS)
+    )

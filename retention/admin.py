@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from compliance.admin_base import AuditedAdmin
+from compliance.templatetags.for_people import milliseconds, short_hash
 from retention.models import (
     ACTIVE_RUN_STATUSES,
     LegalHold,
@@ -26,7 +27,7 @@ from retention.models import (
     RetentionRunHoldSkip,
     RunStatus,
 )
-from retention.selectors import retention_matrix, rule_next_run
+from retention.selectors import legal_hold_release_summary, retention_matrix, rule_next_run
 from retention.services import (
     legal_hold_release,
     legal_hold_save,
@@ -276,6 +277,7 @@ class LegalHoldAdmin(AuditedAdmin):
             "opts": self.model._meta,
             "original": hold,
             "form": form,
+            "summary": legal_hold_release_summary(hold),
         }
         return TemplateResponse(request, "admin/retention/legalhold/release.html", context)
 
@@ -291,12 +293,25 @@ class BatchInline(admin.TabularInline):
         "matched",
         "affected",
         "skipped_held",
-        "duration_ms",
-        "keys_sha256",
-        "evidence_sha256",
+        "duration",
+        "keys",
+        "evidence",
     ]
     readonly_fields = fields
     ordering = ["number"]
+
+    # Rounded figures and short digests (the whole digest on hover): the table fits the page.
+    @admin.display(description="Duration")
+    def duration(self, obj):
+        return milliseconds(obj.duration_ms)
+
+    @admin.display(description="Keys (SHA-256)")
+    def keys(self, obj):
+        return short_hash(obj.keys_sha256)
+
+    @admin.display(description="Evidence (SHA-256)")
+    def evidence(self, obj):
+        return short_hash(obj.evidence_sha256)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -353,7 +368,7 @@ class RetentionRunAdmin(AuditedAdmin):
                     "rows_skipped_held",
                     "batches",
                     "checkpoint",
-                    "longest_batch_ms",
+                    "longest_batch",
                 ]
             },
         ),
@@ -385,6 +400,10 @@ class RetentionRunAdmin(AuditedAdmin):
         if obj.mode == RetentionRun.Mode.DRY_RUN:
             return "dry run"
         return format_html('<progress max="100" value="{}"></progress> {}%', obj.progress_percent, obj.progress_percent)
+
+    @admin.display(description="Longest batch")
+    def longest_batch(self, obj: RetentionRun):
+        return milliseconds(obj.longest_batch_ms)
 
     @admin.display(description="Duration")
     def duration(self, obj: RetentionRun):

@@ -233,3 +233,14 @@ def runs_needing_attention() -> dict[str, list[RetentionRun]]:
         "running": list(base.filter(status__in=[RunStatus.RUNNING, RunStatus.QUEUED], mode="execute")[:20]),
         "failed": list(base.filter(status=RunStatus.FAILED, created_at__gte=timezone.now() - timedelta(days=7))[:20]),
     }
+
+
+def legal_hold_release_summary(hold: LegalHold) -> dict:
+    """What releasing ``hold`` lets act on its rows again: the enabled retention rules whose sweeps it held back,
+    and whether erasures of a named subject will reach the held rows."""
+    rules = []
+    for rule in RetentionRule.objects.filter(is_enabled=True).select_related("table__system", "data_category"):
+        held_by = holds_for_table(rule.table, extra_category_id=rule.data_category_id)
+        if any(h.pk == hold.pk for h in held_by):
+            rules.append(rule)
+    return {"rules": rules, "subject_scoped": hold.has_subject, "active": hold.is_active()}

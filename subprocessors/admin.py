@@ -11,7 +11,9 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from compliance.admin_base import AuditedAdmin, csv_response
 from security.models import AccessEvent
@@ -31,7 +33,13 @@ from subprocessors.models import (
     SubprocessorChange,
     long_date,
 )
-from subprocessors.selectors import TRANSFER_CSV_HEADER, transfer_csv_rows, transfer_report
+from subprocessors.selectors import (
+    ATTENTION,
+    TRANSFER_CSV_HEADER,
+    subprocessors_needing_attention,
+    transfer_csv_rows,
+    transfer_report,
+)
 from subprocessors.services import changes as change_services
 from subprocessors.services import register as register_services
 from subprocessors.services.subscribers import notice_subscriber_unsubscribe_by_staff
@@ -136,6 +144,21 @@ class SubprocessorForm(forms.ModelForm):
         return cleaned
 
 
+class AttentionFilter(admin.SimpleListFilter):
+    """The dashboard's register warnings, each one click from the vendors behind it."""
+
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return list(ATTENTION.items())
+
+    def queryset(self, request, queryset):
+        if self.value() in ATTENTION:
+            return queryset.filter(pk__in=subprocessors_needing_attention(self.value()).values("pk"))
+        return queryset
+
+
 @admin.register(Subprocessor)
 class SubprocessorAdmin(AuditedAdmin):
     form = SubprocessorForm
@@ -149,7 +172,7 @@ class SubprocessorAdmin(AuditedAdmin):
         "dpa_review_on",
         "attestation_expires_on",
     ]
-    list_filter = ["status", "category", "risk_rating", "data_categories"]
+    list_filter = [AttentionFilter, "status", "category", "risk_rating", "data_categories"]
     list_select_related = ["internal_owner"]
     search_fields = ["legal_name", "trading_name", "service_description"]
     prepopulated_fields = {"slug": ["legal_name"]}
@@ -202,7 +225,12 @@ class SubprocessorAdmin(AuditedAdmin):
 
     @admin.display(description="DPA review", ordering="_dpa_review_on")
     def dpa_review_on(self, obj):
-        return obj._dpa_review_on
+        if obj._dpa_review_on is None:
+            return "-"
+        text = date_format(obj._dpa_review_on)
+        if obj._dpa_review_on < timezone.localdate():
+            return format_html('<strong class="sla-overdue" style="color:#ba2121">{} (overdue)</strong>', text)
+        return text
 
     @admin.display(description="Latest attestation expiry", ordering="_attestation_expires_on")
     def attestation_expires_on(self, obj):
@@ -465,7 +493,47 @@ class SubprocessorChangeAdmin(AuditedAdmin):
         sent = obj.deliveries.filter(sent_at__isnull=False).count()
         failing = obj.deliveries.filter(sent_at__isnull=True, attempts__gt=0).count()
         text = f"{sent} sent"
-        return f"{text}, {failing} failing (retried by the worker)" if failing else text
+        if failing:
+            text += f", {failing} failing (retried by the worker)"
+        if obj.status == SubprocessorChange.Status.WITHDRAWN:
+            told = obj.deliveries.filter(withdrawal_sent_at__isnull=False).count()
+            text += f"; withdrawal: {told} told"
+        return text
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # customers were told: a change is withdrawn (and they are told again), never deleted
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Announcing emails every subscriber: a valid form first shows what will go out, to whom."""
+        if request.method == "POST" and "_confirm" not in request.POST:
+            form = self.get_form(request)(request.POST)
+            if form.is_valid():
+                return self._announce_confirmation(request, form)
+        return super().add_view(request, form_url, extra_context)
+
+    def _announce_confirmation(self, request, form):
+        data = form.cleaned_data
+        summary = change_services.change_announce_summary(subprocessor=data["subprocessor"], kind=data["kind"])
+        target = data.get("location") or data.get("purpose") or data.get("data_category")
+        return TemplateResponse(
+            request,
+            "subprocessors/admin/announce_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Announce this change?",
+                "opts": self.model._meta,
+                "form": form,
+                "data": data,
+                "kind_label": SubprocessorChange.Kind(data["kind"]).label,
+                "target": target,
+                "summary": summary,
+                "notice_days": change_services.required_notice_days(),
+                "add_url": reverse("admin:subprocessors_subprocessorchange_add"),
+                "back_url": reverse("admin:subprocessors_subprocessorchange_add")
+                + "?"
+                + urlencode({name: value for name, value in form.data.items() if name in form.fields and value}),
+            },
+        )
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -516,7 +584,10 @@ class SubprocessorChangeAdmin(AuditedAdmin):
             **self.admin_site.each_context(request),
             "title": "Withdraw changes",
             "opts": self.model._meta,
-            "changes": queryset,
+            "changes": [
+                (item, change_services.change_withdrawal_summary(change=item))
+                for item in queryset.select_related("subprocessor")
+            ],
             "form": form,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }

@@ -587,6 +587,11 @@ class ChangeNoticeDelivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=200, blank=True, help_text="Error class only, never message content.")
+    # A withdrawn change is announced as withdrawn to those who were told of it (sent_at set), once each.
+    withdrawal_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the subscriber was told that the change was withdrawn."
+    )
+    withdrawal_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

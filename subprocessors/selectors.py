@@ -428,3 +428,28 @@ def register_counts() -> dict[str, int]:
     for row in Subprocessor.objects.values("status").annotate(n=Count("pk")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+# The register warnings of the dashboard, each a filter of the subprocessor list (?attention=...).
+ATTENTION = {
+    "dpa_review_overdue": "DPA review overdue",
+    "dpa_review_due": "DPA review due soon",
+    "attestation_expiring": "Attestation expiring or expired",
+    "no_signed_dpa": "Public, without a signed DPA",
+}
+
+
+def subprocessors_needing_attention(kind: str, *, today: date | None = None) -> QuerySet[Subprocessor]:
+    """The vendors behind one dashboard warning, the same rows :func:`due_items` counts."""
+    items = due_items(today=today)
+    if kind == "dpa_review_overdue":
+        ids = {dpa.subprocessor_id for dpa in items.dpa_reviews if dpa.review_on < items.today}
+    elif kind == "dpa_review_due":
+        ids = {dpa.subprocessor_id for dpa in items.dpa_reviews if dpa.review_on >= items.today}
+    elif kind == "attestation_expiring":
+        ids = {att.subprocessor_id for att in items.attestation_expiries}
+    elif kind == "no_signed_dpa":
+        ids = {vendor.pk for vendor in items.without_dpa}
+    else:
+        raise ValueError(kind)
+    return Subprocessor.objects.filter(pk__in=ids)

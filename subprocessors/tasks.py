@@ -16,6 +16,13 @@ def change_notices_send_task(self, change_id: int) -> None:
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, **_RETRY)
+def change_withdrawal_notices_send_task(self, change_id: int) -> None:
+    from subprocessors.services.notices import change_withdrawal_notices_send
+
+    change_withdrawal_notices_send(change_id=change_id)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, **_RETRY)
 def change_notices_send_pending_task(self) -> None:
     from subprocessors.services.notices import change_notices_send_pending
 

@@ -61,6 +61,9 @@ class Subject:
 
     account_ref: str | None = None
     email: str | None = None
+    # What the work is for, for people (a request reference such as DSR-2026-00046); never personal data,
+    # and not part of who the subject is.
+    reference: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not self.account_ref and not self.email:

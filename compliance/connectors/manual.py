@@ -32,7 +32,7 @@ from compliance.connectors.base import (
     SweepBatch,
     TableCount,
 )
-from compliance.manual_tasks import manual_task_open
+from compliance.manual_tasks import manual_task_open, manual_task_title
 from compliance.models import ManualTask, MappedTable
 
 _EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
@@ -74,7 +74,9 @@ class ManualConnector(Connector):
             system=self.system,
             operation=operation,
             key=self._key(operation, payload),
-            title=f"{ManualTask.Operation(operation).label}: {self.system.name}",
+            title=manual_task_title(
+                operation=operation, system=self.system, reference=subject.reference if subject else ""
+            ),
             instructions=instructions,
             account_ref=(subject.account_ref or "") if subject else "",
             email=(subject.key_for("email") or "") if subject and subject.email else "",
@@ -114,6 +116,13 @@ class ManualConnector(Connector):
 
     def erase(self, subject: Subject, plan: ErasurePlan) -> list[ErasureOutcome]:
         tables = {table.pk: table for table in self._tables()}
+        if all(entry.action == "keep" for entry in plan.tables):
+            # Nothing to change: no task asks a person to open the system only to keep its rows.
+            return [
+                ErasureOutcome(entry.table_id, tables[entry.table_id].table_name, reason=entry.reason)
+                for entry in plan.tables
+                if entry.table_id in tables
+            ]
         lines, chosen = [], []
         for entry in plan.tables:
             table = tables.get(entry.table_id)

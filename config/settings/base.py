@@ -31,6 +31,10 @@ TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Europe/London")
 LANGUAGE_CODE = "en-gb"
 USE_I18N = True
 USE_TZ = True
+# One date format for people (config/formats/en_GB/formats.py): "3 October 2025", "3 October 2025, 14:05".
+FORMAT_MODULE_PATH = ["config.formats"]
+DATE_FORMAT = "j F Y"
+DATETIME_FORMAT = "j F Y, H:i"
 SITE_NAME = env.str("SITE_NAME", default="Studio compliance back office")
 # Absolute base URL used in emails and signed links (no trailing slash).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -70,6 +74,7 @@ THIRD_PARTY_APPS = [
     "django_countries",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the project (no CDN)
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -289,6 +294,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Intake of data subject rights requests from support desks and web forms.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/: Swagger UI from drf-spectacular-sidecar's static files; its start-up script is a separate
+    # file (SpectacularSwaggerSplitView), so the page runs under script-src 'self'.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/favicon.svg",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "defaultModelsExpandDepth": 0},
     "ENUM_NAME_OVERRIDES": {
         "RightsRequestStatusEnum": "requests_app.models.RequestStatus",
         "RequestLineStatusEnum": "requests_app.models.RequestLine.Status",

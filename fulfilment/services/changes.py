@@ -32,10 +32,10 @@ from compliance.connectors.webhook import (
     sign,
     verify,
 )
-from compliance.manual_tasks import manual_task_open
+from compliance.manual_tasks import manual_task_open, manual_task_title
 from compliance.models import ManualTask, SystemOfRecord
 from fulfilment.locks import exclusive
-from fulfilment.models import FulfilmentPlan, FulfilmentStep
+from fulfilment.models import FulfilmentPlan, FulfilmentStep, TableAction
 from fulfilment.services.common import (
     identifier_hmac,
     logger,
@@ -113,6 +113,10 @@ def _done(step: FulfilmentStep, *, complete_plan: bool = True, **fields) -> None
 
 def _erase(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
     subject = subject_for(step.request)
+    if step.action == TableAction.KEEP and step.system.kind == SystemOfRecord.Kind.MANUAL:
+        # Nothing to change: a person is not asked to open the system only to keep its rows.
+        _keep_without_task(step, plan, subject)
+        return
     outcomes = get_connector(step.system).erase(
         subject, ErasurePlan(tables=[TablePlan(table_id=step.table_id, action=step.action, reason=step.reason)])
     )
@@ -126,6 +130,15 @@ def _erase(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
             rows_masked=current.rows_masked + (outcome.masked if outcome else 0),
             rows_kept=outcome.kept if outcome else 0,
         )
+        remaining = plan.steps.filter(system_id=step.system_id).exclude(status__in=FulfilmentStep.FINISHED)
+        if not remaining.exists():
+            ledger_record(plan=plan, system=step.system, subject=subject)
+        plan_progress(plan_id=plan.pk)
+
+
+def _keep_without_task(step: FulfilmentStep, plan: FulfilmentPlan, subject) -> None:
+    with transaction.atomic():
+        _done(step, complete_plan=False, rows_kept=step.rows_located or 0)
         remaining = plan.steps.filter(system_id=step.system_id).exclude(status__in=FulfilmentStep.FINISHED)
         if not remaining.exists():
             ledger_record(plan=plan, system=step.system, subject=subject)
@@ -162,7 +175,7 @@ def _restrict(step: FulfilmentStep) -> None:
         _manual(
             step,
             ManualTask.Operation.RESTRICT,
-            f"Restrict processing: {system.name} ({step.request.reference})",
+            manual_task_title(operation=ManualTask.Operation.RESTRICT, system=system, reference=step.request.reference),
             "Mark this person's records in this system as restricted (Art. 18): keep them, stop using them, "
             "until the restriction is lifted. The data map names no restriction flag for this system.\n\n"
             + (system.manual_instructions or ""),
@@ -182,7 +195,7 @@ def _rectify(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
     _manual(
         step,
         ManualTask.Operation.RECTIFY,
-        f"Rectify data: {system.name} ({step.request.reference})",
+        manual_task_title(operation=ManualTask.Operation.RECTIFY, system=system, reference=step.request.reference),
         "Correct this person's records in this system as follows (Art. 16), then mark the task done:\n\n"
         f"{plan.requested_change}\n\n" + (system.manual_instructions or ""),
     )

@@ -37,7 +37,11 @@ STEP_PERMISSION = "fulfilment.change_fulfilmentstep"
 
 def subject_for(request: RightsRequest) -> Subject:
     """Whom the request is about, as the systems of record know them."""
-    return Subject(account_ref=(request.account_ref or "").strip() or None, email=request.requester_email or None)
+    return Subject(
+        account_ref=(request.account_ref or "").strip() or None,
+        email=request.requester_email or None,
+        reference=request.reference,
+    )
 
 
 def identifier_hmac(kind: str, value: str) -> str:

@@ -38,6 +38,7 @@ from requests_app.models import (
     RequestStatus,
     RightsRequest,
 )
+from requests_app.selectors import user_may_handle_requests
 
 DECIDE_PERMISSION = "requests_app.decide_request"
 
@@ -438,8 +439,10 @@ def rights_request_assign(*, request: RightsRequest, assignee, actor) -> RightsR
     """Give the request to a handler (or nobody)."""
     _require(actor, "requests_app.change_rightsrequest", "You cannot assign rights requests.")
     request = _lock(request)
-    if assignee is not None and not assignee.is_staff:
-        raise ValidationError({"assignee": "Only staff can handle rights requests."})
+    if assignee is not None and not user_may_handle_requests(assignee):
+        raise ValidationError(
+            {"assignee": f"{assignee.get_username()} cannot handle rights requests (not an agent or an officer)."}
+        )
     request.assignee = assignee
     _save(request, actor, ["assignee", "updated_at"])
     return request

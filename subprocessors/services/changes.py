@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from jobs.services import job_enqueue
 from subprocessors.models import (
     AdequacyDecision,
     ChangeObjection,
@@ -98,6 +99,12 @@ def change_announce_check(
                 refuse("subprocessor", problem)
         if not subprocessor.data_categories.exists():
             refuse("subprocessor", f"Say which data categories {subprocessor} will receive before announcing it.")
+        if not subprocessor.pk or not subprocessor.dpas.filter(signed_on__lte=today).exists():
+            refuse(
+                "subprocessor",
+                f"{subprocessor} has no signed DPA (Art. 28(4)): record it on the subprocessor before announcing "
+                "its addition. Nothing was sent.",
+            )
     if kind == Kind.NEW_LOCATION:
         if location is None:
             refuse("location", "Choose the new location (add it to the subprocessor first).")
@@ -191,9 +198,7 @@ def subprocessor_change_announce(
     else:
         Subprocessor.objects.filter(pk=subprocessor.pk).update(updated_at=now)
 
-    from subprocessors.tasks import change_notices_send_task
-
-    change_notices_send_task.delay_on_commit(change.pk)
+    job_enqueue("subprocessors.tasks.change_notices_send_task", change.pk)
     return change
 
 
@@ -322,7 +327,30 @@ def subprocessor_change_withdraw(*, change: SubprocessorChange, reason: str, act
     change.withdrawal_reason = reason.strip()
     set_history_actor(change, actor)
     change.save(update_fields=["status", "withdrawn_at", "withdrawal_reason"])
+    if change.deliveries.filter(sent_at__isnull=False).exists():
+        job_enqueue("subprocessors.tasks.change_withdrawal_notices_send_task", change.pk)
     return change
+
+
+def change_announce_summary(*, subprocessor: Subprocessor, kind: str) -> dict:
+    """What announcing would do, for the confirmation page: who is emailed, what changes state."""
+    from subprocessors.services.notices import active_subscribers
+
+    subscribers = list(active_subscribers().order_by("email").values_list("email", flat=True))
+    moves = {
+        Kind.ADDITION: f"{subprocessor} becomes announced (public, marked as coming).",
+        Kind.REMOVAL: f"{subprocessor} becomes offboarding.",
+    }.get(Kind(kind), f"{subprocessor} keeps its status until the change takes effect.")
+    return {"subscribers": subscribers, "subscriber_count": len(subscribers), "moves": moves}
+
+
+def change_withdrawal_summary(*, change: SubprocessorChange) -> dict:
+    """Who is told of a withdrawal: the subscribers the announcement reached (and still subscribed)."""
+    told = change.deliveries.filter(sent_at__isnull=False, subscriber__unsubscribed_at__isnull=True)
+    return {
+        "told_count": told.count(),
+        "open_objections": change.objections.filter(outcome="").count(),
+    }
 
 
 def change_objection_check(*, change: SubprocessorChange, customer: CustomerContract, received_on: date | None) -> None:

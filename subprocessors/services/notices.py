@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
+def active_subscribers():
+    """Confirmed subscribers who have not unsubscribed: those a change notice goes to."""
+    return _active_subscribers()
+
+
 def _active_subscribers():
     return NoticeSubscriber.objects.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
 
@@ -101,10 +106,82 @@ def _deliver(*, delivery_id: int, change: SubprocessorChange) -> bool | None:
 
 
 def change_notices_send_pending() -> dict[str, int]:
-    """The beat job: every announced change to every subscriber still missing it (new subscribers, failures)."""
+    """The beat job: every announced change to every subscriber still missing it (new subscribers, failures),
+    and every withdrawal to those told of the change who have not heard of the withdrawal yet."""
     total = {"sent": 0, "failed": 0}
     announced = SubprocessorChange.objects.filter(status=SubprocessorChange.Status.ANNOUNCED).order_by("pk")
     for change_id in announced.values_list("pk", flat=True):
         for key, value in change_notices_send(change_id=change_id).items():
             total[key] += value
+    withdrawn = _withdrawal_pending().values_list("change_id", flat=True).order_by("change_id").distinct()
+    for change_id in list(withdrawn):
+        for key, value in change_withdrawal_notices_send(change_id=change_id).items():
+            total[key] += value
     return total
+
+
+def _withdrawal_pending():
+    return ChangeNoticeDelivery.objects.filter(
+        change__status=SubprocessorChange.Status.WITHDRAWN,
+        sent_at__isnull=False,  # only those who were told of the announcement
+        withdrawal_sent_at__isnull=True,
+        withdrawal_attempts__lt=MAX_ATTEMPTS,
+        subscriber__unsubscribed_at__isnull=True,
+    )
+
+
+def change_withdrawal_notices_send(*, change_id: int) -> dict[str, int]:
+    """Tell each subscriber who was emailed a change that it has been withdrawn, once each.
+
+    Subscribers who never received the announcement (it was withdrawn before their notice went out) are
+    not written to; those who unsubscribed since are left alone.
+    """
+    outcome = {"sent": 0, "failed": 0}
+    change = SubprocessorChange.objects.select_related("subprocessor").filter(pk=change_id).first()
+    if change is None or change.status != SubprocessorChange.Status.WITHDRAWN:
+        return outcome
+    for delivery_id in list(_withdrawal_pending().filter(change=change).order_by("pk").values_list("pk", flat=True)):
+        sent = _deliver_withdrawal(delivery_id=delivery_id, change=change)
+        if sent is True:
+            outcome["sent"] += 1
+        elif sent is False:
+            outcome["failed"] += 1
+    return outcome
+
+
+@transaction.atomic
+def _deliver_withdrawal(*, delivery_id: int, change: SubprocessorChange) -> bool | None:
+    delivery = (
+        _withdrawal_pending()
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("subscriber")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if delivery is None:
+        return None
+    subscriber = delivery.subscriber
+    unsubscribe = unsubscribe_url(subscriber)
+    message = render_email(
+        "change_withdrawn",
+        {
+            "change": change,
+            "subprocessor": change.subprocessor,
+            "list_url": absolute_url(reverse("subprocessors:list")),
+            "unsubscribe_url": unsubscribe,
+        },
+        to=[subscriber.email],
+        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
+    delivery.withdrawal_attempts += 1
+    try:
+        message.send()
+    except Exception as exc:  # any transport error: record it, the beat job tries again
+        delivery.last_error = type(exc).__name__[:200]
+        delivery.save(update_fields=["withdrawal_attempts", "last_error"])
+        logger.warning("withdrawal notice %s to subscriber %s failed: %s", change.pk, subscriber.pk, type(exc).__name__)
+        return False
+    delivery.withdrawal_sent_at = timezone.now()
+    delivery.last_error = ""
+    delivery.save(update_fields=["withdrawal_attempts", "last_error", "withdrawal_sent_at"])
+    return True

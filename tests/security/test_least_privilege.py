@@ -54,6 +54,7 @@ ACTIONS: dict[str, dict[str, set[str]]] = {
     "retention.retentionrun": {"approve_runs": {OFF}, "cancel_runs": {OFF}},
     "requests_app.rightsrequest": {
         "assign_to_me": {OFF},
+        "assign_to": {OFF},
         "recompute_deadlines": {OFF},
         "export_selected_log": {OFF, AGT, AUD},
     },
@@ -275,6 +276,7 @@ API_TABLE: list[tuple[str, str, str, dict[str, int]]] = [
     ("post", "/api/v1/rights-requests/{ref}/events/", "event", {"client": 201, "other_client": 404}),
     ("get", "/api/v1/rights-requests/", "", {"client": 405, "other_client": 405}),
     ("get", "/api/schema/", "", {r: 200 for r in API_ROLES}),
+    ("get", "/api/docs/", "", {r: 200 for r in API_ROLES}),
 ]
 PUBLIC_PAGES = [
     "/subprocessors/",

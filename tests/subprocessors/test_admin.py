@@ -47,7 +47,14 @@ def test_announcing_through_the_admin_refuses_an_early_date_and_saves_nothing(of
     assert not SubprocessorChange.objects.exists()
     ok = timezone.localdate() + timedelta(days=30)
     response = officer_client.post(
-        url, {"subprocessor": proposed.pk, "kind": "addition", "summary": "Adding Nimbus.", "effective_on": ok}
+        url,
+        {
+            "subprocessor": proposed.pk,
+            "kind": "addition",
+            "summary": "Adding Nimbus.",
+            "effective_on": ok,
+            "_confirm": 1,
+        },
     )
     assert response.status_code == 302
     change = SubprocessorChange.objects.get()

@@ -98,11 +98,17 @@ def test_an_open_objection_holds_the_change_back_until_it_is_resolved(proposed, 
     assert proposed.status == Status.ACTIVE
 
 
-def test_an_addition_without_a_signed_dpa_cannot_take_effect(categories, officer):
+def test_an_addition_without_a_signed_dpa_cannot_be_announced_nor_take_effect(categories, officer):
     sub = SubprocessorFactory(data_categories=[categories["support"]])
     LocationFactory(subprocessor=sub)
     with time_machine.travel("2026-03-02 10:00 +00:00"):
+        # Refused before anything goes out (no notice is emailed about a vendor without a DPA).
+        with pytest.raises(ValidationError, match="has no signed DPA"):
+            announce(sub, officer)
+        assert not SubprocessorChange.objects.exists()
+        dpa = DPAFactory(subprocessor=sub)
         change = announce(sub, officer)
+    dpa.delete()  # the DPA is withdrawn between announcement and the effective date
     with time_machine.travel("2026-04-05 10:00 +01:00"), pytest.raises(ValidationError) as refused:
         subprocessor_change_activate(change=change, actor=officer)
     assert any("No signed DPA" in message for message in refused.value.messages)

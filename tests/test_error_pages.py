@@ -1,0 +1,60 @@
+"""Admin 403 and 404 pages in the admin's look, saying what the person can do; the favicon."""
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_agent_refused_a_page_sees_the_admin_403_with_what_to_do_instead(client, agent):
+    client.force_login(agent)
+    response = client.get(reverse("admin:retention_legalhold_changelist"))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert 'id="site-name"' in page  # the admin's header
+    assert "Your role does not allow this" in page and "Support agent" in page
+    assert reverse("admin:requests_app_rightsrequest_changelist") in page  # what the agent can open instead
+    assert "ask a compliance officer" in page
+    # The page the agent may open still opens, in the same look.
+    ok = client.get(reverse("admin:requests_app_rightsrequest_changelist"))
+    assert ok.status_code == 200 and 'id="site-name"' in ok.content.decode()
+
+
+def test_an_auditor_refused_a_step_sees_the_403_without_the_log_a_request_hint(client, auditor):
+    client.force_login(auditor)
+    response = client.get(reverse("admin:retention_legalhold_add"))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Auditor" in page and "Your role does not allow this" in page and "or log a new one" not in page
+
+
+def test_a_missing_admin_record_shows_the_admin_404_with_a_way_to_find_it(client, officer):
+    client.force_login(officer)
+    response = client.get("/admin/requests_app/rightsrequest/999999/close/")
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert 'id="site-name"' in page and "Nothing here" in page
+    assert "search by its number alone" in page
+    unknown = client.get("/admin/no-such-page/")
+    assert unknown.status_code == 404 and "Nothing here" in unknown.content.decode()
+
+
+def test_public_errors_do_not_show_the_admin(client, officer):
+    client.force_login(officer)
+    response = client.get("/subprocessors/no-such-thing/")
+    assert response.status_code == 404
+    assert 'id="site-name"' not in response.content.decode()
+
+
+def test_anonymous_visitors_are_still_sent_to_the_login_page(client):
+    response = client.get("/admin/no-such-page/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_favicon_is_served_and_linked_from_admin_pages(client, officer):
+    icon = client.get("/favicon.svg")
+    assert icon.status_code == 200 and icon["Content-Type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg")
+    assert client.get("/favicon.ico")["Location"] == "/favicon.svg"
+    client.force_login(officer)
+    assert '<link rel="icon" type="image/svg+xml" href="/favicon.svg">' in client.get("/admin/").content.decode()
