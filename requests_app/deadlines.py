@@ -331,7 +331,7 @@ def compute_deadlines(
         paused = regime_paused if right in rule.pause_rights else 0
         override = rule.right_overrides.get(right)
         line_due[right], extended = due(override or rule.response, paused, extendable=override is None)
-        line_paused[right] = right in rule.pause_rights and regime_paused > 0
+        line_paused[right] = right in rule.pause_rights and rule.clarification_pauses_clock
         any_extended = any_extended or extended
     pausing = [r for r in rights if r in rule.pause_rights]
 

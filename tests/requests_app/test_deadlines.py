@@ -19,6 +19,7 @@ from requests_app.deadlines import (
     RegimeRule,
     add_calendar_months,
     compute_deadlines,
+    compute_request_deadlines,
     receipt_day,
     sla_state,
 )
@@ -391,6 +392,66 @@ def test_fadp_is_30_days_and_extends_to_the_date_the_officer_chose_and_told_the_
     late = deadlines("fadp", D(2026, 3, 2), [("extension_notified", D(2026, 4, 2), D(2026, 5, 15))])
     assert not late.is_extended
     assert late.due_date == D(2026, 4, 1)
+
+
+# --- Several regimes on one request (REGULATIONS §1a) ---------------------------------------------
+
+
+def governed(codes, received, events=(), rights=("access",), today=None, open_rights=None):
+    return compute_request_deadlines(
+        rules={code: rule(code) for code in codes},
+        received_on=received,
+        ledger=[entry(*event) for event in events],
+        rights=list(rights),
+        open_rights=open_rights,
+        today=today or received,
+    )
+
+
+def test_a_californian_under_the_uk_controller_restriction_is_due_on_the_uk_date_and_ccpa_ack_still_due():
+    moment = dt.datetime(2026, 3, 31, 16, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
+    received = receipt_day(moment, ["Europe/London", "America/Los_Angeles"])
+    result = governed(["ccpa", "uk_gdpr"], received, rights=["restriction", "opt_out"])
+    assert result.line_regimes == {"restriction": ("uk_gdpr",), "opt_out": ("ccpa",)}
+    assert result.line_due == {"restriction": D(2026, 4, 30), "opt_out": D(2026, 4, 21)}
+    assert result.acknowledge_by == D(2026, 4, 14)  # CCPA's, though no line is CCPA's alone
+    only_restriction = governed(["ccpa", "uk_gdpr"], received, rights=["restriction"])
+    assert only_restriction.due_date == D(2026, 4, 30)
+    assert only_restriction.acknowledge_by == D(2026, 4, 14)
+
+
+def test_a_right_both_grant_is_due_on_the_earlier_date_each_with_its_own_rules():
+    # UK: identity received 10 Mar restarts the clock (due 10 Apr); CCPA counts 45 days from 2 Mar (16 Apr).
+    result = governed(["ccpa", "uk_gdpr"], D(2026, 3, 2), [("identity_received", D(2026, 3, 10))])
+    assert result.by_regime["uk_gdpr"].line_due["access"] == D(2026, 4, 10)
+    assert result.by_regime["ccpa"].line_due["access"] == D(2026, 4, 16)
+    assert result.line_due["access"] == D(2026, 4, 10)
+    assert result.governing_regime == "uk_gdpr"
+
+
+def test_an_extension_moves_a_line_only_as_far_as_every_granting_regime_allows():
+    # A Quebec requester: UK GDPR may extend by 2 months, Quebec not at all: the access line keeps Quebec's date.
+    result = governed(["quebec", "uk_gdpr"], D(2026, 3, 2), [("extension_notified", D(2026, 3, 20))])
+    assert result.line_due["access"] == D(2026, 4, 1)
+    # A Virginian: both extend (UK to Tue 2 Jun, Virginia 90 days to 31 May): the earlier, 31 May.
+    both = governed(["vcdpa", "uk_gdpr"], D(2026, 3, 2), [("extension_notified", D(2026, 3, 20))])
+    assert both.by_regime["uk_gdpr"].line_due["access"] == D(2026, 6, 2)
+    assert both.line_due["access"] == D(2026, 5, 31)
+
+
+def test_a_pause_counts_only_in_the_regimes_that_have_one():
+    events = [("clarification_requested", D(2026, 3, 5)), ("clarification_received", D(2026, 3, 25))]
+    result = governed(["fadp", "uk_gdpr"], D(2026, 3, 2), events)
+    assert result.by_regime["uk_gdpr"].line_due["access"] == D(2026, 4, 22)
+    assert result.line_due["access"] == D(2026, 4, 1)  # the Swiss 30 days do not pause
+
+
+def test_a_swiss_requester_extended_to_an_officer_chosen_date_under_the_uk_controller():
+    events = [("extension_notified", D(2026, 3, 20), D(2026, 5, 15))]
+    result = governed(["fadp", "uk_gdpr"], D(2026, 3, 2), events, rights=["access"])
+    # FADP moves to the chosen 15 May; UK GDPR to 2 Jun: the line is due 15 May.
+    assert result.line_due["access"] == D(2026, 5, 15)
+    assert result.is_extended
 
 
 # --- Target date and rules as data ---------------------------------------------------------------
