@@ -96,7 +96,50 @@ RIGHTS = [
 ]
 
 GDPR_RIGHTS = ["access", "rectification", "erasure", "restriction", "objection", "portability", "withdraw_consent"]
-US_STATE_RIGHTS = ["access", "rectification", "erasure", "portability", "opt_out"]
+US_STATE_RIGHTS = ["access", "rectification", "erasure", "portability", "opt_out", "withdraw_consent"]
+
+EU_EEA_COUNTRIES = [
+    # EU member states, then the EEA's Iceland, Liechtenstein and Norway.
+    *[
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ],
+    *["IS", "LI", "NO"],
+]
+
+
+def eu_holiday_country() -> str:
+    """EU GDPR rolls over the holidays of the member state where the controller's EU establishment or
+    representative acts (Regulation 1182/71): a setting, Ireland when none is named (REGULATIONS §1)."""
+    from django.conf import settings
+
+    return settings.EU_GDPR_HOLIDAY_COUNTRY
+
 
 _UK_EU_COMMON = {
     "response_period": 1,
@@ -110,12 +153,43 @@ _UK_EU_COMMON = {
     "internal_margin_days": 3,
 }
 
+# Statements of §1b that come from secondary sources: the row says so, and the team corrects it.
+UNVERIFIED = "Marked '?' in REGULATIONS §1b (secondary source, not read in the statute): "
 
-def _us_state(code, name, jurisdiction, source, authority, url, subdivision, **extra):
+
+def _us_state(
+    code,
+    name,
+    region,
+    time_zone,
+    source,
+    authority,
+    url,
+    *,
+    appeal_period=60,
+    appeal_extension_period=None,
+    opt_out_verification=True,
+    rights=None,
+    unverified=(),
+    notes="",
+    **extra,
+):
+    """A US state law of REGULATIONS §1b: 45 days, one +45 extension with notice, unless noted."""
+    if rights is None:
+        rights = [(right, {}) for right in US_STATE_RIGHTS]
+    rights = [
+        (right, {**values, "identity_verification_allowed": False})
+        if right == "opt_out" and not opt_out_verification
+        else (right, values)
+        for right, values in rights
+    ]
+    note_parts = [notes] if notes else []
+    if unverified:
+        note_parts.append(UNVERIFIED + "; ".join(unverified) + ".")
     return {
         "code": code,
         "name": name,
-        "jurisdiction": jurisdiction,
+        "jurisdiction": f"{name.rsplit(' ', 1)[0]}, United States",
         "source": source,
         "response_period": 45,
         "response_unit": "calendar_days",
@@ -124,14 +198,23 @@ def _us_state(code, name, jurisdiction, source, authority, url, subdivision, **e
         "extension_notice_before_due": True,
         "roll_to_working_day": False,
         "holiday_country": "US",
-        "holiday_subdivision": subdivision,
+        "holiday_subdivision": region,
         "internal_margin_days": 5,
+        "territory_countries": ["US"],
+        "territory_region": region,
+        "time_zone": time_zone,
+        "appeal_period": appeal_period,
+        "appeal_extension_period": appeal_extension_period,
         "supervisory_authority": authority,
         "supervisory_authority_url": url,
-        "rights": [(right, {}) for right in US_STATE_RIGHTS],
+        "notes": " ".join(note_parts),
+        "rights": rights,
         **extra,
     }
 
+
+# Consent withdrawal where the statute says processing stops within 15 days (REGULATIONS §1).
+_WITHDRAW_IN_15_DAYS = {"response_period": 15, "response_unit": "calendar_days"}
 
 REGIMES = [
     {
@@ -140,10 +223,14 @@ REGIMES = [
         "jurisdiction": "European Union / EEA",
         "source": "GDPR Art. 12(3)",
         **_UK_EU_COMMON,
+        "holiday_country": eu_holiday_country,
+        "holiday_subdivision": "",
+        "territory_countries": EU_EEA_COUNTRIES,
         "supervisory_authority": "the data protection supervisory authority of your EU/EEA member state",
         "supervisory_authority_url": "https://www.edpb.europa.eu/about-edpb/about-edpb/members_en",
         "notes": "No pause in the text. Extension +2 months (3 from the start) if complex or numerous, "
-        "notified with reasons within the first month.",
+        "notified with reasons within the first month. Holidays: the member state of the EU establishment "
+        "or representative (setting EU_GDPR_HOLIDAY_COUNTRY, Ireland by default).",
         "rights": [(right, {}) for right in GDPR_RIGHTS],
     },
     {
@@ -153,26 +240,34 @@ REGIMES = [
         "source": "UK GDPR Art. 12(3), Art. 12A (Data (Use and Access) Act 2025); ICO guidance 8 Dec 2025",
         **_UK_EU_COMMON,
         "identity_starts_clock": True,
+        "fee_starts_clock": True,
         "clarification_pauses_clock": True,
         "clock_rules_from": dt.date(2026, 2, 5),
+        "territory_countries": ["GB"],
+        "time_zone": "Europe/London",
         "supervisory_authority": "the Information Commissioner's Office (ICO)",
         "supervisory_authority_url": "https://ico.org.uk/make-a-complaint/",
         "notes": "From 5 Feb 2026 the clock starts at the relevant time (latest of receipt, identity "
-        "information, fee) and a reasonably required clarification pauses it.",
-        "rights": [(right, {}) for right in GDPR_RIGHTS],
+        "information, fee) and a reasonably required clarification pauses it for access (Art. 15) only; "
+        "days before the relevant time never count. Studio is UK-established: this law covers all its "
+        "processing (Art. 3(1)).",
+        "rights": [(right, {"clarification_pauses_clock": True} if right == "access" else {}) for right in GDPR_RIGHTS],
     },
     _us_state(
         "ccpa",
         "CCPA / CPRA",
-        "California, United States",
+        "CA",
+        "America/Los_Angeles",
         "11 CCR §7021, §7026, §7027",
         "the California Privacy Protection Agency",
         "https://cppa.ca.gov/",
-        "CA",
+        appeal_period=None,
+        jurisdiction="California, United States",
         acknowledge_period=10,
         acknowledge_unit="business_days",
         notes="45 days from receipt whatever time verification takes; may deny if identity cannot be "
-        "verified within 45 days. Opt-out and limit requests: 15 business days, no verification.",
+        "verified within 45 days. Opt-out and limit requests: 15 business days, no verification. "
+        "No appeal process in the statute.",
         rights=[(right, {}) for right in ["access", "rectification", "erasure", "portability"]]
         + [
             (
@@ -188,41 +283,205 @@ REGIMES = [
     _us_state(
         "vcdpa",
         "Virginia VCDPA",
-        "Virginia, United States",
-        "Va. Code §59.1-577(B)",
+        "VA",
+        "America/New_York",
+        "Va. Code §59.1-577(B), (C)",
         "the Virginia Attorney General",
         "https://www.oag.state.va.us/consumer-protection/",
-        "VA",
-        notes="Extension once, notified within the first 45 days.",
+        notes="Extension once, notified within the first 45 days. Appeal answered in 60 days. "
+        "All requests authenticated. Profiling opt-out is handled as an opt-out line.",
     ),
     _us_state(
         "cpa",
         "Colorado CPA",
-        "Colorado, United States",
-        "C.R.S. §6-1-1306(2); 4 CCR 904-3 Rule 6.11",
+        "CO",
+        "America/Denver",
+        "C.R.S. §6-1-1306(2), (3); 4 CCR 904-3 Rule 6.11",
         "the Colorado Attorney General",
         "https://coag.gov/file-complaint/",
-        "CO",
-        notes="Keep request records for at least 24 months (Rule 6.11).",
+        appeal_period=45,
+        appeal_extension_period=60,
+        opt_out_verification=False,
+        unverified=["appeal answered in 45 days, +60 with notice and reasons"],
+        notes="Keep request records for at least 24 months (Rule 6.11). Universal opt-out signals honoured.",
     ),
     _us_state(
         "ctdpa",
         "Connecticut CTDPA",
-        "Connecticut, United States",
-        "Conn. Gen. Stat. §42-518(c)",
+        "CT",
+        "America/New_York",
+        "Conn. Gen. Stat. §42-518(c), (d); §42-520",
         "the Connecticut Attorney General",
         "https://portal.ct.gov/ag",
-        "CT",
+        opt_out_verification=False,
+        rights=[(right, _WITHDRAW_IN_15_DAYS if right == "withdraw_consent" else {}) for right in US_STATE_RIGHTS],
+        notes="Appeal answered in 60 days. Processing stops within 15 days of a consent withdrawal.",
+    ),
+    _us_state(
+        "ucpa",
+        "Utah UCPA",
+        "UT",
+        "America/Denver",
+        "Utah Code §13-61-203",
+        "the Utah Division of Consumer Protection",
+        "https://consumerprotection.utah.gov/",
+        appeal_period=None,
+        unverified=["whether opt-outs may be verified"],
+        notes="No appeal process. Deletion only of data the consumer gave us; correction from 1 Jul 2026.",
     ),
     _us_state(
         "tdpsa",
         "Texas TDPSA",
-        "Texas, United States",
-        "Tex. Bus. & Com. Code §541.052",
+        "TX",
+        "America/Denver",
+        "Tex. Bus. & Com. Code §541.052, §541.053",
         "the Texas Attorney General",
         "https://www.texasattorneygeneral.gov/consumer-protection",
-        "TX",
-        notes="Extension once.",
+        unverified=["appeal answered in 60 days"],
+        notes="Extension once. Time zone: El Paso (Mountain), the westernmost of the state.",
+    ),
+    _us_state(
+        "ocpa",
+        "Oregon OCPA",
+        "OR",
+        "America/Los_Angeles",
+        "ORS 646A.576",
+        "the Oregon Attorney General",
+        "https://justice.oregon.gov/consumercomplaints/",
+        appeal_period=45,
+        opt_out_verification=False,
+        rights=[(right, _WITHDRAW_IN_15_DAYS if right == "withdraw_consent" else {}) for right in US_STATE_RIGHTS],
+        notes="Appeal answered in 45 days, no extension. Processing stops within 15 days of a consent "
+        "withdrawal. Also a list of the specific third parties (answered within access).",
+    ),
+    _us_state(
+        "mcdpa",
+        "Montana MCDPA",
+        "MT",
+        "America/Denver",
+        "MCA 30-14-2808",
+        "the Montana Attorney General",
+        "https://dojmt.gov/consumer/",
+        unverified=["appeal answered in 60 days", "whether opt-outs may be verified"],
+    ),
+    _us_state(
+        "icdpa",
+        "Iowa ICDPA",
+        "IA",
+        "America/Chicago",
+        "Iowa Code §715D.4",
+        "the Iowa Attorney General",
+        "https://www.iowaattorneygeneral.gov/for-consumers/file-a-consumer-complaint",
+        response_period=90,
+        rights=[(right, {}) for right in ["access", "erasure", "portability", "opt_out", "withdraw_consent"]],
+        unverified=["appeal answered in 60 days"],
+        notes="90 days, +45 with notice. No correction; the opt-out covers sale only (no targeted-ads or "
+        "profiling opt-out).",
+    ),
+    _us_state(
+        "dpdpa",
+        "Delaware DPDPA",
+        "DE",
+        "America/New_York",
+        "6 Del. C. §12D-104",
+        "the Delaware Department of Justice",
+        "https://attorneygeneral.delaware.gov/fraud/cpu/",
+        unverified=["appeal answered in 60 days", "whether opt-outs may be verified"],
+    ),
+    _us_state(
+        "nhpa",
+        "New Hampshire NHPA",
+        "NH",
+        "America/New_York",
+        "RSA 507-H:4",
+        "the New Hampshire Attorney General",
+        "https://www.doj.nh.gov/consumer/",
+        unverified=["appeal answered in 60 days", "whether opt-outs may be verified"],
+    ),
+    _us_state(
+        "njdpa",
+        "New Jersey NJDPA",
+        "NJ",
+        "America/New_York",
+        "N.J.S.A. 56:8-166.10",
+        "the New Jersey Division of Consumer Affairs",
+        "https://www.njconsumeraffairs.gov/",
+        appeal_period=45,
+        unverified=["appeal answered in 45 days", "whether opt-outs may be verified"],
+        notes="The duty may run from authentication; we count from receipt (the safe side).",
+    ),
+    _us_state(
+        "ndpa",
+        "Nebraska NDPA",
+        "NE",
+        "America/Denver",
+        "Neb. Rev. Stat. §87-1107",
+        "the Nebraska Attorney General",
+        "https://protectthegoodlife.nebraska.gov/",
+        notes="Appeal answered in 60 days. Time zone: western Nebraska (Mountain), the westernmost.",
+    ),
+    _us_state(
+        "tipa",
+        "Tennessee TIPA",
+        "TN",
+        "America/Chicago",
+        "Tenn. Code §47-18-3304",
+        "the Tennessee Attorney General",
+        "https://www.tn.gov/attorneygeneral/working-for-tennessee/consumer.html",
+        unverified=["appeal answered in 60 days"],
+    ),
+    _us_state(
+        "mcdpa_mn",
+        "Minnesota MCDPA",
+        "MN",
+        "America/Chicago",
+        "Minn. Stat. §325M.14",
+        "the Minnesota Attorney General",
+        "https://www.ag.state.mn.us/Office/Complaint.asp",
+        appeal_period=45,
+        unverified=["appeal answered in 45 days", "whether opt-outs may be verified"],
+        notes="Also: question a profiling decision; a list of the specific third parties.",
+    ),
+    _us_state(
+        "modpa",
+        "Maryland MODPA",
+        "MD",
+        "America/New_York",
+        "Md. Com. Law §14-4605",
+        "the Maryland Attorney General",
+        "https://www.marylandattorneygeneral.gov/Pages/CPD/complaint.aspx",
+        unverified=["appeal answered in 60 days", "whether opt-outs may be verified"],
+    ),
+    _us_state(
+        "incdpa",
+        "Indiana ICDPA",
+        "IN",
+        "America/Chicago",
+        "Ind. Code 24-15-4",
+        "the Indiana Attorney General",
+        "https://www.in.gov/attorneygeneral/consumer-protection-division/",
+        unverified=["appeal answered in 60 days"],
+        notes="Portability may be a summary.",
+    ),
+    _us_state(
+        "kcdpa",
+        "Kentucky KCDPA",
+        "KY",
+        "America/Chicago",
+        "KRS 367.3613",
+        "the Kentucky Attorney General",
+        "https://www.ag.ky.gov/Resources/Consumer-Resources/Consumers/Pages/default.aspx",
+        notes="Appeal answered in 60 days.",
+    ),
+    _us_state(
+        "ridtppa",
+        "Rhode Island RIDTPPA",
+        "RI",
+        "America/New_York",
+        "R.I. Gen. Laws §6-48.1-5",
+        "the Rhode Island Attorney General",
+        "https://riag.ri.gov/",
+        unverified=["appeal answered in 60 days", "whether opt-outs may be verified"],
     ),
     {
         "code": "lgpd",
@@ -240,11 +499,13 @@ REGIMES = [
         "holiday_country": "BR",
         "holiday_subdivision": "",
         "internal_margin_days": 2,
+        "territory_countries": ["BR"],
+        "time_zone": "America/Rio_Branco",
         "supervisory_authority": "the Autoridade Nacional de Proteção de Dados (ANPD)",
         "supervisory_authority_url": "https://www.gov.br/anpd/",
         "notes": "A simplified reply immediately (the acknowledgement, due the day of receipt); the full "
         "statement within 15 days. Erasure may be met "
-        "by anonymising or blocking.",
+        "by anonymising or blocking. Time zone: Acre, the westernmost.",
         "rights": [
             (right, {})
             for right in ["access", "rectification", "erasure", "objection", "portability", "withdraw_consent"]
@@ -264,17 +525,19 @@ REGIMES = [
         "holiday_country": "CA",
         "holiday_subdivision": "",
         "internal_margin_days": 3,
+        "territory_countries": ["CA"],
+        "time_zone": "America/Vancouver",
         "supervisory_authority": "the Office of the Privacy Commissioner of Canada",
         "supervisory_authority_url": "https://www.priv.gc.ca/en/report-a-concern/",
         "notes": "Silence by the deadline is a deemed refusal. Extension notice states the reason and the "
-        "right to complain.",
+        "right to complain. Time zone: Pacific, the westernmost.",
         "rights": [(right, {}) for right in ["access", "rectification", "withdraw_consent"]],
     },
     {
         "code": "quebec",
         "name": "Quebec Law 25",
         "jurisdiction": "Quebec, Canada",
-        "source": "P-39.1 s.32",
+        "source": "P-39.1 s.27, s.28, s.28.1, s.32",
         "response_period": 30,
         "response_unit": "calendar_days",
         "extension_period": None,
@@ -282,27 +545,42 @@ REGIMES = [
         "holiday_country": "CA",
         "holiday_subdivision": "QC",
         "internal_margin_days": 3,
+        "territory_countries": ["CA"],
+        "territory_region": "QC",
+        "time_zone": "America/Toronto",
         "supervisory_authority": "the Commission d'accès à l'information du Québec",
         "supervisory_authority_url": "https://www.cai.gouv.qc.ca/",
-        "notes": "Answer in writing. Silence is a deemed refusal. The regime also grants de-indexing, "
-        "handled as an objection line.",
-        "rights": [(right, {}) for right in ["access", "rectification", "portability", "withdraw_consent"]],
+        "notes": "Answer in writing. Silence is a deemed refusal. A refusal names the provision relied on "
+        "and the right to apply to the Commission within 30 days. Deletion (s.28) is an erasure line; "
+        "de-indexing or ceasing dissemination (s.28.1) is an objection line.",
+        "rights": [
+            ("access", {}),
+            ("rectification", {}),
+            ("erasure", {"notes": "s.28: deletion of information that is obsolete or not authorised by law."}),
+            ("objection", {"notes": "s.28.1: de-indexing or ceasing dissemination."}),
+            ("portability", {}),
+            ("withdraw_consent", {}),
+        ],
     },
     {
         "code": "fadp",
         "name": "Swiss FADP",
         "jurisdiction": "Switzerland",
-        "source": "FADP Art. 25(7)",
+        "source": "FADP Art. 25(7); DPO Art. 18",
         "response_period": 30,
         "response_unit": "calendar_days",
         "extension_period": None,
+        "extension_to_chosen_date": True,
         "roll_to_working_day": False,
         "holiday_country": "CH",
         "holiday_subdivision": "",
         "internal_margin_days": 3,
+        "territory_countries": ["CH"],
+        "time_zone": "Europe/Zurich",
         "supervisory_authority": "the Federal Data Protection and Information Commissioner (FDPIC)",
         "supervisory_authority_url": "https://www.edoeb.admin.ch/",
-        "notes": "30 days 'in general'; if it takes longer, tell the requester and say when.",
+        "notes": "30 days 'in general'; if it takes longer, tell the requester within the 30 days and say by "
+        "when: the officer sets the new date.",
         "rights": [(right, {}) for right in ["access", "rectification", "erasure", "objection", "portability"]],
     },
 ]

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
 
@@ -120,10 +121,19 @@ class Regime(models.Model):
     clarification_pauses_clock = models.BooleanField(
         default=False, help_text="A reasonably required clarification pauses the clock until answered."
     )
+    fee_starts_clock = models.BooleanField(
+        default=False, help_text="The clock starts no earlier than the day a fee asked for is paid."
+    )
     clock_rules_from = models.DateField(
         null=True,
         blank=True,
-        help_text="The two clock rules above apply only to requests received on or after this date.",
+        help_text="The identity, fee and pause rules apply only to requests received on or after this date; "
+        "letters of earlier requests promise neither a pause nor a restart.",
+    )
+    extension_to_chosen_date = models.BooleanField(
+        default=False,
+        help_text="An extension runs to a date the officer sets and tells the requester (Swiss FADP), "
+        "instead of a fixed extension period.",
     )
     internal_margin_days = models.PositiveSmallIntegerField(
         default=3, help_text="Internal target date: this many working days before the legal due date."
@@ -136,6 +146,35 @@ class Regime(models.Model):
     )
     supervisory_authority = models.CharField(max_length=200, blank=True)
     supervisory_authority_url = models.URLField(blank=True)
+
+    # Where the law applies (REGULATIONS §1a): by the requester's residence, when we meet its thresholds.
+    applies_to_us = models.BooleanField(
+        default=True,
+        help_text="Studio meets this law's thresholds, so it governs requests from the people it covers. "
+        "A fact about the business the compliance team sets.",
+    )
+    territory_countries = CountryField(
+        multiple=True, blank=True, help_text="Countries whose residents this law covers."
+    )
+    territory_region = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="When the law covers one subdivision only: its code (US state, Canadian province), e.g. CA, QC.",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The requester's time zone for the receipt date (the westernmost of the territory). "
+        "Empty: the controller's zone only.",
+    )
+
+    # US state appeals (REGULATIONS §1b).
+    appeal_period = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Days to answer an appeal of a refusal. Empty: no appeal process in law."
+    )
+    appeal_extension_period = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Further days with notice and reasons. Empty: no extension."
+    )
     record_retention_months = models.PositiveSmallIntegerField(
         default=24, help_text="How long records of handled requests are kept."
     )
@@ -152,14 +191,31 @@ class Regime(models.Model):
                 condition=Q(acknowledge_period__isnull=True) | ~Q(acknowledge_unit=""),
                 name="regime_acknowledge_has_unit",
             ),
+            models.CheckConstraint(
+                condition=Q(territory_region="") | ~Q(territory_countries=""),
+                name="regime_region_has_country",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
+    def covers(self, country: str, region: str = "") -> bool:
+        """Whether a requester living in ``country`` (and ``region``) is in this law's territory."""
+        if not country or country not in {c.code for c in self.territory_countries}:
+            return False
+        return not self.territory_region or self.territory_region == (region or "").upper()
+
     def clean(self) -> None:
         if self.acknowledge_period and not self.acknowledge_unit:
             raise ValidationError({"acknowledge_unit": "Give the unit of the acknowledgement period."})
+        if self.time_zone:
+            import zoneinfo
+
+            try:
+                zoneinfo.ZoneInfo(self.time_zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValidationError({"time_zone": f"Unknown time zone {self.time_zone!r}."}) from None
         if self.holiday_country:
             import holidays
 
@@ -181,6 +237,10 @@ class RegimeRight(models.Model):
     )
     response_unit = models.CharField(max_length=20, choices=PeriodUnit.choices, blank=True)
     identity_verification_allowed = models.BooleanField(default=True)
+    clarification_pauses_clock = models.BooleanField(
+        default=False,
+        help_text="A clarification pauses this right's clock (UK Art. 12A: access only), where the regime pauses.",
+    )
     notes = models.CharField(max_length=255, blank=True)
     history = HistoricalRecords()
 

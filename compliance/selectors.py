@@ -86,3 +86,21 @@ def processing_activity_rows(queryset) -> tuple[list[str], list[list[str]]]:
             ]
         )
     return PROCESSING_ACTIVITY_HEADER, rows
+
+
+def regimes_for_requester(*, country: str, region: str = "") -> tuple[list, list]:
+    """The regimes that govern a request (REGULATIONS §1a), before any staff correction.
+
+    Returns the controller's own regimes (``settings.CONTROLLER_REGIMES``: they cover all of its
+    processing, wherever the requester lives) and those the requester's country (and US state or
+    province) brings in, where the team has set that the law applies to us. The most specific
+    (a subdivision's law) comes first.
+    """
+    from compliance.models import Regime
+
+    active = list(Regime.objects.filter(is_active=True).order_by("code"))
+    controller = [r for r in active if r.code in settings.CONTROLLER_REGIMES]
+    controller.sort(key=lambda r: settings.CONTROLLER_REGIMES.index(r.code))
+    residence = [r for r in active if r.applies_to_us and r not in controller and r.covers(country, region)]
+    residence.sort(key=lambda r: (not r.territory_region, r.code))
+    return controller, residence

@@ -174,7 +174,8 @@ def policy_baseline_load(*, update: bool = False) -> dict[str, int]:
 
     rights = {right.slug: right for right in Right.objects.all()}
     for entry in baseline.REGIMES:
-        values = {k: v for k, v in entry.items() if k not in {"code", "rights"}}
+        # A callable value is read at load time (a setting, e.g. the EU holiday calendar).
+        values = {k: v() if callable(v) else v for k, v in entry.items() if k not in {"code", "rights"}}
         before = counts["created"]
         regime = _upsert(Regime, {"code": entry["code"]}, values, update=update, counts=counts)
         if counts["created"] > before or update:
@@ -186,6 +187,8 @@ def policy_baseline_load(*, update: bool = False) -> dict[str, int]:
                         "response_period": overrides.get("response_period"),
                         "response_unit": overrides.get("response_unit", ""),
                         "identity_verification_allowed": overrides.get("identity_verification_allowed", True),
+                        "clarification_pauses_clock": overrides.get("clarification_pauses_clock", False),
+                        "notes": overrides.get("notes", ""),
                     },
                     update=update,
                     counts=counts,

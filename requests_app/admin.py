@@ -31,6 +31,7 @@ from requests_app.forms import (
     IdentityForm,
     LetterForm,
     NoteForm,
+    RegimeChangeForm,
     RequestLineCompleteForm,
     RightsRequestAddForm,
     RightsRequestChangeForm,
@@ -60,9 +61,11 @@ from requests_app.services import (
     rights_request_identity_record,
     rights_request_open,
     rights_request_refresh,
+    rights_request_regime_add,
+    rights_request_regime_drop,
     rights_request_update,
 )
-from requests_app.services.requests import DECIDE_PERMISSION
+from requests_app.services.requests import DECIDE_PERMISSION, request_governing_regimes
 from security.models import AccessEvent
 from security.services import access_event_record
 
@@ -177,8 +180,21 @@ class RequestLineInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["right", "status", "due", "outcome", "outcome_reason", "refusal_ground", "completed_at"]
+    fields = [
+        "right",
+        "status",
+        "due",
+        "granting_regimes",
+        "outcome",
+        "outcome_reason",
+        "refusal_ground",
+        "completed_at",
+    ]
     readonly_fields = fields
+
+    @admin.display(description="Granted by")
+    def granting_regimes(self, obj):
+        return ", ".join(regime.name for regime in obj.regimes.all()) or "-"
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -210,7 +226,7 @@ class RightsRequestAdmin(AuditedAdmin):
         SlaFilter,
         OpenFilter,
         "status",
-        "regime",
+        ("applicable_regimes", admin.RelatedOnlyFieldListFilter),
         "channel",
         QueueFilter,
         ("received_at", DateRangeFilter),
@@ -227,6 +243,9 @@ class RightsRequestAdmin(AuditedAdmin):
     change_list_template = "requests_app/admin/rightsrequest_change_list.html"
     computed_fields = [
         "reference",
+        "requester_country",
+        "requester_region",
+        "governing_regimes",
         "status",
         "sla_display",
         "clock_started_on",
@@ -296,6 +315,10 @@ class RightsRequestAdmin(AuditedAdmin):
     @admin.display(description="SLA", ordering=SLA_ORDERING)
     def sla(self, obj):
         return sla_badge(request_sla(obj))
+
+    @admin.display(description="Governing regimes")
+    def governing_regimes(self, obj):
+        return ", ".join(regime.name for regime in request_governing_regimes(obj))
 
     @admin.display(description="SLA state")
     def sla_display(self, obj):
@@ -387,6 +410,10 @@ class RightsRequestAdmin(AuditedAdmin):
             ("Requester", {"fields": ["requester_name", "requester_email", "account_ref", "subject_type"]}),
             ("Request", {"fields": ["reference", "regime", "channel", "received_at", "description", "assignee"]}),
             (
+                "Governing law (REGULATIONS §1a)",
+                {"fields": [("requester_country", "requester_region"), "governing_regimes"]},
+            ),
+            (
                 "Status and deadlines (computed from the ledger)",
                 {
                     "fields": [
@@ -425,7 +452,9 @@ class RightsRequestAdmin(AuditedAdmin):
                 requester_name=data["requester_name"],
                 requester_email=data["requester_email"],
                 account_ref=data.get("account_ref", ""),
-                regime=data["regime"],
+                regime=data.get("regime"),
+                requester_country=data.get("requester_country", ""),
+                requester_region=data.get("requester_region", ""),
                 rights=list(data["rights"]),
                 channel=data["channel"],
                 received_at=data["received_at"],
@@ -488,6 +517,7 @@ class RightsRequestAdmin(AuditedAdmin):
             path("<int:pk>/identity/", view(self.identity_view), name="requests_app_rightsrequest_identity"),
             path("<int:pk>/note/", view(self.note_view), name="requests_app_rightsrequest_note"),
             path("<int:pk>/close/", view(self.close_view), name="requests_app_rightsrequest_close"),
+            path("<int:pk>/regimes/", view(self.regimes_view), name="requests_app_rightsrequest_regimes"),
             *super().get_urls(),
         ]
 
@@ -570,7 +600,12 @@ class RightsRequestAdmin(AuditedAdmin):
                 request,
                 form,
                 lambda: request_event_add(
-                    request=obj, type=data["type"], at=data["at"], reason=data["reason"], actor=request.user
+                    request=obj,
+                    type=data["type"],
+                    at=data["at"],
+                    reason=data["reason"],
+                    extended_to=data.get("extended_to"),
+                    actor=request.user,
                 ),
             ):
                 self.message_user(request, "Event recorded; deadlines recomputed.")
@@ -610,6 +645,21 @@ class RightsRequestAdmin(AuditedAdmin):
             self.message_user(request, "Note added.")
             return HttpResponseRedirect(self._change_url(obj))
         return self._render(request, obj, f"Add a note: {obj.reference}", form)
+
+    def regimes_view(self, request, pk: int):
+        obj = self._object(request, pk, DECIDE_PERMISSION)
+        form = RegimeChangeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            service = rights_request_regime_add if data["action"] == "add" else rights_request_regime_drop
+            if self._run(
+                request,
+                form,
+                lambda: service(request=obj, regime=data["regime"], reason=data["reason"], actor=request.user),
+            ):
+                self.message_user(request, "Governing regimes changed; deadlines recomputed.")
+                return HttpResponseRedirect(self._change_url(obj))
+        return self._render(request, obj, f"Governing regimes: {obj.reference}", form)
 
     def close_view(self, request, pk: int):
         obj = self._object(request, pk, DECIDE_PERMISSION)

@@ -49,7 +49,8 @@ class RightsRequestAddForm(forms.ModelForm):
     rights = forms.ModelMultipleChoiceField(
         queryset=Right.objects.order_by("display_order"),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Only the rights the regime grants are accepted.",
+        help_text="Accepted when any governing regime grants it (the controller's own, the primary regime, "
+        "the requester's country or state).",
     )
     received_at = forms.SplitDateTimeField(
         widget=widgets.AdminSplitDateTime, help_text="When the request reached us (not in the future)."
@@ -61,17 +62,23 @@ class RightsRequestAddForm(forms.ModelForm):
             "requester_name",
             "requester_email",
             "account_ref",
+            "requester_country",
+            "requester_region",
             "regime",
             "rights",
             "channel",
             "received_at",
             "description",
         ]
-        labels = {"description": "Notes / what the requester wrote"}
+        labels = {"description": "Notes / what the requester wrote", "regime": "Primary regime"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["regime"].queryset = Regime.objects.filter(is_active=True).order_by("name")
+        self.fields["regime"].required = False
+        self.fields[
+            "regime"
+        ].help_text = "Optional: derived from the country and state when left empty. Every applicable regime governs."
         if "assignee" in self.fields:
             self.fields["assignee"].queryset = request_handlers()
             self.fields["assignee"].help_text = "Support agents and compliance officers."
@@ -88,6 +95,8 @@ class RightsRequestAddForm(forms.ModelForm):
                 rights=list(data.get("rights") or []),
                 channel=data.get("channel", ""),
                 received_at=data.get("received_at"),
+                requester_country=data.get("requester_country", ""),
+                requester_region=data.get("requester_region", ""),
             )
         except ValidationError as error:
             add_service_errors(self, error)
@@ -171,6 +180,11 @@ class EventForm(forms.Form):
         required=False,
         help_text="Required for an extension: the requester is told it.",
     )
+    extended_to = forms.DateField(
+        widget=widgets.AdminDateWidget,
+        required=False,
+        help_text="Extension under a regime where we set the new date (Swiss FADP): the date the requester is told.",
+    )
 
     def __init__(self, *args, can_decide: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -208,6 +222,14 @@ class IdentityForm(forms.Form):
         choices=[(value, label) for value, label in IdentityOutcome.choices if value != IdentityOutcome.PENDING]
     )
     note = forms.CharField(max_length=255, required=False, help_text="No identity document numbers or copies.")
+
+
+class RegimeChangeForm(forms.Form):
+    """Add or drop a regime governing a request, with the reason kept in the ledger."""
+
+    action = forms.ChoiceField(choices=[("add", "Add this regime"), ("drop", "Drop this regime")])
+    regime = forms.ModelChoiceField(queryset=Regime.objects.order_by("name"))
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept in the request's ledger.")
 
 
 class NoteForm(forms.Form):

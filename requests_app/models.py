@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Q
+from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
 from compliance.models import Regime, Right, SubjectType
@@ -94,7 +95,19 @@ class RightsRequest(models.Model):
     subject_type = models.ForeignKey(
         SubjectType, null=True, blank=True, on_delete=models.PROTECT, related_name="rights_requests"
     )
-    regime = models.ForeignKey(Regime, on_delete=models.PROTECT, related_name="rights_requests")
+    regime = models.ForeignKey(
+        Regime,
+        on_delete=models.PROTECT,
+        related_name="rights_requests",
+        help_text="The requester's primary regime. Every applicable regime governs the request.",
+    )
+    requester_country = CountryField(blank=True, help_text="Where the requester lives: brings in its laws.")
+    requester_region = models.CharField(
+        max_length=10, blank=True, help_text="US state or Canadian province code, e.g. CA, VA, QC."
+    )
+    applicable_regimes = models.ManyToManyField(
+        Regime, through="RequestRegime", related_name="governed_requests", blank=True
+    )
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.EMAIL)
     received_at = models.DateTimeField()
     description = models.TextField(blank=True)
@@ -210,6 +223,9 @@ class RequestLine(models.Model):
         blank=True, help_text="Required for 'manifestly unfounded' and 'excessive': the controller carries the proof."
     )
     due_date = models.DateField(null=True, blank=True, editable=False)
+    regimes = models.ManyToManyField(
+        Regime, related_name="granted_lines", blank=True, help_text="The applicable regimes that grant this right."
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -239,14 +255,39 @@ class RequestLine(models.Model):
         return f"{self.request.reference}: {self.right.name}"
 
 
+class RequestRegime(models.Model):
+    """A regime that governs a request, and why (REGULATIONS §1a)."""
+
+    class Basis(models.TextChoices):
+        CONTROLLER = "controller", "The controller's own regime"
+        PRIMARY = "primary", "Primary regime given at intake"
+        RESIDENCE = "residence", "The requester's country or state"
+        STAFF = "staff", "Added by staff"
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="request_regimes")
+    regime = models.ForeignKey(Regime, on_delete=models.PROTECT, related_name="request_regimes")
+    basis = models.CharField(max_length=20, choices=Basis.choices)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request", "id"]
+        constraints = [models.UniqueConstraint(fields=["request", "regime"], name="request_regime_once")]
+
+    def __str__(self) -> str:
+        return f"{self.request}: {self.regime.code}"
+
+
 class EventType(models.TextChoices):
     RECEIVED = "received", "Received"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     IDENTITY_REQUESTED = "identity_requested", "Identity information requested"
     IDENTITY_RECEIVED = "identity_received", "Identity information received"
+    FEE_PAID = "fee_paid", "Fee paid"
     CLARIFICATION_REQUESTED = "clarification_requested", "Clarification requested"
     CLARIFICATION_RECEIVED = "clarification_received", "Clarification received"
     EXTENSION_NOTIFIED = "extension_notified", "Extension notified"
+    REGIME_ADDED = "regime_added", "Regime added"
+    REGIME_DROPPED = "regime_dropped", "Regime dropped"
     LINE_COMPLETED = "line_completed", "Line completed"
     FULFILLED = "fulfilled", "Fulfilled"
     RESPONDED = "responded", "Response sent"
@@ -261,6 +302,12 @@ class RequestEvent(models.Model):
     at = models.DateTimeField(help_text="When it happened (may be earlier than when it was recorded).")
     reason = models.TextField(blank=True)
     line = models.ForeignKey(RequestLine, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    regime = models.ForeignKey(
+        Regime, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Regime added or dropped."
+    )
+    extended_to = models.DateField(
+        null=True, blank=True, help_text="An extension to a date the controller sets (Swiss FADP): that date."
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -274,6 +321,11 @@ class RequestEvent(models.Model):
             models.CheckConstraint(
                 condition=~Q(type=EventType.EXTENSION_NOTIFIED) | ~Q(reason=""),
                 name="request_event_extension_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(type__in=[EventType.REGIME_ADDED, EventType.REGIME_DROPPED])
+                | (Q(regime__isnull=False) & ~Q(reason="")),
+                name="request_event_regime_change_has_regime_and_reason",
             ),
         ]
 

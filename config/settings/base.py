@@ -222,6 +222,16 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PRIVACY_CONTACT_EMAIL = env.str("PRIVACY_CONTACT_EMAIL", default="studio@pahlavan.co.uk")
 
 # ------------------------------------------------------------------------------
+# Law (REGULATIONS.md §1, §1a)
+# ------------------------------------------------------------------------------
+# The controller's own regimes (regime codes): they govern every request, wherever the requester lives.
+# Studio is UK-established, so UK GDPR covers all of its processing (Art. 3(1)).
+CONTROLLER_REGIMES = env.list("CONTROLLER_REGIMES", default=["uk_gdpr"])
+# The member state whose public holidays roll an EU GDPR due date (where the EU establishment or
+# representative acts); loaded into the EU GDPR regime row by the policy baseline.
+EU_GDPR_HOLIDAY_COUNTRY = env.str("EU_GDPR_HOLIDAY_COUNTRY", default="IE")
+
+# ------------------------------------------------------------------------------
 # Celery
 # ------------------------------------------------------------------------------
 CELERY_BROKER_URL = broker_from_env("CELERY_BROKER_URL", "filesystem://")

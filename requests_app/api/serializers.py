@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django_countries import countries
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField
@@ -17,7 +18,7 @@ from compliance.models import Regime
 from requests_app.models import Channel, EventType, RequestEvent, RequestLine, RightsRequest
 from requests_app.selectors import request_sla, rights_request_has_duplicate_of_client
 from requests_app.services import rights_request_check
-from requests_app.services.requests import MANUAL_EVENT_TYPES
+from requests_app.services.requests import MANUAL_EVENT_TYPES, request_governing_regimes
 
 # The API contract: the rights of the policy; the regimes are rows (a regime added in the admin is
 # accepted, and listed in the schema, without a code change). The baseline's codes are the fallback
@@ -43,7 +44,27 @@ class RightsRequestCreateSerializer(serializers.Serializer):
     requester_email = serializers.EmailField(max_length=254)
     requester_name = serializers.CharField(max_length=200)
     account_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    regime = serializers.ChoiceField(choices=BASELINE_REGIME_CODES)
+    regime = serializers.ChoiceField(
+        choices=BASELINE_REGIME_CODES,
+        required=False,
+        help_text="The requester's primary regime. Optional: derived from requester_country and requester_region "
+        "when left out. The request is governed by every applicable regime (see applicable_regimes in the answer).",
+    )
+    requester_country = serializers.ChoiceField(
+        choices=[code for code, _name in countries],
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="ISO 3166-1 alpha-2 code of the country where the requester lives; brings in its laws.",
+    )
+    requester_region = serializers.RegexField(
+        r"^[A-Za-z0-9]{1,3}$",
+        max_length=3,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="US state or Canadian province code (ISO 3166-2 without the country), e.g. CA, VA, QC.",
+    )
     rights = serializers.ListField(
         child=serializers.ChoiceField(choices=RIGHT_CODES), min_length=1, max_length=len(RIGHT_CODES)
     )
@@ -86,6 +107,8 @@ class RightsRequestCreateSerializer(serializers.Serializer):
                 rights=values.get("rights", []),
                 channel=values.get("channel", Channel.API),
                 received_at=values.get("received_at"),
+                requester_country=values.get("requester_country", ""),
+                requester_region=values.get("requester_region", ""),
             )
         except DjangoValidationError as error:
             for name, messages in error.message_dict.items():
@@ -136,29 +159,49 @@ class EventCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, default="", help_text="Required for an extension."
     )
+    extended_to = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="An extension under a regime where the controller sets the new date (Swiss FADP): the date the "
+        "requester is told. Required there; refused with any other event.",
+    )
 
     def validate(self, attrs):
         if attrs["type"] == EventType.EXTENSION_NOTIFIED and not attrs.get("reason", "").strip():
             raise serializers.ValidationError({"reason": "Give the reason for the extension."})
+        if attrs.get("extended_to") is not None and attrs["type"] != EventType.EXTENSION_NOTIFIED:
+            raise serializers.ValidationError({"extended_to": "Only an extension has a new date."})
         return attrs
 
 
 class RequestLineSerializer(serializers.ModelSerializer):
     right = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    regimes = serializers.SlugRelatedField(
+        slug_field="code",
+        many=True,
+        read_only=True,
+        help_text="The applicable regimes that grant this right; the line is due on the earliest of their dates.",
+    )
 
     class Meta:
         model = RequestLine
-        fields = ["right", "status", "outcome", "due_date"]
+        fields = ["right", "status", "outcome", "due_date", "regimes"]
 
 
 class RequestEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = RequestEvent
-        fields = ["type", "at", "reason"]
+        fields = ["type", "at", "reason", "extended_to"]
 
 
 class RightsRequestSerializer(serializers.ModelSerializer):
-    regime = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    regime = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, help_text="The requester's primary regime."
+    )
+    applicable_regimes = serializers.SerializerMethodField(
+        help_text="Codes of every regime that governs the request (REGULATIONS §1a), the primary regime first."
+    )
     sla_state = serializers.SerializerMethodField(help_text="on_track, due_soon, urgent, overdue, paused or closed.")
     possible_duplicate = serializers.SerializerMethodField(
         help_text="This client sent an earlier open request by the same requester for one of the same rights "
@@ -172,6 +215,7 @@ class RightsRequestSerializer(serializers.ModelSerializer):
             "reference",
             "status",
             "regime",
+            "applicable_regimes",
             "channel",
             "received_at",
             "due_date",
@@ -182,6 +226,9 @@ class RightsRequestSerializer(serializers.ModelSerializer):
             "possible_duplicate",
             "lines",
         ]
+
+    def get_applicable_regimes(self, obj) -> list[str]:
+        return [regime.code for regime in request_governing_regimes(obj)]
 
     def get_sla_state(self, obj) -> str:
         return request_sla(obj)

@@ -55,7 +55,7 @@ FIELD_ERRORS = OpenApiResponse(
     examples=[
         OpenApiExample(
             "Right not granted",
-            value={"rights": ["Canada PIPEDA does not grant: erasure."]},
+            value={"rights": ["Canada PIPEDA and UK GDPR do not grant: limit_sensitive."]},
             response_only=True,
             status_codes=["400"],
         ),
@@ -125,7 +125,9 @@ class ApiView(APIView):
     def _client_request(self, reference: str) -> RightsRequest:
         if not REFERENCE_PATTERN.fullmatch(reference):
             raise Http404
-        queryset = RightsRequest.objects.select_related("regime").prefetch_related("lines__right", "events")
+        queryset = RightsRequest.objects.select_related("regime").prefetch_related(
+            "lines__right", "lines__regimes", "events"
+        )
         return get_object_or_404(queryset, reference=reference, api_client=self.request.user)
 
 

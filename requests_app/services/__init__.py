@@ -36,6 +36,8 @@ from requests_app.services.requests import (
     rights_request_open,
     rights_request_recompute,
     rights_request_refresh,
+    rights_request_regime_add,
+    rights_request_regime_drop,
     rights_request_update,
     rights_request_update_check,
 )
@@ -65,6 +67,8 @@ __all__ = [
     "rights_request_open_idempotent",
     "rights_request_recompute",
     "rights_request_refresh",
+    "rights_request_regime_add",
+    "rights_request_regime_drop",
     "rights_request_update",
     "rights_request_update_check",
 ]

@@ -35,6 +35,7 @@ from requests_app.services.requests import (
     _require,
     _save,
     request_event_add,
+    request_governing_regimes,
     request_responded_record,
     rights_request_deadlines,
 )
@@ -77,12 +78,19 @@ def communication_render(
     deadlines = deadlines or rights_request_deadlines(request=request)
     lines = list(request.lines.select_related("right").order_by("right__display_order"))
     regime = request.regime
+    regimes = request_governing_regimes(request)
+    shortfall_lines = [line for line in lines if line.outcome and line.outcome != Outcome.FULFILLED]
     ctx = {
         "request": request,
         "lines": lines,
-        "shortfall_lines": [line for line in lines if line.outcome and line.outcome != Outcome.FULFILLED],
+        "shortfall_lines": shortfall_lines,
         "fulfilled_lines": [line for line in lines if line.outcome == Outcome.FULFILLED],
         "regime": regime,
+        "regimes": regimes,
+        "regimes_cited": _cited(regimes, deadlines, lines),
+        "complaint_routes": _complaint_routes(regimes, shortfall_lines),
+        "promises_restart": _promises(regimes, request, "identity_starts_clock", lines),
+        "promises_pause": _promises(regimes, request, "clarification_pauses_clock", lines),
         "deadlines": deadlines,
         "due_date": deadlines.due_date,
         "general_due": deadlines.general_due,
@@ -99,6 +107,42 @@ def communication_render(
     subject = render_to_string(f"requests_app/letters/{template}_subject.txt", ctx)
     body = render_to_string(f"requests_app/letters/{template}.txt", ctx)
     return " ".join(subject.split()), body.strip() + "\n"
+
+
+def _cited(regimes: list, deadlines: Deadlines, lines: list) -> str:
+    """The regimes that govern the answer: those granting the request's rights, primary first."""
+    codes = {code for line in lines for code in deadlines.line_regimes.get(line.right.slug, ())}
+    names = [regime.name for regime in regimes if regime.code in codes] or [regimes[0].name]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _complaint_routes(regimes: list, shortfall_lines: list) -> list[dict[str, str]]:
+    """Each governing regime's complaint route, for the regimes granting a right we fell short on."""
+    granting = {regime.pk for line in shortfall_lines for regime in line.regimes.all()}
+    chosen = [regime for regime in regimes if regime.pk in granting] or regimes[:1]
+    return [
+        {"regime": regime.name, "authority": regime.supervisory_authority, "url": regime.supervisory_authority_url}
+        for regime in chosen
+        if regime.supervisory_authority
+    ]
+
+
+def _promises(regimes: list, request: RightsRequest, rule: str, lines: list) -> bool:
+    """Whether a letter may promise a restart (identity) or a pause (clarification).
+
+    Only where a governing regime has the rule and it applies to this request's receipt date (UK GDPR:
+    from 5 Feb 2026); a pause only for a line whose right the regime pauses (access).
+    """
+    received_on = timezone.localdate(request.received_at)
+    for regime in regimes:
+        if not getattr(regime, rule) or (regime.clock_rules_from and received_on < regime.clock_rules_from):
+            continue
+        if rule != "clarification_pauses_clock":
+            return True
+        paused = set(regime.regime_rights.filter(clarification_pauses_clock=True).values_list("right_id", flat=True))
+        if any(line.right_id in paused for line in lines):
+            return True
+    return False
 
 
 def communication_preview(

@@ -14,13 +14,17 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import holidays
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django_countries import countries
 
 from compliance.models import Regime, RegimeRight, Right, SubjectType
-from requests_app.deadlines import Deadlines, LedgerEntry, RegimeRule, compute_deadlines
+from compliance.selectors import regimes_for_requester
+from requests_app.deadlines import Deadlines, LedgerEntry, RegimeRule, compute_request_deadlines, receipt_day
 from requests_app.models import (
     GROUNDS_NEEDING_EVIDENCE,
     OPEN_STATUSES,
@@ -35,6 +39,7 @@ from requests_app.models import (
     RequestEvent,
     RequestLine,
     RequestNote,
+    RequestRegime,
     RequestStatus,
     RightsRequest,
 )
@@ -48,6 +53,7 @@ MANUAL_EVENT_TYPES = [
     EventType.ACKNOWLEDGED,
     EventType.IDENTITY_REQUESTED,
     EventType.IDENTITY_RECEIVED,
+    EventType.FEE_PAID,
     EventType.CLARIFICATION_REQUESTED,
     EventType.CLARIFICATION_RECEIVED,
     EventType.EXTENSION_NOTIFIED,
@@ -58,6 +64,7 @@ _STATUS_AFTER_EVENT = {
     EventType.ACKNOWLEDGED: None,
     EventType.IDENTITY_REQUESTED: RequestStatus.AWAITING_IDENTITY,
     EventType.IDENTITY_RECEIVED: RequestStatus.IN_PROGRESS,
+    EventType.FEE_PAID: None,
     EventType.CLARIFICATION_REQUESTED: RequestStatus.AWAITING_CLARIFICATION,
     EventType.CLARIFICATION_RECEIVED: RequestStatus.IN_PROGRESS,
     EventType.EXTENSION_NOTIFIED: None,
@@ -99,10 +106,10 @@ def _local_day(value: dt.datetime) -> dt.date:
 
 
 def _resolve_regime(regime: Regime | str | None, errors: dict[str, list[str]]) -> Regime | None:
+    """The primary regime named at intake, or ``None`` when none was named (it is then derived)."""
     if isinstance(regime, Regime):
         return regime
     if not regime:
-        errors.setdefault("regime", []).append("Choose a regime.")
         return None
     found = Regime.objects.filter(code=regime, is_active=True).first()
     if found is None:
@@ -110,7 +117,50 @@ def _resolve_regime(regime: Regime | str | None, errors: dict[str, list[str]]) -
     return found
 
 
-def _resolve_rights(rights: Sequence[Right | str], regime: Regime | None, errors: dict[str, list[str]]) -> list[Right]:
+def _resolve_location(country: Any, region: str, errors: dict[str, list[str]]) -> tuple[str, str]:
+    """The requester's country (ISO 3166-1 alpha-2) and subdivision code, checked."""
+    country = str(country or "").strip().upper()
+    region = (region or "").strip().upper()
+    if country and country not in countries:
+        errors.setdefault("requester_country", []).append("Unknown country code.")
+    if region and not country:
+        errors.setdefault("requester_region", []).append("Give the country of the state or province.")
+    elif region and country in countries:
+        subdivisions = holidays.list_supported_countries().get(country) or []
+        if region not in subdivisions:
+            errors.setdefault("requester_region", []).append("Unknown state or province code for this country.")
+    return country, region
+
+
+def _applicable(primary: Regime | None, country: str, region: str) -> list[tuple[Regime, str]]:
+    """The regimes governing a new request, each with its basis; the primary regime first.
+
+    The primary regime is the one named at intake, else the most specific law of the
+    requester's residence, else the controller's first regime.
+    """
+    controller, residence = regimes_for_requester(country=country, region=region)
+    if primary is None:
+        primary = (residence or controller or [None])[0]
+    basis: dict[int, tuple[Regime, str]] = {}
+    for regime in controller:
+        basis.setdefault(regime.pk, (regime, RequestRegime.Basis.CONTROLLER))
+    for regime in residence:
+        basis.setdefault(regime.pk, (regime, RequestRegime.Basis.RESIDENCE))
+    if primary is not None:
+        basis.setdefault(primary.pk, (primary, RequestRegime.Basis.PRIMARY))
+        return [basis.pop(primary.pk), *basis.values()]
+    return list(basis.values())
+
+
+def _names(regimes: Sequence[Regime]) -> str:
+    names = [regime.name for regime in regimes]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _resolve_rights(
+    rights: Sequence[Right | str], regimes: Sequence[Regime], errors: dict[str, list[str]]
+) -> list[Right]:
+    """The rights asked for; each must be granted by at least one of ``regimes`` (REGULATIONS §1a)."""
     if not rights:
         errors.setdefault("rights", []).append("Choose at least one right.")
         return []
@@ -121,12 +171,13 @@ def _resolve_rights(rights: Sequence[Right | str], regime: Regime | None, errors
     unknown = [s for s in slugs if s not in known]
     if unknown:
         errors.setdefault("rights", []).append("Unknown right: " + ", ".join(sorted(set(unknown))) + ".")
-    if regime is not None:
-        granted = set(regime.regime_rights.values_list("right__slug", flat=True))
+    if regimes:
+        granted = set(RegimeRight.objects.filter(regime__in=list(regimes)).values_list("right__slug", flat=True))
         refused = [s for s in slugs if s in known and s not in granted]
         if refused:
+            verb = "does" if len(regimes) == 1 else "do"
             errors.setdefault("rights", []).append(
-                f"{regime.name} does not grant: " + ", ".join(sorted(set(refused))) + "."
+                f"{_names(regimes)} {verb} not grant: " + ", ".join(sorted(set(refused))) + "."
             )
     return [known[s] for s in dict.fromkeys(slugs) if s in known]
 
@@ -157,13 +208,26 @@ def _next_reference(year: int) -> str:
     return f"DSR-{year}-{counter.last_number:05d}"
 
 
-def _verification_allowed(regime: Regime, rights: Iterable[Right]) -> dict[int, bool]:
-    allowed = dict(
-        RegimeRight.objects.filter(regime=regime, right__in=list(rights)).values_list(
-            "right_id", "identity_verification_allowed"
-        )
+def _verification_allowed(regimes: Iterable[Regime], rights: Iterable[Right]) -> dict[int, bool]:
+    """Per right: whether identity may be checked. Not where any regime granting it forbids it
+    (CCPA §7026: no verification of an opt-out)."""
+    rights = list(rights)
+    forbidden = set(
+        RegimeRight.objects.filter(
+            regime__in=list(regimes), right__in=rights, identity_verification_allowed=False
+        ).values_list("right_id", flat=True)
     )
-    return {right.pk: allowed.get(right.pk, True) for right in rights}
+    return {right.pk: right.pk not in forbidden for right in rights}
+
+
+def request_governing_regimes(request: RightsRequest) -> list[Regime]:
+    """The regimes that govern ``request``, its primary regime first (REGULATIONS §1a)."""
+    rows = list(request.request_regimes.select_related("regime").order_by("id"))
+    regimes = [row.regime for row in rows]
+    if not regimes:  # a request logged before regimes were recorded per request
+        return [request.regime]
+    regimes.sort(key=lambda regime: regime.pk != request.regime_id)
+    return regimes
 
 
 def _possible_duplicate(email: str, rights: Sequence[Right], exclude_pk: int | None = None) -> RightsRequest | None:
@@ -184,9 +248,19 @@ def _record_event(
     reason: str = "",
     line: RequestLine | None = None,
     api_client: ApiClient | None = None,
+    regime: Regime | None = None,
+    extended_to: dt.date | None = None,
 ) -> RequestEvent:
     return RequestEvent.objects.create(
-        request=request, type=type, at=at, actor=actor, reason=reason, line=line, api_client=api_client
+        request=request,
+        type=type,
+        at=at,
+        actor=actor,
+        reason=reason,
+        line=line,
+        api_client=api_client,
+        regime=regime,
+        extended_to=extended_to,
     )
 
 
@@ -203,14 +277,23 @@ def _lock(request: RightsRequest) -> RightsRequest:
 def rights_request_deadlines(
     *, request: RightsRequest, extra: Sequence[LedgerEntry] = (), today: dt.date | None = None
 ) -> Deadlines:
-    """The request's dates from its regime and its ledger (plus ``extra`` entries, for previews)."""
-    rule = RegimeRule.from_regime(request.regime)
-    ledger = [LedgerEntry(event.type, _local_day(event.at)) for event in request.events.all()]
+    """The request's dates from its governing regimes and its ledger (plus ``extra`` entries, for previews).
+
+    The receipt date is the earliest calendar date of the moment of receipt in the
+    controller's zone and the zones of the regimes governing the request.
+    """
+    regimes = request_governing_regimes(request)
+    rights_by_regime = {
+        regime.pk: list(RegimeRight.objects.filter(regime=regime).select_related("right")) for regime in regimes
+    }
+    rules = {regime.code: RegimeRule.from_regime(regime, rights_by_regime[regime.pk]) for regime in regimes}
+    ledger = [LedgerEntry(event.type, _local_day(event.at), event.extended_to) for event in request.events.all()]
     ledger.extend(extra)
     lines = list(request.lines.select_related("right"))
-    return compute_deadlines(
-        rule=rule,
-        received_on=_local_day(request.received_at),
+    zones = [settings.TIME_ZONE, *(regime.time_zone for regime in regimes if regime.time_zone)]
+    return compute_request_deadlines(
+        rules=rules,
+        received_on=receipt_day(request.received_at, zones),
         ledger=ledger,
         rights=[line.right.slug for line in lines],
         open_rights=[line.right.slug for line in lines if line.status != RequestLine.Status.COMPLETED],
@@ -224,11 +307,15 @@ def rights_request_recompute(*, request: RightsRequest, today: dt.date | None = 
     Called by every service that adds an event; never set these fields any other way.
     """
     deadlines = rights_request_deadlines(request=request, today=today)
-    for line in request.lines.select_related("right"):
+    regime_ids = {regime.code: regime.pk for regime in request_governing_regimes(request)}
+    for line in request.lines.select_related("right").prefetch_related("regimes"):
         due = deadlines.line_due.get(line.right.slug)
         if line.due_date != due:
             line.due_date = due
             line.save(update_fields=["due_date"])
+        granting = {regime_ids[code] for code in deadlines.line_regimes.get(line.right.slug, ())}
+        if {regime.pk for regime in line.regimes.all()} != granting:
+            line.regimes.set(granting)
     values: dict[str, Any] = {
         "clock_started_on": deadlines.clock_started_on,
         "paused_days": deadlines.paused_days,
@@ -262,21 +349,32 @@ def rights_request_refresh(*, request: RightsRequest, actor) -> Deadlines:
 
 
 def _intake_cleaned(
-    *, requester_name: str, requester_email: str, regime, rights, channel: str, received_at: dt.datetime
-) -> tuple[str, Regime, list[Right]]:
+    *,
+    requester_name: str,
+    requester_email: str,
+    regime,
+    rights,
+    channel: str,
+    received_at: dt.datetime,
+    requester_country: Any = "",
+    requester_region: str = "",
+) -> tuple[str, list[tuple[Regime, str]], list[Right], str, str]:
     errors: dict[str, list[str]] = {}
     if not (requester_name or "").strip():
         errors["requester_name"] = ["Give the requester's name."]
     email = _normalise_email(requester_email, errors)
-    regime_obj = _resolve_regime(regime, errors)
-    right_objs = _resolve_rights(rights, regime_obj, errors)
+    primary = _resolve_regime(regime, errors)
+    country, region = _resolve_location(requester_country, requester_region, errors)
+    applicable = [] if "regime" in errors else _applicable(primary, country, region)
+    if not applicable and "regime" not in errors:
+        errors["regime"] = ["Choose a regime: no regime applies to this requester yet."]
+    right_objs = _resolve_rights(rights, [regime for regime, _basis in applicable], errors)
     if channel not in Channel.values:
         errors["channel"] = [f"Unknown channel {channel!r}."]
     _check_received_at(received_at, errors)
     if errors:
         raise ValidationError(errors)
-    assert regime_obj is not None
-    return email, regime_obj, right_objs
+    return email, applicable, right_objs, country, region
 
 
 def rights_request_check(
@@ -287,6 +385,8 @@ def rights_request_check(
     rights: Sequence[Right | str],
     channel: str,
     received_at: dt.datetime | None = None,
+    requester_country: Any = "",
+    requester_region: str = "",
 ) -> None:
     """Raise the ``ValidationError`` (per field) that ``rights_request_open`` would raise, writing nothing.
 
@@ -299,6 +399,8 @@ def rights_request_check(
         rights=rights,
         channel=channel,
         received_at=received_at or timezone.now(),
+        requester_country=requester_country,
+        requester_region=requester_region,
     )
 
 
@@ -307,9 +409,11 @@ def rights_request_open(
     *,
     requester_name: str,
     requester_email: str,
-    regime: Regime | str,
     rights: Sequence[Right | str],
     actor,
+    regime: Regime | str | None = None,
+    requester_country: Any = "",
+    requester_region: str = "",
     channel: str = Channel.EMAIL,
     received_at: dt.datetime | None = None,
     description: str = "",
@@ -318,26 +422,32 @@ def rights_request_open(
     assignee=None,
     api_client: ApiClient | None = None,
 ) -> RightsRequest:
-    """Log a new request: one line per right, the ``received`` event, its deadlines.
+    """Log a new request: its governing regimes, one line per right, the ``received`` event, its deadlines.
 
-    Rejects an unknown regime or right, a right the regime does not grant, a
-    received date in the future and a malformed email, all at once, per field.
+    The governing regimes (REGULATIONS §1a) are the controller's own
+    (``settings.CONTROLLER_REGIMES``), those the requester's country and region
+    bring in (regime rows that apply to us), and ``regime``, the primary regime
+    (derived from the residence when not given). Rejects an unknown regime,
+    country or right, a right no governing regime grants, a received date in the
+    future and a malformed email, all at once, per field.
     Flags (does not reject) an open request by the same requester for one of the
     same rights as a possible duplicate.
     """
     _require(actor, "requests_app.add_rightsrequest", "You cannot log rights requests.")
     received = received_at or timezone.now()
-    email, regime_obj, right_objs = _intake_cleaned(
+    email, applicable, right_objs, country, region = _intake_cleaned(
         requester_name=requester_name,
         requester_email=requester_email,
         regime=regime,
         rights=rights,
         channel=channel,
         received_at=received,
+        requester_country=requester_country,
+        requester_region=requester_region,
     )
     requester_name = requester_name.strip()
-
-    verification = _verification_allowed(regime_obj, right_objs)
+    regime_obj = applicable[0][0]
+    verification = _verification_allowed([regime for regime, _basis in applicable], right_objs)
     # Numbered last (see _number): a provisional, unique reference until then, never seen outside this
     # transaction.
     provisional = f"NEW-{uuid.uuid4().hex[:16]}"
@@ -348,6 +458,8 @@ def rights_request_open(
         account_ref=(account_ref or "").strip(),
         subject_type=subject_type,
         regime=regime_obj,
+        requester_country=country,
+        requester_region=region,
         channel=channel,
         received_at=received,
         description=description or "",
@@ -358,6 +470,9 @@ def rights_request_open(
         created_by=actor,
     )
     _save(request, actor)
+    RequestRegime.objects.bulk_create(
+        [RequestRegime(request=request, regime=regime, basis=basis) for regime, basis in applicable]
+    )
     RequestLine.objects.bulk_create([RequestLine(request=request, right=right) for right in right_objs])
     _record_event(request=request, type=EventType.RECEIVED, at=received, actor=actor, api_client=api_client)
     rights_request_recompute(request=request)
@@ -397,7 +512,8 @@ def rights_request_update_check(*, request: RightsRequest, **changes: Any) -> di
         errors["__all__"] = ["The regime and the received date of an answered request cannot change."]
     if "regime" in moved:
         rights = [line.right for line in request.lines.select_related("right")]
-        _resolve_rights(rights, changes["regime"], errors)
+        others = [r for r in request_governing_regimes(request) if r.pk != request.regime_id]
+        _resolve_rights(rights, [changes["regime"], *others], errors)
     if errors:
         raise ValidationError(errors)
     return changes
@@ -429,6 +545,14 @@ def rights_request_update(*, request: RightsRequest, actor, **changes: Any) -> R
         _save(request, actor, [*changed, "updated_at"])
     if "received_at" in changed:
         RequestEvent.objects.filter(request=request, type=EventType.RECEIVED).update(at=request.received_at)
+    if "regime" in changed:
+        # The new primary regime governs; the old one stays only where it governs on another basis.
+        RequestRegime.objects.filter(request=request, basis=RequestRegime.Basis.PRIMARY).exclude(
+            regime=request.regime
+        ).delete()
+        RequestRegime.objects.get_or_create(
+            request=request, regime=request.regime, defaults={"basis": RequestRegime.Basis.PRIMARY}
+        )
     if {"regime", "received_at"} & set(changed):
         rights_request_recompute(request=request)
     return request
@@ -507,14 +631,18 @@ def request_event_add(
     at: dt.date | dt.datetime,
     actor,
     reason: str = "",
+    extended_to: dt.date | None = None,
     api_client: ApiClient | None = None,
 ) -> RequestEvent:
     """Add an event to the ledger and recompute the request's deadlines.
 
     ``type`` is one of ``MANUAL_EVENT_TYPES``; ``at`` a date or datetime, not in the
-    future and not before receipt. An extension needs a reason, a regime that
-    allows one, and must be notified on or before the current due date; only
-    compliance officers (or an integration) can extend.
+    future and not before receipt. An extension needs a reason, must be notified on
+    or before the current due date and must move at least one open line (each line
+    moves only as far as every regime granting it allows, REGULATIONS §1a); where a
+    governing regime lets the controller set the new date (Swiss FADP), ``extended_to``
+    is that date, told to the requester. Only compliance officers (or an
+    integration) can extend.
     """
     errors: dict[str, list[str]] = {}
     if type not in MANUAL_EVENT_TYPES:
@@ -533,19 +661,15 @@ def request_event_add(
     if not request.is_open:
         errors["__all__"] = ["The request has been answered; no more events can be added."]
     types = list(request.events.values_list("type", flat=True))
+    if extended_to is not None and type != EventType.EXTENSION_NOTIFIED:
+        errors["extended_to"] = ["Only an extension has a new date."]
     if type == EventType.EXTENSION_NOTIFIED:
         if not reason:
             errors["reason"] = ["Give the reason for the extension; the requester must be told it."]
-        if not request.regime.extension_period:
-            errors["type"] = [f"{request.regime.name} allows no extension."]
-        elif EventType.EXTENSION_NOTIFIED in types:
+        if EventType.EXTENSION_NOTIFIED in types:
             errors["type"] = ["The request has already been extended."]
         elif "at" not in errors:
-            current = rights_request_deadlines(request=request)
-            if _local_day(when) > current.general_due:
-                errors["at"] = [
-                    f"An extension must be notified on or before the due date ({current.general_due:%d %b %Y})."
-                ]
+            _check_extension(request, _local_day(when), extended_to, errors)
     elif type == EventType.IDENTITY_REQUESTED:
         if request.identity_outcome == IdentityOutcome.NOT_REQUIRED:
             errors["type"] = ["Identity verification is not allowed for the rights asked (e.g. CCPA §7026)."]
@@ -557,7 +681,15 @@ def request_event_add(
     if errors:
         raise ValidationError(errors)
 
-    event = _record_event(request=request, type=type, at=when, actor=actor, reason=reason, api_client=api_client)
+    event = _record_event(
+        request=request,
+        type=type,
+        at=when,
+        actor=actor,
+        reason=reason,
+        api_client=api_client,
+        extended_to=extended_to,
+    )
     fields = []
     new_status = _STATUS_AFTER_EVENT[type]
     if new_status is not None and request.status != new_status:
@@ -573,6 +705,114 @@ def request_event_add(
         _save(request, actor, [*fields, "updated_at"])
     rights_request_recompute(request=request)
     return event
+
+
+def _check_extension(
+    request: RightsRequest, on: dt.date, extended_to: dt.date | None, errors: dict[str, list[str]]
+) -> None:
+    """An extension must be in time, give a date where a governing regime needs one, and move a line."""
+    current = rights_request_deadlines(request=request)
+    if on > current.general_due:
+        errors["at"] = [f"An extension must be notified on or before the due date ({current.general_due:%d %b %Y})."]
+        return
+    regimes = request_governing_regimes(request)
+    open_rights = set(request.lines.exclude(status=RequestLine.Status.COMPLETED).values_list("right__slug", flat=True))
+    granting = {code for right in open_rights for code in current.line_regimes.get(right, ())}
+    chosen = [r for r in regimes if r.code in granting and r.extension_to_chosen_date]
+    if chosen and extended_to is None:
+        errors["extended_to"] = [f"{_names(chosen)}: give the date the requester is told the answer will come by."]
+        return
+    if extended_to is not None and extended_to <= current.due_date:
+        errors["extended_to"] = [f"The new date must be after the current due date ({current.due_date:%d %b %Y})."]
+        return
+    preview = rights_request_deadlines(
+        request=request, extra=[LedgerEntry(EventType.EXTENSION_NOTIFIED, on, extended_to)]
+    )
+    if not any(preview.line_due.get(r) != current.line_due.get(r) for r in open_rights):
+        fixed = [r for r in regimes if r.code in granting and not (r.extension_period or r.extension_to_chosen_date)]
+        verb = "allows" if len(fixed) == 1 else "allow"
+        errors["type"] = [f"{_names(fixed)} {verb} no extension." if fixed else "No open line can be extended."]
+
+
+@transaction.atomic
+def rights_request_regime_add(*, request: RightsRequest, regime: Regime, reason: str, actor) -> RequestRegime:
+    """Let one more regime govern the request (a correction of the law that applies), with the reason.
+
+    Recorded in the ledger; the lines' granting regimes and due dates follow.
+    """
+    _require(actor, DECIDE_PERMISSION, "Only compliance officers change the regimes governing a request.")
+    request = _lock(request)
+    errors = _regime_change_errors(request, reason)
+    if request.request_regimes.filter(regime=regime).exists():
+        errors["regime"] = [f"{regime.name} already governs this request."]
+    elif not regime.is_active:
+        errors["regime"] = [f"{regime.name} is not active."]
+    if errors:
+        raise ValidationError(errors)
+    _ensure_regime_rows(request)
+    row = RequestRegime.objects.create(request=request, regime=regime, basis=RequestRegime.Basis.STAFF)
+    _record_event(
+        request=request,
+        type=EventType.REGIME_ADDED,
+        at=timezone.now(),
+        actor=actor,
+        reason=reason.strip(),
+        regime=regime,
+    )
+    rights_request_recompute(request=request)
+    return row
+
+
+@transaction.atomic
+def rights_request_regime_drop(*, request: RightsRequest, regime: Regime, reason: str, actor) -> None:
+    """Stop a regime governing the request (e.g. the requester does not live where they said), with the reason.
+
+    Refused for the primary regime (change it first) and when a line would be left
+    with no regime granting its right.
+    """
+    _require(actor, DECIDE_PERMISSION, "Only compliance officers change the regimes governing a request.")
+    request = _lock(request)
+    errors = _regime_change_errors(request, reason)
+    _ensure_regime_rows(request)
+    row = request.request_regimes.filter(regime=regime).first()
+    if row is None:
+        errors["regime"] = [f"{regime.name} does not govern this request."]
+    elif regime.pk == request.regime_id:
+        errors["regime"] = ["The primary regime cannot be dropped: choose another primary regime first."]
+    else:
+        remaining = [r for r in request_governing_regimes(request) if r.pk != regime.pk]
+        granted = set(RegimeRight.objects.filter(regime__in=remaining).values_list("right__slug", flat=True))
+        orphans = sorted(set(request.lines.values_list("right__slug", flat=True)) - granted)
+        if orphans:
+            errors["regime"] = ["No other governing regime grants: " + ", ".join(orphans) + "."]
+    if errors:
+        raise ValidationError(errors)
+    assert row is not None
+    row.delete()
+    _record_event(
+        request=request,
+        type=EventType.REGIME_DROPPED,
+        at=timezone.now(),
+        actor=actor,
+        reason=reason.strip(),
+        regime=regime,
+    )
+    rights_request_recompute(request=request)
+
+
+def _regime_change_errors(request: RightsRequest, reason: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not (reason or "").strip():
+        errors["reason"] = ["Give the reason: it is kept in the request's ledger."]
+    if not request.is_open:
+        errors["__all__"] = ["The request has been answered; the regimes it was answered under stay."]
+    return errors
+
+
+def _ensure_regime_rows(request: RightsRequest) -> None:
+    """A request logged before regimes were recorded per request gets its primary regime's row."""
+    if not request.request_regimes.exists():
+        RequestRegime.objects.create(request=request, regime=request.regime, basis=RequestRegime.Basis.PRIMARY)
 
 
 def _outstanding_clarification(types: Sequence[str]) -> bool:
@@ -610,7 +850,8 @@ def request_line_complete_check(
         elif refusal_ground in GROUNDS_NEEDING_EVIDENCE and not evidence_note:
             errors["evidence_note"] = ["Record the evidence: the controller must be able to prove it (Art. 12(5))."]
     needs_identity = outcome in {Outcome.FULFILLED, Outcome.PARTIALLY_FULFILLED} and not request.identity_confirmed
-    if needs_identity and _verification_allowed(request.regime, [line.right])[line.right.pk]:
+    granting = list(line.regimes.all()) or request_governing_regimes(request)
+    if needs_identity and _verification_allowed(granting, [line.right])[line.right.pk]:
         errors["outcome"] = ["Record the requester's identity verification before fulfilling."]
     if not request.is_open:
         errors["__all__"] = ["The request is no longer open."]

@@ -50,6 +50,20 @@ def test_baseline_loads_the_policy_taxonomy(db):
         "cpa",
         "ctdpa",
         "tdpsa",
+        "ucpa",
+        "ocpa",
+        "mcdpa",
+        "icdpa",
+        "dpdpa",
+        "nhpa",
+        "njdpa",
+        "ndpa",
+        "tipa",
+        "mcdpa_mn",
+        "modpa",
+        "incdpa",
+        "kcdpa",
+        "ridtppa",
         "lgpd",
         "pipeda",
         "quebec",
@@ -74,7 +88,14 @@ def test_regime_rights_follow_the_regulations(db):
     }
     assert rights("ccpa") == {"access", "rectification", "erasure", "portability", "opt_out", "limit_sensitive"}
     assert rights("pipeda") == {"access", "rectification", "withdraw_consent"}
-    assert "erasure" not in rights("quebec")
+    # Quebec: deletion (s.28) and de-indexing (s.28.1, an objection line) are rights (issue 13).
+    assert {"erasure", "objection"} <= rights("quebec")
+    assert rights("icdpa") == {"access", "erasure", "portability", "opt_out", "withdraw_consent"}
+    withdraw = RegimeRight.objects.get(regime__code="ctdpa", right__slug="withdraw_consent")
+    assert (withdraw.response_period, withdraw.response_unit) == (15, "calendar_days")
+    access = RegimeRight.objects.get(regime__code="uk_gdpr", right__slug="access")
+    assert access.clarification_pauses_clock
+    assert not RegimeRight.objects.get(regime__code="uk_gdpr", right__slug="erasure").clarification_pauses_clock
     opt_out = RegimeRight.objects.get(regime__code="ccpa", right__slug="opt_out")
     assert (opt_out.response_period, opt_out.response_unit, opt_out.identity_verification_allowed) == (
         15,

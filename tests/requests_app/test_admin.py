@@ -69,11 +69,11 @@ def test_a_right_the_regime_does_not_grant_is_a_form_error_that_keeps_the_input(
     client.force_login(agent)
     response = client.post(
         reverse(ADD),
-        intake_post(regime("pipeda").pk, right_pks("erasure"), requester_email="ana@example.com"),
+        intake_post(regime("pipeda").pk, right_pks("limit_sensitive"), requester_email="ana@example.com"),
     )
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Canada PIPEDA does not grant: erasure." in page
+    assert "Canada PIPEDA and UK GDPR do not grant: limit_sensitive." in page
     assert 'value="ana@example.com"' in page
     assert RightsRequest.objects.count() == 0
 

@@ -109,8 +109,12 @@ def test_received_at_defaults_to_now(api):
     [
         ({"regime": "mars"}, "regime", '"mars" is not a valid choice.'),
         ({"rights": ["teleport"]}, "rights", '"teleport" is not a valid choice.'),
-        ({"regime": "pipeda", "rights": ["erasure"]}, "rights", "Canada PIPEDA does not grant: erasure."),
-        ({"regime": "ccpa", "rights": ["restriction"]}, "rights", "CCPA / CPRA does not grant: restriction."),
+        (
+            {"regime": "pipeda", "rights": ["limit_sensitive"]},
+            "rights",
+            "Canada PIPEDA and UK GDPR do not grant: limit_sensitive.",
+        ),
+        ({"requester_country": "XX"}, "requester_country", None),
         ({"received_at": "2099-01-01T00:00:00Z"}, "received_at", "The received date cannot be in the future."),
         ({"received_at": "yesterday"}, "received_at", None),
         ({"requester_email": "ana@"}, "requester_email", "Enter a valid email address."),
@@ -140,17 +144,17 @@ def test_every_bad_field_is_reported_at_once(api):
     response = post(
         api,
         CREATE,
-        {**VALID, "regime": "pipeda", "rights": ["erasure"], "requester_email": "ana@", "channel": "pigeon"},
+        {**VALID, "regime": "pipeda", "rights": ["limit_sensitive"], "requester_email": "ana@", "channel": "pigeon"},
     )
     assert response.status_code == 400
     assert response.json() == {
         "requester_email": ["Enter a valid email address."],
         "channel": ['"pigeon" is not a valid choice.'],
-        "rights": ["Canada PIPEDA does not grant: erasure."],
+        "rights": ["Canada PIPEDA and UK GDPR do not grant: limit_sensitive."],
     }
 
 
-@pytest.mark.parametrize("missing", ["requester_email", "requester_name", "regime", "rights"])
+@pytest.mark.parametrize("missing", ["requester_email", "requester_name", "rights"])
 def test_missing_required_fields_are_400(api, missing):
     response = post(api, CREATE, {k: v for k, v in VALID.items() if k != missing})
     assert response.status_code == 400
@@ -334,11 +338,32 @@ def test_the_openapi_schema_documents_every_endpoint_and_its_4xx(baseline):
         "cpa",
         "ctdpa",
         "tdpsa",
+        "ucpa",
+        "ocpa",
+        "mcdpa",
+        "icdpa",
+        "dpdpa",
+        "nhpa",
+        "njdpa",
+        "ndpa",
+        "tipa",
+        "mcdpa_mn",
+        "modpa",
+        "incdpa",
+        "kcdpa",
+        "ridtppa",
         "lgpd",
         "pipeda",
         "quebec",
         "fadp",
     }
+    # The intake fields and the answer's regimes (issue 13).
+    create_body = schema["components"]["schemas"]["RightsRequestCreate"]["properties"]
+    assert {"requester_country", "requester_region", "regime"} <= set(create_body)
+    answer = schema["components"]["schemas"]["RightsRequest"]["properties"]
+    assert "applicable_regimes" in answer
+    assert "regimes" in schema["components"]["schemas"]["RequestLine"]["properties"]
+    assert "extended_to" in schema["components"]["schemas"]["EventCreate"]["properties"]
 
 
 def test_a_regime_added_in_the_admin_is_accepted_and_listed_without_a_code_change(api, baseline):

@@ -66,6 +66,13 @@ def test_the_api_answers_every_generated_call_as_its_schema_documents(api_schema
         "GET /api/v1/rights-requests/{reference}/",
         "POST /api/v1/rights-requests/{reference}/events/",
     }
+    # The fields of issue 13 are in the bodies the fuzzer generates from (country, state, primary regime,
+    # an extension's chosen date).
+    bodies = {operation.label: operation.definition.raw["requestBody"] for operation in operations if operation.body}
+    create_schema = api_schema.raw_schema["components"]["schemas"]["RightsRequestCreate"]["properties"]
+    assert {"requester_country", "requester_region", "regime"} <= set(create_schema)
+    assert "extended_to" in api_schema.raw_schema["components"]["schemas"]["EventCreate"]["properties"]
+    assert set(bodies) == {"POST /api/v1/rights-requests/", "POST /api/v1/rights-requests/{reference}/events/"}
     calls: dict[str, set[int]] = {}
 
     def fuzzer_for(operation):

@@ -4,6 +4,7 @@ Every worked example of REGULATIONS.md §2 is here, plus each regime's rule of �
 """
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,6 +19,8 @@ from requests_app.deadlines import (
     RegimeRule,
     add_calendar_months,
     compute_deadlines,
+    compute_request_deadlines,
+    receipt_day,
     sla_state,
 )
 
@@ -28,11 +31,15 @@ def rule(code: str) -> RegimeRule:
     return RegimeRule.from_regime(Regime.objects.get(code=code))
 
 
+def entry(type_, on, until=None):
+    return LedgerEntry(type_, on, until)
+
+
 def deadlines(code, received, events=(), rights=("access",), today=None, open_rights=None):
     return compute_deadlines(
         rule=rule(code),
         received_on=received,
-        ledger=[LedgerEntry(type_, on) for type_, on in events],
+        ledger=[entry(*event) for event in events],
         rights=list(rights),
         open_rights=open_rights,
         today=today or received,
@@ -182,6 +189,107 @@ def test_uk_gdpr_pause_before_5_feb_2026_does_not_count():
     assert result.due_date == D(2026, 2, 12)
 
 
+# --- UK Art. 12A: the relevant time and the access-only pause (issue 13) ------------------------------
+
+
+def test_uk_received_2_mar_identity_10_mar_clarification_5_to_12_mar_is_due_mon_13_apr_2026():
+    # Days before the clock starts (10 Mar) are never paused: only 10-12 Mar count; 12 Apr is a Sunday.
+    result = deadlines(
+        "uk_gdpr",
+        D(2026, 3, 2),
+        [
+            ("identity_requested", D(2026, 3, 3)),
+            ("clarification_requested", D(2026, 3, 5)),
+            ("identity_received", D(2026, 3, 10)),
+            ("clarification_received", D(2026, 3, 12)),
+        ],
+    )
+    assert result.clock_started_on == D(2026, 3, 10)
+    assert result.paused_days == 2
+    assert result.due_date == D(2026, 4, 13)
+
+
+def test_uk_erasure_only_request_with_a_clarification_5_to_12_mar_stays_due_2_apr_2026():
+    result = deadlines(
+        "uk_gdpr",
+        D(2026, 3, 2),
+        [("clarification_requested", D(2026, 3, 5)), ("clarification_received", D(2026, 3, 12))],
+        rights=["erasure"],
+    )
+    assert result.paused_days == 0
+    assert result.due_date == D(2026, 4, 2)
+
+
+def test_uk_access_and_erasure_the_pause_moves_the_access_line_only():
+    result = deadlines(
+        "uk_gdpr",
+        D(2026, 3, 2),
+        [("clarification_requested", D(2026, 3, 5)), ("clarification_received", D(2026, 3, 12))],
+        rights=["access", "erasure"],
+    )
+    assert result.line_due == {"access": D(2026, 4, 9), "erasure": D(2026, 4, 2)}
+    assert result.due_date == D(2026, 4, 2)
+
+
+def test_uk_fee_paid_starts_the_clock_at_the_latest_of_receipt_identity_and_fee():
+    result = deadlines(
+        "uk_gdpr",
+        D(2026, 3, 2),
+        [("identity_received", D(2026, 3, 6)), ("fee_paid", D(2026, 3, 9))],
+    )
+    assert result.clock_started_on == D(2026, 3, 9)
+    assert result.due_date == D(2026, 4, 9)
+    identity_last = deadlines(
+        "uk_gdpr", D(2026, 3, 2), [("fee_paid", D(2026, 3, 4)), ("identity_received", D(2026, 3, 11))]
+    )
+    assert identity_last.clock_started_on == D(2026, 3, 11)
+
+
+def test_uk_request_received_before_5_feb_2026_neither_pauses_nor_restarts_for_a_fee():
+    result = deadlines("uk_gdpr", D(2026, 2, 2), [("fee_paid", D(2026, 2, 9))])
+    assert result.clock_started_on == D(2026, 2, 2)
+    assert result.due_date == D(2026, 3, 2)
+
+
+def test_eu_gdpr_has_no_fee_or_identity_start():
+    assert deadlines("eu_gdpr", D(2026, 3, 2), [("fee_paid", D(2026, 3, 9))]).due_date == D(2026, 4, 2)
+
+
+# --- Whose date is the receipt date; whose holidays ----------------------------------------------
+
+
+def test_ccpa_received_31_mar_2026_1630_in_california_is_due_15_may_opt_out_21_apr_ack_14_apr():
+    # 16:30 in Los Angeles is 00:30 on 1 Apr in London: the earliest calendar date is 31 Mar.
+    moment = dt.datetime(2026, 3, 31, 16, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
+    received = receipt_day(moment, ["Europe/London", Regime.objects.get(code="ccpa").time_zone])
+    assert received == D(2026, 3, 31)
+    result = deadlines("ccpa", received, rights=["access", "opt_out"])
+    assert result.line_due == {"access": D(2026, 5, 15), "opt_out": D(2026, 4, 21)}
+    assert result.acknowledge_by == D(2026, 4, 14)
+
+
+def test_a_requester_east_of_the_controller_takes_the_controllers_date():
+    moment = dt.datetime(2026, 3, 31, 23, 30, tzinfo=ZoneInfo("Europe/London"))
+    assert receipt_day(moment, ["Europe/London", "Europe/Zurich"]) == D(2026, 3, 31)
+
+
+def test_eu_gdpr_received_fri_31_jul_2026_is_due_mon_31_aug_on_the_irish_calendar():
+    # 31 Aug 2026 is England's summer bank holiday, not Ireland's (first Monday of August).
+    assert Regime.objects.get(code="eu_gdpr").holiday_country == "IE"
+    assert deadlines("eu_gdpr", D(2026, 7, 31)).due_date == D(2026, 8, 31)
+    assert deadlines("uk_gdpr", D(2026, 7, 31)).due_date == D(2026, 9, 1)
+
+
+def test_the_eu_holiday_calendar_is_a_setting_read_when_the_baseline_loads(settings):
+    from compliance.services import policy_baseline_load
+
+    # Received Sun 14 Jun 2026: due Tue 14 Jul, Bastille Day in France, not a holiday in Ireland.
+    assert deadlines("eu_gdpr", D(2026, 6, 14)).due_date == D(2026, 7, 14)
+    settings.EU_GDPR_HOLIDAY_COUNTRY = "FR"
+    policy_baseline_load(update=True)
+    assert deadlines("eu_gdpr", D(2026, 6, 14)).due_date == D(2026, 7, 15)
+
+
 # --- CCPA and the US states ----------------------------------------------------------------------
 
 
@@ -216,11 +324,37 @@ def test_once_the_opt_out_is_done_the_request_is_due_on_the_access_date():
     assert result.due_date == D(2025, 12, 18)
 
 
-@pytest.mark.parametrize("code", ["vcdpa", "cpa", "ctdpa", "tdpsa"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "vcdpa", "cpa", "ctdpa", "ucpa", "tdpsa", "ocpa", "mcdpa", "dpdpa", "nhpa", "njdpa", "ndpa", "tipa",
+        "mcdpa_mn", "modpa", "incdpa", "kcdpa", "ridtppa",
+    ],
+)  # fmt: skip
 def test_us_states_give_45_days_plus_45_on_notified_extension(code):
     assert deadlines(code, D(2025, 6, 2)).due_date == D(2025, 7, 17)
     assert deadlines(code, D(2025, 6, 2)).acknowledge_by is None
     assert deadlines(code, D(2025, 6, 2), [("extension_notified", D(2025, 7, 1))]).due_date == D(2025, 8, 31)
+
+
+def test_an_iowa_request_is_due_in_90_days_plus_45_on_notified_extension():
+    assert deadlines("icdpa", D(2026, 3, 2)).due_date == D(2026, 5, 31)
+    assert deadlines("icdpa", D(2026, 3, 2), [("extension_notified", D(2026, 4, 1))]).due_date == D(2026, 7, 15)
+    assert "rectification" not in rule("icdpa").granted_rights
+
+
+@pytest.mark.parametrize("code", ["ctdpa", "ocpa"])
+def test_consent_withdrawal_in_connecticut_and_oregon_stops_processing_within_15_days(code):
+    result = deadlines(code, D(2026, 3, 2), rights=["access", "withdraw_consent"])
+    assert result.line_due == {"access": D(2026, 4, 16), "withdraw_consent": D(2026, 3, 17)}
+
+
+def test_every_question_marked_figure_of_regulations_1b_is_noted_in_its_row():
+    # Figures marked "?" in §1b: the team can see which rows to check against the statute.
+    for code in ["cpa", "tdpsa", "mcdpa", "icdpa", "dpdpa", "nhpa", "njdpa", "tipa", "mcdpa_mn", "modpa", "incdpa"]:
+        assert "Marked '?'" in Regime.objects.get(code=code).notes, code
+    for code in ["vcdpa", "ctdpa", "ocpa", "ndpa", "kcdpa"]:
+        assert "Marked '?'" not in Regime.objects.get(code=code).notes, code
 
 
 # --- Other regimes -------------------------------------------------------------------------------
@@ -237,10 +371,87 @@ def test_pipeda_is_30_days_plus_30():
     assert deadlines("pipeda", D(2025, 6, 2), [("extension_notified", D(2025, 6, 20))]).due_date == D(2025, 8, 1)
 
 
-@pytest.mark.parametrize("code", ["quebec", "fadp"])
-def test_quebec_and_fadp_are_30_days_without_extension(code):
-    assert deadlines(code, D(2025, 6, 2)).due_date == D(2025, 7, 2)
-    assert deadlines(code, D(2025, 6, 2), [("extension_notified", D(2025, 6, 3))]).due_date == D(2025, 7, 2)
+def test_quebec_is_30_days_without_extension():
+    assert deadlines("quebec", D(2025, 6, 2)).due_date == D(2025, 7, 2)
+    assert deadlines("quebec", D(2025, 6, 2), [("extension_notified", D(2025, 6, 3))]).due_date == D(2025, 7, 2)
+
+
+def test_a_quebec_erasure_s28_is_granted_and_due_in_30_days_as_is_de_indexing_s28_1():
+    quebec = rule("quebec")
+    assert {"erasure", "objection"} <= quebec.granted_rights  # s.28 deletion; s.28.1 de-indexing (objection line)
+    result = deadlines("quebec", D(2026, 3, 2), rights=["erasure", "objection"])
+    assert result.line_due == {"erasure": D(2026, 4, 1), "objection": D(2026, 4, 1)}
+
+
+def test_fadp_is_30_days_and_extends_to_the_date_the_officer_chose_and_told_the_requester():
+    assert deadlines("fadp", D(2026, 3, 2)).due_date == D(2026, 4, 1)
+    extended = deadlines("fadp", D(2026, 3, 2), [("extension_notified", D(2026, 3, 20), D(2026, 5, 15))])
+    assert extended.is_extended
+    assert extended.due_date == D(2026, 5, 15)
+    # Told after the 30 days: no extension.
+    late = deadlines("fadp", D(2026, 3, 2), [("extension_notified", D(2026, 4, 2), D(2026, 5, 15))])
+    assert not late.is_extended
+    assert late.due_date == D(2026, 4, 1)
+
+
+# --- Several regimes on one request (REGULATIONS §1a) ---------------------------------------------
+
+
+def governed(codes, received, events=(), rights=("access",), today=None, open_rights=None):
+    return compute_request_deadlines(
+        rules={code: rule(code) for code in codes},
+        received_on=received,
+        ledger=[entry(*event) for event in events],
+        rights=list(rights),
+        open_rights=open_rights,
+        today=today or received,
+    )
+
+
+def test_a_californian_under_the_uk_controller_restriction_is_due_on_the_uk_date_and_ccpa_ack_still_due():
+    moment = dt.datetime(2026, 3, 31, 16, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
+    received = receipt_day(moment, ["Europe/London", "America/Los_Angeles"])
+    result = governed(["ccpa", "uk_gdpr"], received, rights=["restriction", "opt_out"])
+    assert result.line_regimes == {"restriction": ("uk_gdpr",), "opt_out": ("ccpa",)}
+    assert result.line_due == {"restriction": D(2026, 4, 30), "opt_out": D(2026, 4, 21)}
+    assert result.acknowledge_by == D(2026, 4, 14)  # CCPA's, though no line is CCPA's alone
+    only_restriction = governed(["ccpa", "uk_gdpr"], received, rights=["restriction"])
+    assert only_restriction.due_date == D(2026, 4, 30)
+    assert only_restriction.acknowledge_by == D(2026, 4, 14)
+
+
+def test_a_right_both_grant_is_due_on_the_earlier_date_each_with_its_own_rules():
+    # UK: identity received 10 Mar restarts the clock (due 10 Apr); CCPA counts 45 days from 2 Mar (16 Apr).
+    result = governed(["ccpa", "uk_gdpr"], D(2026, 3, 2), [("identity_received", D(2026, 3, 10))])
+    assert result.by_regime["uk_gdpr"].line_due["access"] == D(2026, 4, 10)
+    assert result.by_regime["ccpa"].line_due["access"] == D(2026, 4, 16)
+    assert result.line_due["access"] == D(2026, 4, 10)
+    assert result.governing_regime == "uk_gdpr"
+
+
+def test_an_extension_moves_a_line_only_as_far_as_every_granting_regime_allows():
+    # A Quebec requester: UK GDPR may extend by 2 months, Quebec not at all: the access line keeps Quebec's date.
+    result = governed(["quebec", "uk_gdpr"], D(2026, 3, 2), [("extension_notified", D(2026, 3, 20))])
+    assert result.line_due["access"] == D(2026, 4, 1)
+    # A Virginian: both extend (UK to Tue 2 Jun, Virginia 90 days to 31 May): the earlier, 31 May.
+    both = governed(["vcdpa", "uk_gdpr"], D(2026, 3, 2), [("extension_notified", D(2026, 3, 20))])
+    assert both.by_regime["uk_gdpr"].line_due["access"] == D(2026, 6, 2)
+    assert both.line_due["access"] == D(2026, 5, 31)
+
+
+def test_a_pause_counts_only_in_the_regimes_that_have_one():
+    events = [("clarification_requested", D(2026, 3, 5)), ("clarification_received", D(2026, 3, 25))]
+    result = governed(["fadp", "uk_gdpr"], D(2026, 3, 2), events)
+    assert result.by_regime["uk_gdpr"].line_due["access"] == D(2026, 4, 22)
+    assert result.line_due["access"] == D(2026, 4, 1)  # the Swiss 30 days do not pause
+
+
+def test_a_swiss_requester_extended_to_an_officer_chosen_date_under_the_uk_controller():
+    events = [("extension_notified", D(2026, 3, 20), D(2026, 5, 15))]
+    result = governed(["fadp", "uk_gdpr"], D(2026, 3, 2), events, rights=["access"])
+    # FADP moves to the chosen 15 May; UK GDPR to 2 Jun: the line is due 15 May.
+    assert result.line_due["access"] == D(2026, 5, 15)
+    assert result.is_extended
 
 
 # --- Target date and rules as data ---------------------------------------------------------------
@@ -261,12 +472,12 @@ def test_a_regime_row_corrected_in_the_admin_changes_the_dates():
 
 
 def test_holiday_calendar_is_configurable_per_regime():
-    regime = Regime.objects.get(code="eu_gdpr")
+    regime = Regime.objects.get(code="uk_gdpr")
     # 2 Jan 2026 is a Scottish bank holiday, not an English one: received Tue 2 Dec 2025.
-    assert deadlines("eu_gdpr", D(2025, 12, 2)).due_date == D(2026, 1, 2)
+    assert deadlines("uk_gdpr", D(2025, 12, 2)).due_date == D(2026, 1, 2)
     regime.holiday_subdivision = "SCT"
     regime.save()
-    assert deadlines("eu_gdpr", D(2025, 12, 2)).due_date == D(2026, 1, 5)
+    assert deadlines("uk_gdpr", D(2025, 12, 2)).due_date == D(2026, 1, 5)
 
 
 # --- SLA states ----------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_intake_reports_every_bad_field_at_once(open_request):
     with pytest.raises(ValidationError) as excinfo:
         open_request(
             regime="pipeda",
-            rights=["erasure", "teleport"],
+            rights=["limit_sensitive", "teleport"],
             email="not-an-email",
             received_at=aware(2099, 1, 1),
             requester_name=" ",
@@ -70,7 +70,8 @@ def test_intake_reports_every_bad_field_at_once(open_request):
     errors = errors_of(excinfo)
     assert set(errors) == {"rights", "requester_email", "received_at", "requester_name"}
     assert "Unknown right: teleport." in errors["rights"]
-    assert "Canada PIPEDA does not grant: erasure." in errors["rights"]
+    # Every governing regime is asked: the requester's and the controller's own (REGULATIONS §1a).
+    assert "Canada PIPEDA and UK GDPR do not grant: limit_sensitive." in errors["rights"]
     assert RightsRequest.objects.count() == 0
 
 
@@ -122,9 +123,13 @@ def test_agents_cannot_edit_but_officers_can_correct_the_regime_and_deadlines_fo
     request = open_request(regime="uk_gdpr", received_at=aware(2025, 9, 3))
     with pytest.raises(PermissionDenied):
         rights_request_update(request=request, actor=agent, description="x")
+    assert request.acknowledge_by is None
     rights_request_update(request=request, actor=officer, regime=request.regime.__class__.objects.get(code="ccpa"))
     request.refresh_from_db()
-    assert request.due_date == D(2025, 10, 18)
+    # CCPA now governs too: its acknowledgement is due; UK GDPR (the controller's) keeps the earlier answer date.
+    assert request.acknowledge_by == D(2025, 9, 17)
+    assert request.due_date == D(2025, 10, 3)
+    assert set(request.applicable_regimes.values_list("code", flat=True)) == {"ccpa", "uk_gdpr"}
 
 
 # --- events and deadlines --------------------------------------------------------------------------
@@ -235,8 +240,9 @@ def test_ccpa_acknowledgement_date_and_opt_out_line_date(open_request):
     request = open_request(regime="ccpa", rights=["access", "opt_out"], received_at=aware(2025, 11, 3))
     assert request.acknowledge_by == D(2025, 11, 18)
     assert request.due_date == D(2025, 11, 25)
+    # Access: UK GDPR (the controller's, 3 Dec) is earlier than CCPA's 45 days (18 Dec).
     assert dict(request.lines.values_list("right__slug", "due_date")) == {
-        "access": D(2025, 12, 18),
+        "access": D(2025, 12, 3),
         "opt_out": D(2025, 11, 25),
     }
 

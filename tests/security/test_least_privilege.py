@@ -101,6 +101,7 @@ STEP_VIEWS: list[tuple[str, str | None, str, dict[str, int]]] = [
     ("requests_app_rightsrequest_identity", "requests_app.rightsrequest", "get", {OFF: 200, AGT: 403, AUD: 403}),
     ("requests_app_rightsrequest_note", "requests_app.rightsrequest", "get", {OFF: 200, AGT: 200, AUD: 403}),
     ("requests_app_rightsrequest_close", "requests_app.rightsrequest", "get", {OFF: 200, AGT: 403, AUD: 403}),
+    ("requests_app_rightsrequest_regimes", "requests_app.rightsrequest", "get", {OFF: 200, AGT: 403, AUD: 403}),
 ]
 
 # Admin URLs that are not a model's page or one of the steps above, and who may open them.
