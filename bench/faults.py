@@ -369,6 +369,22 @@ def main() -> int:  # noqa: C901 - one run, read top to bottom
             if step.action in {"delete", "mask"}
         )
         erasures_exact += int(exact)
+        if not exact:
+            print(
+                f"  erasure of {request.reference} differs (table: status, located, deleted+masked, left): "
+                + str(
+                    {
+                        s.table.table_name: (
+                            s.status,
+                            s.rows_located,
+                            s.rows_deleted + s.rows_masked,
+                            counts.get(s.table_id, 0),
+                        )
+                        for s in steps
+                        if s.action != "keep"
+                    }
+                )
+            )
     after = platform_digest(pf_url, accounts)
     untouched = [table for table in before if before[table] == after[table]]
     duplicates = {
