@@ -188,11 +188,15 @@ def faults(cluster: Cluster, redis: Redis, args, bo_url: str, log: list[tuple[fl
             redis.start()
             log.append((time.monotonic(), f"Redis back after {args.outage:.0f} s, empty"))
         if number == 1:
+            # A worker holds its connection only while it works: wait (up to a minute) until it does.
+            ended, until = 0, time.monotonic() + 60
             with psycopg.connect(bo_url, autocommit=True) as conn:
-                ended = conn.execute(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
-                    ["bench-worker-2"],
-                ).fetchone()[0]
+                while not ended and time.monotonic() < until:
+                    ended = conn.execute(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                        ["bench-worker-2"],
+                    ).fetchone()[0]
+                    time.sleep(0.05)
             log.append((time.monotonic(), f"terminated {ended} database connections of worker 2"))
     done.set()
 
@@ -344,8 +348,13 @@ def main() -> int:  # noqa: C901 - one run, read top to bottom
         located = {
             item.table.table_name: item.rows for item in LocatedTable.objects.filter(request=request, rows__gt=0)
         }
-        if bundle and {t["table"]: t["rows"] for t in bundle.manifest["tables"]} == located:
+        exported = {t["table"]: t["rows"] for t in bundle.manifest["tables"]} if bundle else {}
+        if exported == located:
             bundles_exact += 1
+        else:
+            differences = {t: (located.get(t), exported.get(t)) for t in set(located) | set(exported)}
+            differences = {t: pair for t, pair in differences.items() if pair[0] != pair[1]}
+            print(f"  bundle of {request.reference} differs (table: located, exported): {differences}")
     erasures_exact = 0
     erasure_requests = [r for r in requests_qs if FulfilmentPlan.objects.filter(request=r, kind="erasure").exists()]
     for request in erasure_requests:
@@ -360,6 +369,22 @@ def main() -> int:  # noqa: C901 - one run, read top to bottom
             if step.action in {"delete", "mask"}
         )
         erasures_exact += int(exact)
+        if not exact:
+            print(
+                f"  erasure of {request.reference} differs (table: status, located, deleted+masked, left): "
+                + str(
+                    {
+                        s.table.table_name: (
+                            s.status,
+                            s.rows_located,
+                            s.rows_deleted + s.rows_masked,
+                            counts.get(s.table_id, 0),
+                        )
+                        for s in steps
+                        if s.action != "keep"
+                    }
+                )
+            )
     after = platform_digest(pf_url, accounts)
     untouched = [table for table in before if before[table] == after[table]]
     duplicates = {

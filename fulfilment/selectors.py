@@ -241,6 +241,9 @@ def _stalled_plans(cutoff) -> list[Stall]:
         steps = sorted(plan.steps.all(), key=lambda s: (s.system_id, s.position, s.pk))
         if not steps:
             continue
+        building = ExportBundle.objects.filter(request_id=plan.request_id, status=ExportBundle.Status.BUILDING)
+        if plan.kind == PlanKind.ERASURE and building.exists():
+            continue  # it waits for the bundle, whose own stall (if any) is listed
         moments = [s.finished_at or s.started_at for s in steps if s.finished_at or s.started_at]
         last = max(moments + [plan.approved_at or plan.created_at])
         if last >= cutoff:

@@ -46,7 +46,7 @@ from fulfilment.services.common import (
     subject_for,
 )
 from fulfilment.services.ledger import ledger_record
-from fulfilment.services.plans import plan_continue, plan_progress
+from fulfilment.services.plans import export_pending, plan_continue, plan_progress
 
 
 def _lock_name(step: FulfilmentStep) -> str:
@@ -77,9 +77,9 @@ def change_step_run(*, step_id: int) -> None:
             earlier = plan.steps.filter(system_id=first.system_id, position__lt=first.position).exclude(
                 status__in=FulfilmentStep.FINISHED
             )
-            if earlier.exists():
-                # Children first: the chain's earlier step is queued (or failed) instead. This job is spent:
-                # the step can be queued again when its turn comes.
+            if earlier.exists() or export_pending(first.request_id):
+                # Children first: the chain's earlier step is queued (or failed) instead; and the request's
+                # export bundle before any erasure. This job is spent: the step is queued again in its turn.
                 FulfilmentStep.objects.filter(pk=step_id, status=FulfilmentStep.Status.PENDING).update(queued_at=None)
                 return
         step = step_begin(step_id)

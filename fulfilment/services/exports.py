@@ -50,7 +50,7 @@ from fulfilment.services.common import (
     steps_lease,
     subject_for,
 )
-from fulfilment.services.plans import bundle_progress, plan_progress
+from fulfilment.services.plans import bundle_progress, plan_continue, plan_progress
 from jobs.services import job_enqueue
 from security.models import AccessEvent
 from security.services import access_event_record
@@ -392,6 +392,12 @@ def _assemble(bundle: ExportBundle, steps: list[FulfilmentStep]) -> ExportBundle
         # The plan's bookkeeping commits with the bundle: a worker lost after this leaves nothing half done.
         for plan_id in plans:
             plan_progress(plan_id=plan_id)
+        # An erasure of the same request waited for the bundle: it starts now, in the same transaction.
+        erasures = FulfilmentPlan.objects.filter(
+            request=bundle.request, kind=PlanKind.ERASURE, status=FulfilmentPlan.Status.APPROVED
+        ).values_list("pk", flat=True)
+        for plan_id in list(erasures):
+            plan_continue(plan_id=plan_id)
     _delete_parts(storage, exported)
     logger.info("fulfilment bundle %s ready: %d files, %d bytes", bundle.pk, len(files), size)
     return bundle

@@ -458,11 +458,18 @@ def step_enqueue(step: FulfilmentStep) -> bool:
     return True
 
 
+def export_pending(request_id: int) -> bool:
+    """Whether the request's export bundle is still being built: its erasure waits, so that the requester
+    who asked for both gets every row that was located (Art. 15 before Art. 17)."""
+    return ExportBundle.objects.filter(request_id=request_id, status=ExportBundle.Status.BUILDING).exists()
+
+
 def plan_continue(*, plan_id: int) -> None:
     """Queue what can run next: per system, the first unfinished step of an erasure chain; every other step.
 
     Erasure steps of one system run one after the other (children before
-    parents); systems run side by side. Only pending steps are queued, each
+    parents); systems run side by side; none starts while the request's export
+    bundle is being built. Only pending steps are queued, each
     once while its job is outstanding (``step_enqueue``): a running step's
     worker holds it, a waiting one is polled, a failed one waits for staff.
     Completes the plan when nothing is left.
@@ -470,6 +477,8 @@ def plan_continue(*, plan_id: int) -> None:
     plan = FulfilmentPlan.objects.get(pk=plan_id)
     if plan.status != FulfilmentPlan.Status.APPROVED:
         return
+    if plan.kind == PlanKind.ERASURE and export_pending(plan.request_id):
+        return  # the bundle's assembly continues the erasure once the data is in it
     steps = list(plan.steps.order_by("system_id", "position", "id"))
     queued_systems = set()
     with transaction.atomic():

@@ -9,10 +9,11 @@ from collections import Counter
 import pytest
 
 from compliance.models import DataCategory, MappedColumn, MappedTable, SystemOfRecord
-from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep
+from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep, LocatedTable
 from fulfilment.services import fulfilment_start, locate_step_run, plan_approve
 from fulfilment.services.plans import bundle_progress, plan_continue
 from jobs.models import PendingJob
+from jobs.services import job_send
 from tests.fulfilment.conftest import platform_execute
 
 pytestmark = [pytest.mark.django_db(databases=["default", "platform"]), pytest.mark.usefixtures("eager_tasks")]
@@ -130,3 +131,34 @@ def test_an_export_system_is_queued_once_while_its_job_is_outstanding(
         for _ in range(3):
             bundle_progress(bundle_id=bundle.pk)
     assert _jobs("export_system_task") == Counter({(bundle.pk, platform.system.pk): 1})
+
+
+def test_an_erasure_waits_for_the_requests_export_bundle_and_then_starts_with_its_assembly(
+    platform, open_request, officer, django_capture_on_commit_callbacks
+):
+    request = open_request(platform.subject, ["access", "erasure"])
+    with django_capture_on_commit_callbacks(execute=False):
+        fulfilment_start(request=request, actor=officer)
+    for step in FulfilmentStep.objects.filter(request=request, kind="locate"):
+        with django_capture_on_commit_callbacks(execute=False):
+            locate_step_run(step_id=step.pk)
+    bundle = ExportBundle.objects.get(request=request)
+    with django_capture_on_commit_callbacks(execute=False):
+        bundle_progress(bundle_id=bundle.pk)  # what the plans' commit runs: the export's jobs wait in the queue
+    erasure = FulfilmentPlan.objects.get(request=request, kind="erasure")
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_approve(plan=erasure, actor=officer)
+    # Approved while the bundle is building: nothing is erased yet, nothing queued for it.
+    assert not PendingJob.objects.filter(task_name="fulfilment.tasks.change_step_task").exists()
+    assert set(FulfilmentStep.objects.filter(plan=erasure).values_list("status", flat=True)) == {"pending"}
+
+    export_jobs = PendingJob.objects.filter(task_name="fulfilment.tasks.export_system_task", sent_at__isnull=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        for job in export_jobs:
+            job_send(job_id=job.pk)  # the worker exports, assembles, and the erasure starts
+    bundle.refresh_from_db()
+    erasure.refresh_from_db()
+    assert bundle.status == "ready" and erasure.status == "completed"
+    located = {item.table.table_name: item.rows for item in LocatedTable.objects.filter(request=request, rows__gt=0)}
+    assert {table["table"]: table["rows"] for table in bundle.manifest["tables"]} == located  # every row located
+    assert max(_jobs("change_step_task").values()) == 1
