@@ -204,7 +204,7 @@ STORAGES = {
 # ------------------------------------------------------------------------------
 # Email
 # ------------------------------------------------------------------------------
-vars().update(email_from_env("EMAIL_URL", f"filemail://{VAR_DIR / 'mail'}"))
+vars().update(email_from_env("EMAIL_URL", "filemail://var/mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Studio privacy <studio@pahlavan.co.uk>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The policy's contact address (§9): where rights requests arrive.
@@ -226,6 +226,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_processed_dir),
         "control_folder": str(_control_dir),
         "store_processed": False,
+        # kombu polls the folder once a second by default, so the demo's worker started 2 jobs a second
+        # (and a letter waited up to a second); a tenth of a second costs an idle worker a few stat calls.
+        "polling_interval": 0.1,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int_from_env("CELERY_VISIBILITY_TIMEOUT", 3600)}
