@@ -23,9 +23,7 @@ PRODUCTION_ENV = {
 
 def manage_env() -> dict[str, str]:
     """This process's environment without the variables the test settings set."""
-    return {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "EMAIL_"))
-    }
+    return {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "EMAIL_"))}
 
 
 def manage(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
