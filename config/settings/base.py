@@ -209,6 +209,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Studio privacy <stud
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The policy's contact address (§9): where rights requests arrive.
 PRIVACY_CONTACT_EMAIL = env.str("PRIVACY_CONTACT_EMAIL", default="studio@pahlavan.co.uk")
+# Who the requester deals with: the controller's name as people know it, and how letters are signed.
+CONTROLLER_NAME = env.str("CONTROLLER_NAME", default="Studio")
+PRIVACY_TEAM_SIGNATURE = env.str("PRIVACY_TEAM_SIGNATURE", default=f"The {CONTROLLER_NAME} privacy team")
 
 # ------------------------------------------------------------------------------
 # Celery
