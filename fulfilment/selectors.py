@@ -99,6 +99,52 @@ def _why_kept(step: FulfilmentStep, request: RightsRequest, holds: list, rules: 
     return "we need it to keep our records complete", "until our retention schedule removes it"
 
 
+@dataclass
+class SystemSummary:
+    """What approving an erasure plan does in one system of record."""
+
+    name: str
+    kind: str
+    rows_deleted: int = 0
+    rows_masked: int = 0
+    rows_kept: int = 0
+    kept: list[dict] = field(default_factory=list)
+
+
+def plan_approval_summary(plan: FulfilmentPlan) -> dict:
+    """Per system, the rows an approved plan deletes, masks and keeps (with why), for the confirmation page."""
+    from compliance.models import SystemOfRecord
+
+    systems: dict[int, SystemSummary] = {}
+    names = {
+        system.pk: system
+        for system in SystemOfRecord.objects.filter(pk__in={entry["system_id"] for entry in plan.tables})
+    }
+    for entry in plan.tables:
+        system = names.get(entry["system_id"])
+        summary = systems.setdefault(
+            entry["system_id"],
+            SystemSummary(
+                name=system.name if system else entry["system"], kind=system.get_kind_display() if system else ""
+            ),
+        )
+        rows = entry.get("rows") or 0
+        if entry["action"] == TableAction.DELETE:
+            summary.rows_deleted += rows
+        elif entry["action"] == TableAction.MASK:
+            summary.rows_masked += rows
+        elif entry["action"] == TableAction.KEEP:
+            summary.rows_kept += rows
+            summary.kept.append({"table": entry["table"], "rows": rows, "reason": entry.get("reason") or ""})
+    ordered = sorted(systems.values(), key=lambda s: s.name)
+    return {
+        "systems": ordered,
+        "rows_deleted": sum(s.rows_deleted for s in ordered),
+        "rows_masked": sum(s.rows_masked for s in ordered),
+        "rows_kept": sum(s.rows_kept for s in ordered),
+    }
+
+
 def kept_whys(request: RightsRequest, steps: list[FulfilmentStep]) -> list[str]:
     """Why these kept steps were kept, each reason once, in the requester's words."""
     holds = list(LegalHold.objects.all())
