@@ -104,7 +104,6 @@ class SystemSummary:
     """What approving an erasure plan does in one system of record."""
 
     name: str
-    kind: str
     rows_deleted: int = 0
     rows_masked: int = 0
     rows_kept: int = 0
@@ -124,9 +123,7 @@ def plan_approval_summary(plan: FulfilmentPlan) -> dict:
         system = names.get(entry["system_id"])
         summary = systems.setdefault(
             entry["system_id"],
-            SystemSummary(
-                name=system.name if system else entry["system"], kind=system.get_kind_display() if system else ""
-            ),
+            SystemSummary(name=system.name if system else entry["system"]),
         )
         rows = entry.get("rows") or 0
         if entry["action"] == TableAction.DELETE:

@@ -313,7 +313,8 @@ def test_compliance_officer_verifies_fulfils_approves_completes_a_manual_task_an
     page.wait_for_selector("input[name=_send]")
     body = page.input_value("textarea[name=body]")
     assert f"Dear {REQUESTER}" in body and "/data-export/" in body
-    assert "billing and transaction data" in body and "Finance drive" in body and "rows" not in body
+    assert "We erased your account and identity data" in body and "rows" not in body
+    assert "Your billing and transaction data (in Studio platform): invoices are VAT records" in body
     shots(page, "officer previews the answer letter")
     page.click("input[name=_send]")
     assert "Letter stored and queued for sending." in page.inner_text("ul.messagelist")
@@ -323,9 +324,11 @@ def test_compliance_officer_verifies_fulfils_approves_completes_a_manual_task_an
     answers = [m for m in delivered(mail_folder, platform.subject.email.lower()) if m["Subject"] == letter.subject]
     assert len(answers) == 1
 
-    # The outbox: one job per step (and per letter, notice and bundle), not one per step per finished step.
+    # The outbox: one job per step, plus one more for each step a manual task held (run again once the task
+    # is done), per letter, per Art. 19 notice and the bundle's assembly; not one per step per finished step.
     jobs = PendingJob.objects.all()
-    bound = steps.count() + request.communications.count() + request.recipient_notices.count() + 1
+    reruns = ManualTask.objects.filter(status=ManualTask.Status.DONE).count()
+    bound = steps.count() + reruns + request.communications.count() + request.recipient_notices.count() + 1
     by_task = sorted(jobs.values_list("task_name", flat=True))
     assert jobs.count() <= bound, f"{jobs.count()} jobs for {steps.count()} steps: {by_task}"
 
