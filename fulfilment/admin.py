@@ -50,6 +50,7 @@ from fulfilment.services import (
     step_waive,
 )
 from fulfilment.services.common import APPROVE_PERMISSION, START_PERMISSION, bundle_storage
+from fulfilment.services.plans import step_lease_lapsed
 from requests_app.admin import RightsRequestAdmin as BaseRightsRequestAdmin
 from requests_app.forms import LetterForm
 from requests_app.models import RightsRequest
@@ -297,7 +298,10 @@ class FulfilmentStepAdmin(ReadOnlyAdmin):
             )
         return ", ".join(f"{key}: {value}" for key, value in sorted(obj.evidence.items())) or "-"
 
-    @admin.action(description="Retry the selected failed or waiting steps", permissions=["change"])
+    @admin.action(
+        description="Retry the selected failed or waiting steps (or running ones whose worker is gone)",
+        permissions=["change"],
+    )
     def retry_selected(self, request, queryset):
         retried = 0
         for step in queryset:
@@ -322,6 +326,7 @@ class FulfilmentStepAdmin(ReadOnlyAdmin):
         extra = extra_context or {}
         if obj is not None:
             open_ = obj.status in {FulfilmentStep.Status.FAILED, FulfilmentStep.Status.WAITING}
+            open_ = open_ or step_lease_lapsed(obj)  # a running step whose worker is gone
             extra["can_retry"] = open_ and self.has_change_permission(request, obj)
             extra["can_waive"] = obj.status in {
                 FulfilmentStep.Status.FAILED,

@@ -153,9 +153,15 @@ class ExportBundle(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     built_at = models.DateTimeField(null=True, blank=True)
+    assembly_queued_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the assembly job was queued (none while one is out)."
+    )
+    assembly_heartbeat_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The assembling worker's lease, renewed while it works."
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords(excluded_fields=["manifest"])
+    history = HistoricalRecords(excluded_fields=["manifest", "assembly_queued_at", "assembly_heartbeat_at"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -227,11 +233,17 @@ class FulfilmentStep(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when the step's job is queued, cleared when a worker starts it: a step is queued once while its
+    # job is outstanding (a mark older than FULFILMENT_LEASE_SECONDS counts as a lost job).
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The running worker's lease, renewed while it works; lapsed (older than FULFILMENT_LEASE_SECONDS) means
+    # the worker is gone and beat's stall job queues the step again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     waived_reason = models.CharField(max_length=500, blank=True)
     waived_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    history = HistoricalRecords(excluded_fields=["evidence"])
+    history = HistoricalRecords(excluded_fields=["evidence", "queued_at", "heartbeat_at"])
 
     class Meta:
         ordering = ["request", "kind", "system__name", "position", "id"]

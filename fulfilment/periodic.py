@@ -23,4 +23,12 @@ PERIODIC_JOBS = [
         "task is marked done or the job reports its result.",
         every_seconds=600,
     ),
+    PeriodicJob(
+        name="Resume stalled fulfilment work",
+        task="fulfilment.tasks.stalled_work_resume_task",
+        description="Queues again the steps, exports and bundle assemblies whose worker stopped renewing its "
+        "lease or whose job was lost (a broker restart), and completes plans and bundles whose work is all done "
+        "but whose completion was never recorded.",
+        every_seconds=60,
+    ),
 ]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.timesince import timesince
 
 from fulfilment.models import (
     DownloadLink,
@@ -14,11 +16,12 @@ from fulfilment.models import (
     FulfilmentPlan,
     FulfilmentStep,
     LocatedTable,
+    PlanKind,
     RecipientNotice,
     TableAction,
 )
 from fulfilment.wording import category_names, join_words, period_words, plural
-from requests_app.models import RightsRequest
+from requests_app.models import OPEN_STATUSES, RequestLine, RightsRequest
 from retention.models import LegalHold, RetentionRule
 
 
@@ -222,7 +225,7 @@ def letter_context(request: RightsRequest) -> dict:
     return context
 
 
-def dashboard_counts() -> dict[str, int]:
+def dashboard_counts() -> dict:
     plans = FulfilmentPlan.objects.aggregate(
         awaiting=Count("pk", filter=Q(status=FulfilmentPlan.Status.AWAITING_APPROVAL)),
         running=Count("pk", filter=Q(status=FulfilmentPlan.Status.APPROVED)),
@@ -231,7 +234,10 @@ def dashboard_counts() -> dict[str, int]:
         failed=Count("pk", filter=Q(status=FulfilmentStep.Status.FAILED)),
         waiting=Count("pk", filter=Q(status=FulfilmentStep.Status.WAITING)),
     )
+    stalled = stalled_summary()
     return {
+        "stalled": stalled.count,
+        "stalled_oldest": timesince(stalled.oldest) if stalled.oldest else "",
         "plans_awaiting": plans["awaiting"],
         "plans_running": plans["running"],
         "steps_failed": steps["failed"],
@@ -241,3 +247,180 @@ def dashboard_counts() -> dict[str, int]:
             status__in=[RecipientNotice.Status.SENT, RecipientNotice.Status.FAILED, RecipientNotice.Status.PENDING]
         ).count(),
     }
+
+
+# ------------------------------------------------------------------------------
+# Stalled work (issue 18): what a lost worker or a lost job left behind
+# ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stall:
+    """One piece of work nothing is carrying on: what it is, since when, and what resumes it."""
+
+    what: str  # for staff: kind, request reference, system and table (never personal data)
+    since: datetime
+    resume: str  # "step", "plan", "plan_progress", "bundle" or "plans_build"
+    object_id: int
+    request_id: int
+
+
+def _lapsed():
+    from fulfilment.services.common import lease_lapsed_before
+
+    return lease_lapsed_before()
+
+
+def _step_label(step: FulfilmentStep) -> str:
+    where = f"{step.system.slug}.{step.table.table_name}" if step.table_id else step.system.slug
+    return f"{step.get_kind_display()} step of {step.request.reference} ({where})"
+
+
+def stalled_work() -> list[Stall]:
+    """Work whose worker is gone or whose job was lost, oldest first.
+
+    - a running step whose lease lapsed (its worker stopped renewing it);
+    - a pending step queued longer ago than the lease and never started (its job was lost);
+    - an approved plan with nothing running or queued although a step can run, or every step finished
+      and the completion not recorded; an export plan whose bundle is ready but which is not completed;
+    - a bundle whose every export step is finished, not assembled and with no assembly under way;
+    - a request located everywhere but not planned.
+    Only work idle for longer than ``FULFILMENT_LEASE_SECONDS`` counts, so work changing hands is not.
+    """
+    cutoff = _lapsed()
+    stalls: list[Stall] = []
+    live_plans = Q(plan__status=FulfilmentPlan.Status.APPROVED) | Q(bundle__status=ExportBundle.Status.BUILDING)
+    live_plans |= Q(kind=FulfilmentStep.Kind.LOCATE)
+    running = (
+        FulfilmentStep.objects.order_by("pk")
+        .filter(live_plans, status=FulfilmentStep.Status.RUNNING)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=cutoff))
+        .select_related("request", "system", "table")
+    )
+    seen_exports = set()
+    for step in running:
+        if step.kind == FulfilmentStep.Kind.EXPORT:
+            if (step.bundle_id, step.system_id) in seen_exports:
+                continue
+            seen_exports.add((step.bundle_id, step.system_id))
+        since = step.heartbeat_at or step.started_at
+        stalls.append(Stall(f"{_step_label(step)}: worker lost", since, "step", step.pk, step.request_id))
+    lost = (
+        FulfilmentStep.objects.filter(live_plans, status=FulfilmentStep.Status.PENDING, queued_at__lt=cutoff)
+        .select_related("request", "system", "table")
+        .order_by("pk")
+    )
+    for step in lost:
+        if step.kind == FulfilmentStep.Kind.EXPORT:
+            if (step.bundle_id, step.system_id) in seen_exports:
+                continue
+            seen_exports.add((step.bundle_id, step.system_id))
+        stalls.append(Stall(f"{_step_label(step)}: job lost", step.queued_at, "step", step.pk, step.request_id))
+    stalls.extend(_stalled_plans(cutoff))
+    stalls.extend(_stalled_bundles(cutoff))
+    stalls.extend(_unplanned_requests(cutoff))
+    return sorted(stalls, key=lambda stall: stall.since)
+
+
+def _stalled_plans(cutoff) -> list[Stall]:
+    stalls = []
+    plans = FulfilmentPlan.objects.filter(status=FulfilmentPlan.Status.APPROVED).select_related("request")
+    for plan in plans.prefetch_related("steps"):
+        if plan.kind == PlanKind.EXPORT:
+            bundle = ExportBundle.objects.filter(request_id=plan.request_id, status=ExportBundle.Status.READY).first()
+            if bundle is not None and bundle.built_at < cutoff:
+                what = f"Access plan of {plan.request.reference}: bundle ready, completion not recorded"
+                stalls.append(Stall(what, bundle.built_at, "plan_progress", plan.pk, plan.request_id))
+            continue
+        steps = sorted(plan.steps.all(), key=lambda s: (s.system_id, s.position, s.pk))
+        if not steps:
+            continue
+        moments = [s.finished_at or s.started_at for s in steps if s.finished_at or s.started_at]
+        last = max(moments + [plan.approved_at or plan.created_at])
+        if last >= cutoff:
+            continue
+        if all(step.is_finished for step in steps):
+            what = f"{plan.get_kind_display()} plan of {plan.request.reference}: every step finished, not completed"
+            stalls.append(Stall(what, last, "plan", plan.pk, plan.request_id))
+            continue
+        heads, held = [], set()
+        for step in steps:
+            if step.is_finished or (plan.kind == PlanKind.ERASURE and step.system_id in held):
+                continue
+            held.add(step.system_id)
+            heads.append(step)
+        if any(s.status == FulfilmentStep.Status.PENDING and s.queued_at is None for s in heads):
+            what = f"{plan.get_kind_display()} plan of {plan.request.reference}: next step never queued"
+            stalls.append(Stall(what, last, "plan", plan.pk, plan.request_id))
+    return stalls
+
+
+def _stalled_bundles(cutoff) -> list[Stall]:
+    stalls = []
+    for bundle in ExportBundle.objects.filter(status=ExportBundle.Status.BUILDING).select_related("request"):
+        steps = list(bundle.steps.all())
+        moments = [bundle.created_at] + [s.finished_at for s in steps if s.finished_at]
+        moments += [m for m in (bundle.assembly_heartbeat_at, bundle.assembly_queued_at) if m]
+        last = max(moments)
+        if last >= cutoff:
+            continue
+        if all(step.is_finished for step in steps):
+            what = f"Export bundle of {bundle.request.reference}: every table exported, not assembled"
+            stalls.append(Stall(what, last, "bundle", bundle.pk, bundle.request_id))
+        elif any(s.status == FulfilmentStep.Status.PENDING and s.queued_at is None for s in steps):
+            what = f"Export bundle of {bundle.request.reference}: an export never queued"
+            stalls.append(Stall(what, last, "bundle", bundle.pk, bundle.request_id))
+    return stalls
+
+
+def _unplanned_requests(cutoff) -> list[Stall]:
+    from fulfilment.services.common import RIGHT_PLAN_KIND
+
+    located = (
+        RightsRequest.objects.filter(status__in=OPEN_STATUSES, fulfilment_steps__kind=FulfilmentStep.Kind.LOCATE)
+        .exclude(fulfilment_plans__isnull=False)
+        .annotate(
+            unfinished=Count(
+                "fulfilment_steps",
+                filter=Q(fulfilment_steps__kind=FulfilmentStep.Kind.LOCATE)
+                & ~Q(fulfilment_steps__status__in=FulfilmentStep.FINISHED),
+            ),
+            last=Max("fulfilment_steps__finished_at"),
+        )
+        .filter(unfinished=0, last__lt=cutoff)
+        .filter(lines__right__slug__in=list(RIGHT_PLAN_KIND))
+        .exclude(lines__status=RequestLine.Status.COMPLETED)
+        .distinct()
+    )
+    return [
+        Stall(
+            f"Request {request.reference}: located everywhere, not planned",
+            request.last,
+            "plans_build",
+            request.pk,
+            request.pk,
+        )
+        for request in located
+    ]
+
+
+@dataclass(frozen=True)
+class StalledSummary:
+    count: int
+    oldest: datetime | None
+
+    @property
+    def oldest_age(self) -> timedelta | None:
+        return timezone.now() - self.oldest if self.oldest else None
+
+
+def stalled_summary() -> StalledSummary:
+    stalls = stalled_work()
+    return StalledSummary(count=len(stalls), oldest=stalls[0].since if stalls else None)
+
+
+def stalled_digest_lines() -> list[str]:
+    """The officers' digest section: one line per stalled piece of work (``DIGEST_SECTIONS``)."""
+    now = timezone.now()
+    return [f"{stall.what}, idle {timesince(stall.since, now)}" for stall in stalled_work()]

@@ -60,3 +60,10 @@ def waiting_steps_poll_task(self) -> None:
     from fulfilment.services.plans import waiting_steps_poll
 
     waiting_steps_poll()
+
+
+@shared_task(bind=True, acks_late=True, **_RETRY)
+def stalled_work_resume_task(self) -> None:
+    from fulfilment.services.stalls import stalled_work_resume
+
+    stalled_work_resume()

@@ -309,6 +309,10 @@ try:
 except (TypeError, ValueError):
     raise ImproperlyConfigured("RETENTION_FINANCIAL_YEAR_END must be MM-DD, e.g. 03-31") from None
 RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2)
+# Fulfilment (issue 18): a worker running a step, an export or a bundle's assembly renews its lease
+# (heartbeat_at) every third of this; beat's stall job queues again the work whose lease lapsed (its worker
+# is gone) and a step whose job was queued this long ago but never started (lost with a broker restart).
+FULFILMENT_LEASE_SECONDS = int_from_env("FULFILMENT_LEASE_SECONDS", 120, minimum=2)
 
 # ------------------------------------------------------------------------------
 # Systems of record: connectors
@@ -378,6 +382,9 @@ ADMIN_DASHBOARD_PANELS = [
     "requests_app.dashboard.rights_requests_panel",
     "fulfilment.dashboard.fulfilment_panel",
 ]
+# Callables returning lines for the compliance officers' daily digest (work needing their attention that
+# no request's due date shows: stalled fulfilment work); each app adds its own, as for the panels.
+DIGEST_SECTIONS = ["fulfilment.selectors.stalled_digest_lines"]
 
 # ------------------------------------------------------------------------------
 # Logging: ids only, never personal data

@@ -36,9 +36,17 @@ from compliance.manual_tasks import manual_task_open
 from compliance.models import ManualTask, SystemOfRecord
 from fulfilment.locks import exclusive
 from fulfilment.models import FulfilmentPlan, FulfilmentStep
-from fulfilment.services.common import identifier_hmac, logger, step_begin, step_fail, step_wait, subject_for
+from fulfilment.services.common import (
+    identifier_hmac,
+    logger,
+    step_begin,
+    step_fail,
+    step_wait,
+    steps_lease,
+    subject_for,
+)
 from fulfilment.services.ledger import ledger_record
-from fulfilment.services.plans import plan_continue
+from fulfilment.services.plans import plan_continue, plan_progress
 
 
 def _lock_name(step: FulfilmentStep) -> str:
@@ -48,7 +56,11 @@ def _lock_name(step: FulfilmentStep) -> str:
 
 
 def change_step_run(*, step_id: int) -> None:
-    """Run one erase, restrict or rectify step of an approved plan (the worker's entry point)."""
+    """Run one erase, restrict or rectify step of an approved plan (the worker's entry point).
+
+    The step's result and, when it was the plan's last, the plan's completion commit together; what runs
+    next is queued once the chain's lock is let go, so the worker taking the next step finds it free.
+    """
     first = FulfilmentStep.objects.select_related("plan", "request").get(pk=step_id)
     with exclusive(_lock_name(first)) as mine:
         if not mine:
@@ -66,31 +78,37 @@ def change_step_run(*, step_id: int) -> None:
                 status__in=FulfilmentStep.FINISHED
             )
             if earlier.exists():
-                return  # children first: the chain's earlier step is queued (or failed) instead
+                # Children first: the chain's earlier step is queued (or failed) instead. This job is spent:
+                # the step can be queued again when its turn comes.
+                FulfilmentStep.objects.filter(pk=step_id, status=FulfilmentStep.Status.PENDING).update(queued_at=None)
+                return
         step = step_begin(step_id)
-        if step is None:
-            plan_continue(plan_id=plan.pk)
-            return
-        try:
-            if step.kind == FulfilmentStep.Kind.ERASE:
-                _erase(step, plan)
-            elif step.kind == FulfilmentStep.Kind.RESTRICT:
-                _restrict(step)
-            else:
-                _rectify(step, plan)
-        except ConnectorPending as exc:
-            step_wait(step, exc.reference, str(exc))
-            return
-        except Exception as exc:  # the step fails with a PII-free error; other systems go on
-            step_fail(step, exc)
-            return
-        plan_continue(plan_id=plan.pk)
+        if step is not None:
+            try:
+                with steps_lease([step.pk]):
+                    if step.kind == FulfilmentStep.Kind.ERASE:
+                        _erase(step, plan)
+                    elif step.kind == FulfilmentStep.Kind.RESTRICT:
+                        _restrict(step)
+                    else:
+                        _rectify(step, plan)
+            except ConnectorPending as exc:
+                step_wait(step, exc.reference, str(exc))
+                return
+            except Exception as exc:  # the step fails with a PII-free error; other systems go on
+                step_fail(step, exc)
+                return
+    plan_continue(plan_id=plan.pk)
 
 
-def _done(step: FulfilmentStep, **fields) -> None:
-    FulfilmentStep.objects.filter(pk=step.pk).update(
-        status=FulfilmentStep.Status.DONE, finished_at=timezone.now(), error="", external_reference="", **fields
-    )
+def _done(step: FulfilmentStep, *, complete_plan: bool = True, **fields) -> None:
+    """Record the step done and, when it was the plan's last, complete the plan, in one transaction."""
+    with transaction.atomic():
+        FulfilmentStep.objects.filter(pk=step.pk).update(
+            status=FulfilmentStep.Status.DONE, finished_at=timezone.now(), error="", external_reference="", **fields
+        )
+        if complete_plan:
+            plan_progress(plan_id=step.plan_id)
 
 
 def _erase(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
@@ -103,6 +121,7 @@ def _erase(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
         current = FulfilmentStep.objects.select_for_update().get(pk=step.pk)
         _done(
             step,
+            complete_plan=False,
             rows_deleted=current.rows_deleted + (outcome.deleted if outcome else 0),
             rows_masked=current.rows_masked + (outcome.masked if outcome else 0),
             rows_kept=outcome.kept if outcome else 0,
@@ -110,6 +129,7 @@ def _erase(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
         remaining = plan.steps.filter(system_id=step.system_id).exclude(status__in=FulfilmentStep.FINISHED)
         if not remaining.exists():
             ledger_record(plan=plan, system=step.system, subject=subject)
+        plan_progress(plan_id=plan.pk)
 
 
 def _manual(step: FulfilmentStep, operation: str, title: str, instructions: str) -> None:

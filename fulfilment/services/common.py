@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.storage import Storage, storages
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from compliance.connectors import Subject
-from fulfilment.models import FulfilmentStep
+from fulfilment.models import ExportBundle, FulfilmentStep
 from requests_app.models import RightsRequest
 
 logger = logging.getLogger("fulfilment")
@@ -72,9 +76,11 @@ def step_begin(step_id: int) -> FulfilmentStep | None:
         step.status = FulfilmentStep.Status.RUNNING
         step.attempts += 1
         step.error = ""
+        step.queued_at = None  # its job is taken: the step may be queued again if this worker is lost
+        step.heartbeat_at = timezone.now()
         if step.started_at is None:
-            step.started_at = timezone.now()
-        step.save(update_fields=["status", "attempts", "error", "started_at"])
+            step.started_at = step.heartbeat_at
+        step.save(update_fields=["status", "attempts", "error", "queued_at", "heartbeat_at", "started_at"])
     return step
 
 
@@ -90,3 +96,73 @@ def step_wait(step: FulfilmentStep, reference: str, message: str) -> None:
     FulfilmentStep.objects.filter(pk=step.pk).exclude(status__in=FulfilmentStep.FINISHED).update(
         status=FulfilmentStep.Status.WAITING, external_reference=reference[:100], error=message[:500]
     )
+
+
+# ------------------------------------------------------------------------------
+# Leases: a running worker says it is alive
+# ------------------------------------------------------------------------------
+
+
+def lease_lapsed_before():
+    """A lease renewed before this moment has lapsed: its worker is gone (killed, or lost its machine)."""
+    return timezone.now() - timedelta(seconds=settings.FULFILMENT_LEASE_SECONDS)
+
+
+class _Renewer(threading.Thread):
+    """Renews a lease every third of ``FULFILMENT_LEASE_SECONDS`` until stopped, on its own connection.
+
+    A step can spend minutes inside one call (streaming a large table, waiting on a row lock), longer
+    than the lease: the renewal cannot wait for the work to reach a checkpoint. The thread dies with its
+    process, so a killed worker's lease lapses on time.
+    """
+
+    def __init__(self, renew) -> None:
+        super().__init__(name="fulfilment-lease", daemon=True)
+        self.renew = renew
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = max(0.5, settings.FULFILMENT_LEASE_SECONDS / 3)
+        try:
+            while not self.stopped.wait(interval):
+                try:
+                    self.renew()
+                except DatabaseError as exc:  # the database restarting: try again at the next interval
+                    logger.warning("fulfilment lease not renewed (%s)", type(exc).__name__)
+                    connections.close_all()
+        finally:
+            connections.close_all()  # this thread's own connections only
+
+
+@contextmanager
+def _renewing(renew) -> Iterator[None]:
+    renewer = _Renewer(renew)
+    renewer.start()
+    try:
+        yield
+    finally:
+        renewer.stopped.set()
+        renewer.join(timeout=5)
+
+
+def steps_lease(step_ids: list[int]) -> AbstractContextManager[None]:
+    """Hold the lease of running steps while the block runs (``step_begin`` took it)."""
+
+    def renew() -> None:
+        FulfilmentStep.objects.filter(pk__in=step_ids, status=FulfilmentStep.Status.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
+
+    return _renewing(renew)
+
+
+def assembly_lease(bundle_id: int) -> AbstractContextManager[None]:
+    """Hold the lease of a bundle's assembly while the block runs."""
+
+    def renew() -> None:
+        ExportBundle.objects.filter(pk=bundle_id, status=ExportBundle.Status.BUILDING).update(
+            assembly_heartbeat_at=timezone.now()
+        )
+
+    ExportBundle.objects.filter(pk=bundle_id).update(assembly_heartbeat_at=timezone.now(), assembly_queued_at=None)
+    return _renewing(renew)

@@ -41,7 +41,15 @@ from compliance.models import MappedTable, ProcessingActivity
 from fulfilment.bundle_format import PartInfo, PartWriter, ZipAssembler, read_first_lines
 from fulfilment.locks import exclusive
 from fulfilment.models import DownloadAttempt, DownloadLink, ExportBundle, FulfilmentPlan, FulfilmentStep, PlanKind
-from fulfilment.services.common import bundle_storage, identifier_hmac, logger, safe_error, subject_for
+from fulfilment.services.common import (
+    assembly_lease,
+    bundle_storage,
+    identifier_hmac,
+    logger,
+    safe_error,
+    steps_lease,
+    subject_for,
+)
 from fulfilment.services.plans import bundle_progress, plan_progress
 
 FORMATS = ("csv", "jsonl")
@@ -154,7 +162,7 @@ def export_system_run(*, bundle_id: int, system_id: int) -> None:
             return
         now = timezone.now()
         FulfilmentStep.objects.filter(pk__in=[s.pk for s in todo.values()]).update(
-            status=FulfilmentStep.Status.RUNNING, attempts=F("attempts") + 1, error=""
+            status=FulfilmentStep.Status.RUNNING, attempts=F("attempts") + 1, error="", queued_at=None, heartbeat_at=now
         )
         FulfilmentStep.objects.filter(pk__in=[s.pk for s in todo.values()], started_at__isnull=True).update(
             started_at=now
@@ -162,7 +170,8 @@ def export_system_run(*, bundle_id: int, system_id: int) -> None:
         system = next(iter(todo.values())).system
         sink = BundleSink(bundle=bundle, steps=todo)
         try:
-            counts = get_connector(system).export(subject_for(bundle.request), sink)
+            with steps_lease([s.pk for s in todo.values()]):
+                counts = get_connector(system).export(subject_for(bundle.request), sink)
         except ConnectorPending as exc:
             for step in todo.values():
                 if step.table_id not in sink.completed:
@@ -301,81 +310,87 @@ def bundle_assemble(*, bundle_id: int) -> ExportBundle | None:
         steps = list(bundle.steps.select_related("system", "table").order_by("system__name", "position", "id"))
         if any(not step.is_finished for step in steps):
             return None
-        storage = bundle_storage()
-        now = timezone.now()
-        exported = [step for step in steps if step.status == FulfilmentStep.Status.DONE]
-        files, tables = [], []
-        handle_fd, path = tempfile.mkstemp(prefix="bundle-", suffix=".zip", dir=_temp_dir())
-        try:
-            with os.fdopen(handle_fd, "wb") as handle:
-                out = _HashingWriter(handle)
-                assembler = ZipAssembler(out, moment=timezone.localtime(now).replace(tzinfo=None))
-                html = render_to_string(
-                    "fulfilment/bundle/index.html", _index_context(bundle, steps, storage, now)
-                ).encode("utf-8")
-                info = assembler.add_bytes("index.html", html)
-                files.append({"name": "index.html", "bytes": info.size, "sha256": info.sha256})
-                for step in exported:
-                    parts = step.evidence.get("parts") or {}
-                    tables.append(
+        with assembly_lease(bundle.pk):
+            return _assemble(bundle, steps)
+
+
+def _assemble(bundle: ExportBundle, steps: list[FulfilmentStep]) -> ExportBundle:
+    storage = bundle_storage()
+    now = timezone.now()
+    exported = [step for step in steps if step.status == FulfilmentStep.Status.DONE]
+    files, tables = [], []
+    handle_fd, path = tempfile.mkstemp(prefix="bundle-", suffix=".zip", dir=_temp_dir())
+    try:
+        with os.fdopen(handle_fd, "wb") as handle:
+            out = _HashingWriter(handle)
+            assembler = ZipAssembler(out, moment=timezone.localtime(now).replace(tzinfo=None))
+            html = render_to_string("fulfilment/bundle/index.html", _index_context(bundle, steps, storage, now)).encode(
+                "utf-8"
+            )
+            info = assembler.add_bytes("index.html", html)
+            files.append({"name": "index.html", "bytes": info.size, "sha256": info.sha256})
+            for step in exported:
+                parts = step.evidence.get("parts") or {}
+                tables.append(
+                    {
+                        "system": step.system.slug,
+                        "table": step.table.table_name,
+                        "rows": step.rows_exported,
+                        "delivered_separately": bool(step.evidence.get("delivered_separately")),
+                    }
+                )
+                for fmt in FORMATS:
+                    if fmt not in parts:
+                        continue
+                    arcname = f"{step.system.slug}/{step.table.table_name}.{fmt}"
+                    with storage.open(parts[fmt]["name"], "rb") as source:
+                        assembler.add_part(arcname, PartInfo.from_dict(parts[fmt]), source)
+                    files.append(
                         {
-                            "system": step.system.slug,
-                            "table": step.table.table_name,
+                            "name": arcname,
                             "rows": step.rows_exported,
-                            "delivered_separately": bool(step.evidence.get("delivered_separately")),
+                            "bytes": parts[fmt]["size"],
+                            "sha256": parts[fmt]["sha256"],
                         }
                     )
-                    for fmt in FORMATS:
-                        if fmt not in parts:
-                            continue
-                        arcname = f"{step.system.slug}/{step.table.table_name}.{fmt}"
-                        with storage.open(parts[fmt]["name"], "rb") as source:
-                            assembler.add_part(arcname, PartInfo.from_dict(parts[fmt]), source)
-                        files.append(
-                            {
-                                "name": arcname,
-                                "rows": step.rows_exported,
-                                "bytes": parts[fmt]["size"],
-                                "sha256": parts[fmt]["sha256"],
-                            }
-                        )
-                manifest = {
-                    "request": bundle.request.reference,
-                    "generated_at": now.isoformat(),
-                    "formats": {"csv": "UTF-8, header row first", "jsonl": "one JSON object per line"},
-                    "tables": tables,
-                    "files": files,
-                    "rows_total": sum(t["rows"] for t in tables),
-                }
-                assembler.add_bytes("manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
-                size = assembler.close()
-            stored = _store(storage, f"bundles/{bundle.public_id}/{bundle.request.reference}.zip", path)
-        finally:
-            if os.path.exists(path):
-                os.unlink(path)
-        with transaction.atomic():
-            ExportBundle.objects.filter(pk=bundle.pk, status=ExportBundle.Status.BUILDING).update(
-                status=ExportBundle.Status.READY,
-                file_name=stored,
-                size_bytes=size,
-                sha256=out.sha256.hexdigest(),
-                manifest=manifest,
-                rows_total=manifest["rows_total"],
-                built_at=now,
-                expires_at=now + timedelta(days=settings.EXPORT_BUNDLE_DAYS),
-            )
-            plans = list(
-                FulfilmentPlan.objects.filter(
-                    request=bundle.request, kind=PlanKind.EXPORT, status=FulfilmentPlan.Status.APPROVED
-                ).values_list("pk", flat=True)
-            )
-            bundle.refresh_from_db()
-            if bundle.links.count() == 0:
-                download_link_create(bundle=bundle, actor=None)
+            manifest = {
+                "request": bundle.request.reference,
+                "generated_at": now.isoformat(),
+                "formats": {"csv": "UTF-8, header row first", "jsonl": "one JSON object per line"},
+                "tables": tables,
+                "files": files,
+                "rows_total": sum(t["rows"] for t in tables),
+            }
+            assembler.add_bytes("manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
+            size = assembler.close()
+        stored = _store(storage, f"bundles/{bundle.public_id}/{bundle.request.reference}.zip", path)
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    with transaction.atomic():
+        ExportBundle.objects.filter(pk=bundle.pk, status=ExportBundle.Status.BUILDING).update(
+            status=ExportBundle.Status.READY,
+            file_name=stored,
+            size_bytes=size,
+            sha256=out.sha256.hexdigest(),
+            manifest=manifest,
+            rows_total=manifest["rows_total"],
+            built_at=now,
+            expires_at=now + timedelta(days=settings.EXPORT_BUNDLE_DAYS),
+        )
+        plans = list(
+            FulfilmentPlan.objects.filter(
+                request=bundle.request, kind=PlanKind.EXPORT, status=FulfilmentPlan.Status.APPROVED
+            ).values_list("pk", flat=True)
+        )
+        bundle.refresh_from_db()
+        if bundle.links.count() == 0:
+            download_link_create(bundle=bundle, actor=None)
+        # The plan's bookkeeping commits with the bundle: a worker lost after this leaves nothing half done.
         for plan_id in plans:
             plan_progress(plan_id=plan_id)
-        _delete_parts(storage, exported)
-    logger.info("fulfilment bundle %s ready: %d files, %d bytes", bundle_id, len(files), size)
+    _delete_parts(storage, exported)
+    logger.info("fulfilment bundle %s ready: %d files, %d bytes", bundle.pk, len(files), size)
     return bundle
 
 

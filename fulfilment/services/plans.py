@@ -16,9 +16,12 @@ A request's fulfilment moves through:
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from compliance.connectors import ConnectorPending, get_connector
@@ -30,10 +33,12 @@ from fulfilment.services.common import (
     RIGHT_PLAN_KIND,
     START_PERMISSION,
     STEP_PERMISSION,
+    lease_lapsed_before,
     logger,
     step_begin,
     step_fail,
     step_wait,
+    steps_lease,
     subject_for,
 )
 from jobs.services import job_enqueue
@@ -119,7 +124,8 @@ def locate_step_run(*, step_id: int) -> None:
             plans_build(request_id=request_id)
             return
         try:
-            counts = get_connector(step.system).locate(subject_for(step.request))
+            with steps_lease([step.pk]):
+                counts = get_connector(step.system).locate(subject_for(step.request))
         except ConnectorPending as exc:
             step_wait(step, exc.reference, str(exc))
             return
@@ -141,7 +147,7 @@ def locate_step_run(*, step_id: int) -> None:
                 error="",
                 external_reference="",
             )
-        plans_build(request_id=step.request_id)
+            plans_build(request_id=step.request_id)  # the last locate plans the lines in its own transaction
 
 
 # ------------------------------------------------------------------------------
@@ -409,55 +415,96 @@ def steps_create(*, plan: FulfilmentPlan) -> list[FulfilmentStep]:
 # ------------------------------------------------------------------------------
 
 
-def step_enqueue(step: FulfilmentStep) -> None:
-    """Queue the task that runs ``step`` through the outbox (sent after the current transaction commits)."""
+def _lost_before():
+    """Marks older than this are jobs lost on the way (a broker restart, a worker killed before it began)."""
+    return timezone.now() - timedelta(seconds=settings.FULFILMENT_LEASE_SECONDS)
+
+
+def _not_queued(queryset):
+    return queryset.filter(Q(queued_at__isnull=True) | Q(queued_at__lt=_lost_before()))
+
+
+def step_enqueue(step: FulfilmentStep) -> bool:
+    """Queue the task that runs ``step`` through the outbox (sent after the current transaction commits).
+
+    A step is queued once while its job is outstanding: the step is marked queued in the same
+    transaction (a conditional update, so two callers cannot both queue it) and the mark is cleared
+    when a worker starts the step. An export step's job exports every unfinished table of its system,
+    so it is queued when any of them is not. Returns whether a job was queued.
+    """
+    now = timezone.now()
+    if step.kind == FulfilmentStep.Kind.EXPORT:
+        marked = _not_queued(
+            FulfilmentStep.objects.filter(bundle_id=step.bundle_id, system_id=step.system_id).exclude(
+                status__in=FulfilmentStep.FINISHED
+            )
+        ).update(queued_at=now)
+        if not marked:
+            return False
+        FulfilmentStep.objects.filter(bundle_id=step.bundle_id, system_id=step.system_id).exclude(
+            status__in=FulfilmentStep.FINISHED
+        ).update(queued_at=now)
+        job_enqueue("fulfilment.tasks.export_system_task", step.bundle_id, step.system_id)
+        return True
+    if not _not_queued(FulfilmentStep.objects.filter(pk=step.pk)).update(queued_at=now):
+        return False
     if step.kind == FulfilmentStep.Kind.LOCATE:
         job_enqueue("fulfilment.tasks.locate_step_task", step.pk)
-    elif step.kind == FulfilmentStep.Kind.EXPORT:
-        job_enqueue("fulfilment.tasks.export_system_task", step.bundle_id, step.system_id)
     else:
         job_enqueue("fulfilment.tasks.change_step_task", step.pk)
+    return True
 
 
 def plan_continue(*, plan_id: int) -> None:
     """Queue what can run next: per system, the first unfinished step of an erasure chain; every other step.
 
     Erasure steps of one system run one after the other (children before
-    parents); systems run side by side. Completes the plan when nothing is left.
+    parents); systems run side by side. Only pending steps are queued, each
+    once while its job is outstanding (``step_enqueue``): a running step's
+    worker holds it, a waiting one is polled, a failed one waits for staff.
+    Completes the plan when nothing is left.
     """
     plan = FulfilmentPlan.objects.get(pk=plan_id)
     if plan.status != FulfilmentPlan.Status.APPROVED:
         return
     steps = list(plan.steps.order_by("system_id", "position", "id"))
     queued_systems = set()
-    for step in steps:
-        if step.is_finished or step.status == FulfilmentStep.Status.FAILED:
-            if step.status == FulfilmentStep.Status.FAILED and plan.kind == PlanKind.ERASURE:
-                queued_systems.add(step.system_id)  # a failed table holds back its parents
-            continue
-        if plan.kind == PlanKind.ERASURE:
-            if step.system_id in queued_systems:
+    with transaction.atomic():
+        for step in steps:
+            if step.is_finished:
                 continue
-            queued_systems.add(step.system_id)
-        if step.status in {FulfilmentStep.Status.PENDING, FulfilmentStep.Status.RUNNING}:
-            step_enqueue(step)
-    plan_progress(plan_id=plan_id)
+            if plan.kind == PlanKind.ERASURE:
+                if step.system_id in queued_systems:
+                    continue
+                queued_systems.add(step.system_id)  # a failed, waiting or running table holds back its parents
+            if step.status == FulfilmentStep.Status.PENDING:
+                step_enqueue(step)
+        plan_progress(plan_id=plan_id)
 
 
 def bundle_progress(*, bundle_id: int) -> None:
-    """Queue the exports still to do, or the assembly once every export step is finished."""
+    """Queue the exports still to do (once per system while its job is outstanding), or the assembly
+    once every export step is finished (once while its job is outstanding)."""
     bundle = ExportBundle.objects.get(pk=bundle_id)
     if bundle.status != ExportBundle.Status.BUILDING:
         return
     steps = list(bundle.steps.all())
-    if steps and all(step.is_finished for step in steps):
-        job_enqueue("fulfilment.tasks.bundle_assemble_task", bundle_id)
-        return
-    if not steps:
-        job_enqueue("fulfilment.tasks.bundle_assemble_task", bundle_id)
-        return
-    for system_id in sorted({s.system_id for s in steps if s.status in {"pending", "running"}}):
-        job_enqueue("fulfilment.tasks.export_system_task", bundle_id, system_id)
+    with transaction.atomic():
+        if all(step.is_finished for step in steps):
+            marked = (
+                ExportBundle.objects.filter(pk=bundle_id, status=ExportBundle.Status.BUILDING)
+                .filter(Q(assembly_queued_at__isnull=True) | Q(assembly_queued_at__lt=_lost_before()))
+                .update(assembly_queued_at=timezone.now())
+            )
+            if marked:
+                job_enqueue("fulfilment.tasks.bundle_assemble_task", bundle_id)
+            return
+        first_per_system = {}
+        for step in sorted(steps, key=lambda s: s.pk):
+            if step.status == FulfilmentStep.Status.PENDING:
+                first_per_system.setdefault(step.system_id, step)
+        for system_id in sorted(first_per_system):
+            step_enqueue(first_per_system[system_id])
 
 
 def _kept_reason(steps: list[FulfilmentStep]) -> tuple[list[FulfilmentStep], bool]:
@@ -543,8 +590,7 @@ def plan_progress(*, plan_id: int) -> bool:
             # The line stays open for staff to complete by hand (e.g. the request was closed meanwhile).
             logger.warning("fulfilment plan %s completed but its line was not: %s", plan.pk, type(error).__name__)
         if plan.kind in CHANGE_KINDS:
-            request_id = plan.request_id
-            transaction.on_commit(lambda: _notify_when_changes_done(request_id))
+            _notify_when_changes_done(plan.request_id)  # the notices (and their jobs) commit with the completion
     logger.info("fulfilment plan %s completed", plan_id)
     return True
 
@@ -562,22 +608,38 @@ def _notify_when_changes_done(request_id: int) -> None:
 # ------------------------------------------------------------------------------
 
 
+def step_lease_lapsed(step: FulfilmentStep) -> bool:
+    """Whether a running step's worker stopped renewing its lease (it is gone)."""
+    if step.status != FulfilmentStep.Status.RUNNING:
+        return False
+    renewed = step.heartbeat_at or step.started_at
+    return renewed is None or renewed < lease_lapsed_before()
+
+
 def step_retry(*, step: FulfilmentStep, actor) -> FulfilmentStep:
-    """Run a failed (or waiting) step again."""
+    """Run a failed or waiting step again, or a running one whose worker's lease lapsed (the worker is gone)."""
     _require(actor, STEP_PERMISSION, "You cannot retry fulfilment steps.")
     with transaction.atomic():
         step = FulfilmentStep.objects.select_for_update().get(pk=step.pk)
-        if step.status not in {FulfilmentStep.Status.FAILED, FulfilmentStep.Status.WAITING}:
+        if step.status == FulfilmentStep.Status.RUNNING and not step_lease_lapsed(step):
             raise ValidationError(
-                f"Only a failed or waiting step can be retried; this one is {step.get_status_display().lower()}."
+                "This step is running and its worker renewed its lease less than "
+                f"{settings.FULFILMENT_LEASE_SECONDS} seconds ago; it can be retried once the lease lapses."
+            )
+        retryable = {FulfilmentStep.Status.FAILED, FulfilmentStep.Status.WAITING, FulfilmentStep.Status.RUNNING}
+        if step.status not in retryable:
+            raise ValidationError(
+                "Only a failed or waiting step, or a running one whose worker is gone, can be retried; "
+                f"this one is {step.get_status_display().lower()}."
             )
         if step.plan_id and step.plan.status == FulfilmentPlan.Status.AWAITING_APPROVAL:
             raise ValidationError("The plan is not approved yet.")
         step.status = FulfilmentStep.Status.PENDING
         step.error = ""
+        step.queued_at = None
         if actor is not None:
             step._history_user = actor
-        step.save(update_fields=["status", "error"])
+        step.save(update_fields=["status", "error", "queued_at"])
         _after_staff_change(step)
     return step
 

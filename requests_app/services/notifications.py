@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from compliance.roles import COMPLIANCE_OFFICER
 from requests_app.deadlines import DUE_SOON_DAYS, sla_state
@@ -84,6 +85,13 @@ def digests_send(*, today: dt.date | None = None) -> int:
     for request in rows:
         by_assignee[request.assignee_id].append(request)
         assignees[request.assignee_id] = request.assignee
+    # What officers must hear of although no due date shows it (stalled fulfilment work): every officer
+    # gets it, with their own requests or alone.
+    attention = [line for path in settings.DIGEST_SECTIONS for line in import_string(path)()]
+    officers = {officer.pk: officer for officer in _officers()} if attention else {}
+    for officer_id, officer in officers.items():
+        by_assignee.setdefault(officer_id, [])
+        assignees.setdefault(officer_id, officer)
     sent = 0
     for assignee_id, requests in by_assignee.items():
         recipient = assignees[assignee_id]
@@ -91,7 +99,9 @@ def digests_send(*, today: dt.date | None = None) -> int:
             if not _claim(kind=NotificationKind.DIGEST, recipient=recipient, on_date=today):
                 continue
             items = [{"request": r, "sla": sla_state(r.due_date, today)} for r in requests]
-            _send(recipient, "digest", {**_base_context(today), "recipient": recipient, "items": items})
+            context = {**_base_context(today), "recipient": recipient, "items": items}
+            context["attention"] = attention if assignee_id in officers else []
+            _send(recipient, "digest", context)
             sent += 1
     return sent
 

@@ -1,10 +1,13 @@
-"""A real worker process SIGKILLed in the middle of an export and of an erasure, then restarted,
-finishes with the same end state as an uninterrupted run.
+"""A real worker process SIGKILLed in the middle of an export, of an erasure, or of a bundle's
+bookkeeping, or a Redis restart that loses the jobs, and the work still finishes with the same end state
+as an uninterrupted run.
 
-The worker is a real Celery process on the test databases and Redis. Messages are
-acknowledged late, so the one the killed worker held comes back (after the short
-visibility timeout these tests set) to the restarted worker, which must skip what
-is done and finish the rest.
+The worker is a real Celery process on the test databases and Redis, with the production visibility
+timeout (3600 s): the message a killed worker held stays in Redis's unacknowledged set for an hour, or is
+lost with a Redis restart. What recovers the work is the lease: the killed worker stops renewing it, and
+beat's stall job (``stalled_work_resume``, called here past the lease with time-machine, as beat would
+call it) queues the work again through the outbox for the restarted worker, which skips what is done and
+finishes the rest.
 """
 
 from __future__ import annotations
@@ -16,18 +19,30 @@ import subprocess
 import sys
 import time
 import zipfile
+from datetime import timedelta
 
 import psycopg
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.files.storage import storages
 from django.db import connections
+from django.utils import timezone
 
 from config.celery_app import app as celery_app
-from fulfilment.models import ErasureLedgerEntry, ExportBundle, FulfilmentPlan, FulfilmentStep
-from fulfilment.services import fulfilment_start, plan_approve
+from fulfilment.models import DownloadLink, ErasureLedgerEntry, ExportBundle, FulfilmentPlan, FulfilmentStep
+from fulfilment.selectors import stalled_work
+from fulfilment.services import fulfilment_start, locate_step_run, plan_approve
 from fulfilment.services.common import bundle_storage
+from fulfilment.services.stalls import stalled_work_resume
+from jobs.models import PendingJob
 from tests.fulfilment.conftest import platform_execute, platform_restore, platform_state
+from tests.reliability.processes import RedisServer, broker, free_port
+
+# Production's visibility timeout: a killed worker's message comes back only after an hour.
+VISIBILITY_TIMEOUT = "3600"
+# The lease, short so that "within the lease time" is seconds of a test, not minutes.
+LEASE_SECONDS = 3
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]
 
@@ -52,21 +67,28 @@ def bundles_dir(tmp_path, settings):
     storages._storages.pop("default", None)
 
 
+@pytest.fixture(autouse=True)
+def _short_lease(settings):
+    settings.FULFILMENT_LEASE_SECONDS = LEASE_SECONDS  # this process's stall job; the workers get the same
+
+
 @pytest.fixture
 def worker(bundles_dir):
     """Start real workers on the test databases; every one still running is stopped afterwards."""
     with celery_app.connection_for_write() as connection:
         connection.default_channel.queue_purge("celery")  # nothing left over from earlier runs
+        connection.default_channel.client.delete("unacked", "unacked_index")  # nor held by killed workers
     started: list[subprocess.Popen] = []
 
-    def start() -> subprocess.Popen:
+    def start(broker_url: str | None = None) -> subprocess.Popen:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "DATABASE_URL": _url("default"),
             "PLATFORM_DATABASE_URL": _url("platform"),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "CELERY_VISIBILITY_TIMEOUT": "2",
+            "CELERY_BROKER_URL": broker_url or settings.CELERY_BROKER_URL,
+            "CELERY_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT,
+            "FULFILMENT_LEASE_SECONDS": str(LEASE_SECONDS),
             "EXPORT_BUNDLE_STORAGE": "default",
             "DJANGO_MEDIA_ROOT": str(bundles_dir),
             "EXPORT_BUNDLE_TEMP_DIR": str(bundles_dir.parent),
@@ -123,6 +145,16 @@ def wait_for(predicate, *, timeout: float = 180.0, interval: float = 0.02):
     raise AssertionError("condition not met in time")
 
 
+def resume_after_the_lease() -> int:
+    """Beat's stall job, run as it would run once the lease has lapsed: nothing is stalled before."""
+    assert stalled_work() == []  # within the lease nothing is taken from a worker that may be alive
+    with time_machine.travel(timezone.now() + timedelta(seconds=LEASE_SECONDS + 1), tick=False):
+        resumed = stalled_work_resume()
+        assert stalled_work_resume() == 0  # queued once while its job is outstanding
+    assert resumed >= 1
+    return resumed
+
+
 def _eager(on: bool) -> None:
     celery_app.conf.task_always_eager = on
     celery_app.conf.task_eager_propagates = on
@@ -176,6 +208,7 @@ def test_an_export_killed_in_the_middle_of_a_table_resumes_and_builds_the_same_b
     assert ExportBundle.objects.get(request=request).status == "building"
 
     second = worker()
+    resume_after_the_lease()  # no redelivery for an hour: the stall job hands the export to the new worker
     bundle = wait_for(lambda: ExportBundle.objects.filter(request=request, status="ready").first())
     kill(second)
     assert _step(request, "export", "api_requests").attempts == 2
@@ -230,12 +263,16 @@ def test_an_erasure_killed_in_the_middle_of_a_table_resumes_to_the_same_end_stat
     assert FulfilmentPlan.objects.get(pk=plan.pk).status == "approved"
 
     second = worker()
+    resumed = resume_after_the_lease()
     wait_for(lambda: FulfilmentPlan.objects.get(pk=plan.pk).status == "completed")
     wait_for(lambda: request.recipient_notices.count() == 2 and not request.recipient_notices.filter(status="pending"))
     kill(second)
     killed_state, killed_outcome = platform_state(), _outcome(request)
     killed_ledger = ErasureLedgerEntry.objects.get(request_reference=request.reference).plan
     assert _step(request, "erase", "api_requests").attempts == 2
+    # One job per step, plus the real retry of the step the killed worker held.
+    erase_steps = FulfilmentStep.objects.filter(request=request, kind="erase").count()
+    assert PendingJob.objects.filter(task_name="fulfilment.tasks.change_step_task").count() <= erase_steps + resumed
 
     platform_restore(before)
     _eager(True)
@@ -247,3 +284,99 @@ def test_an_erasure_killed_in_the_middle_of_a_table_resumes_to_the_same_end_stat
     assert _outcome(reference) == killed_outcome
     assert ErasureLedgerEntry.objects.get(request_reference=reference.reference).plan == killed_ledger
     assert request.recipient_notices.count() == reference.recipient_notices.count() == 2
+
+
+def _waiting_on_a_lock(table: str) -> bool:
+    """Whether a session of the test database waits on a row lock of ``table`` (the worker, blocked)."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+            "AND query ILIKE %s",
+            [f"%{table}%"],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_worker_killed_between_a_bundles_completion_and_the_plans_bookkeeping_leaves_nothing_half_done(
+    platform, open_request, officer, worker
+):
+    request = open_request(platform.subject, ["access"])
+    fulfilment_start(request=request, actor=officer)
+    for step in FulfilmentStep.objects.filter(request=request, kind="locate"):
+        locate_step_run(step_id=step.pk)  # located and planned here; the exports are queued for the worker
+    plan = FulfilmentPlan.objects.get(request=request, kind="export")
+
+    # Another session holds the plan's row, so the worker stops inside the bundle's last transaction: the
+    # bundle is built and marked ready there, the plan's bookkeeping waits. Then the worker is killed.
+    blocker = psycopg.connect(_url("default"))
+    blocker.execute("SELECT id FROM fulfilment_fulfilmentplan WHERE id = %s FOR UPDATE", [plan.pk])
+    first = worker()
+    try:
+        wait_for(lambda: _waiting_on_a_lock("fulfilment_fulfilmentplan"), timeout=60)
+    finally:
+        kill(first)
+        blocker.rollback()
+        blocker.close()
+    wait_for(lambda: not _waiting_on_a_lock("fulfilment_fulfilmentplan"), timeout=30)
+    # Everything or nothing: the bundle's completion rolled back with the plan's bookkeeping.
+    bundle = ExportBundle.objects.get(request=request)
+    assert bundle.status == "building" and not DownloadLink.objects.filter(bundle=bundle).exists()
+    assert FulfilmentPlan.objects.get(pk=plan.pk).status == "approved"
+    assert all(step.status == "done" for step in bundle.steps.all())
+
+    second = worker()
+    resume_after_the_lease()  # "every table exported, not assembled": the assembly is queued again
+    wait_for(lambda: FulfilmentPlan.objects.get(pk=plan.pk).status == "completed", timeout=60)
+    kill(second)
+    bundle.refresh_from_db()
+    assert bundle.status == "ready" and ExportBundle.objects.filter(request=request).count() == 1
+    assert DownloadLink.objects.filter(bundle=bundle).count() == 1
+    assert request.lines.get().status == "completed"
+    assert PendingJob.objects.filter(task_name="fulfilment.tasks.bundle_assemble_task").count() == 2
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer(free_port())  # this test's own Redis, without persistence, as a default install
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_redis_restart_that_loses_the_jobs_is_recovered_by_the_stall_job(
+    platform, open_request, officer, worker, redis_server
+):
+    _eager(True)
+    request = open_request(platform.subject, ["erasure"])
+    fulfilment_start(request=request, actor=officer)
+    plan = FulfilmentPlan.objects.get(request=request, kind="erasure")
+    _eager(False)
+    account_id = int(platform.subject.account_ref)
+    with broker(redis_server.url):
+        blocker = psycopg.connect(_url("platform"))
+        blocker.execute(
+            "SELECT id FROM api_requests WHERE account_id = %s ORDER BY id LIMIT 1 FOR UPDATE", [account_id]
+        )
+        plan_approve(plan=plan, actor=officer)
+        first = worker(broker_url=redis_server.url)
+        try:
+            wait_for(lambda: (step := _step(request, "erase", "api_requests")) is not None and step.status == "running")
+            # Redis restarts without persistence: the job the worker holds (unacknowledged) is gone with it.
+            redis_server.stop()
+            redis_server.start()
+        finally:
+            kill(first)  # and the worker that held it is lost too
+            blocker.rollback()
+            blocker.close()
+        with celery_app.connection_for_write(url=redis_server.url) as connection:
+            client = connection.default_channel.client
+            assert client.llen("celery") == 0 and client.hlen("unacked") == 0  # nothing left to redeliver
+        assert FulfilmentPlan.objects.get(pk=plan.pk).status == "approved"
+
+        second = worker(broker_url=redis_server.url)
+        resume_after_the_lease()
+        wait_for(lambda: FulfilmentPlan.objects.get(pk=plan.pk).status == "completed", timeout=60)
+        kill(second)
+    assert request.lines.get().status == "completed"
+    assert ErasureLedgerEntry.objects.filter(request_reference=request.reference).count() == 1
+    assert all(step.status == "done" for step in FulfilmentStep.objects.filter(plan=plan))

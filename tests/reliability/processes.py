@@ -97,8 +97,9 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server process of this test only (never the machine's shared Redis)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *options: str) -> None:
         self.port = port
+        self.options = list(options)  # more redis-server options, e.g. "--appendonly", "yes"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -107,7 +108,11 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+                *self.options,
+            ],
             stdout=subprocess.DEVNULL,
             start_new_session=True,
         )
