@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from compliance.models import ManualTask, ManualTaskTable, MappedTable, SystemOfRecord
+
+# What to do, in the completing transaction, when a task is marked done. Compliance imports nothing of ours:
+# the fulfilment app registers the continuation of the step waiting on the task (through the outbox), so
+# marking a task done moves its step on at once instead of at the next poll.
+_ON_DONE: list[Callable[[ManualTask], None]] = []
+
+
+def manual_task_on_done(callback: Callable[[ManualTask], None]) -> None:
+    """Call ``callback(task)`` inside the transaction of every ``manual_task_complete`` (once per callback)."""
+    if callback not in _ON_DONE:
+        _ON_DONE.append(callback)
+
 
 # Operations whose result is a row count per table: the person reports each one.
 COUNTED_OPERATIONS = {
@@ -97,6 +111,8 @@ def manual_task_complete(*, task_id: int, actor, outcome: str = "") -> ManualTas
         task.subject_email = ""
         task._history_user = actor  # who, in the task's history
         task.save()
+        for callback in _ON_DONE:
+            callback(task)
     return task
 
 

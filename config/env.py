@@ -81,7 +81,17 @@ def list_from_env(variable: str, default: list[str]) -> list[str]:
 
 
 def email_from_env(variable: str, default: str) -> dict[str, Any]:
+    """Parse an email URL variable. ``filemail://`` is read as a path, not a host: django-environ takes
+    ``filemail:///srv/mail`` as the relative ``srv/mail`` and ``filemail://var/mail`` as host ``var``
+    with path ``mail``; here ``filemail:///srv/mail`` is absolute and ``filemail://var/mail`` is
+    relative to the project folder, wherever the process was started."""
     raw = env.str(variable, default=default)
+    if raw.lower().startswith("filemail://"):
+        path = raw[len("filemail://") :].split("?", 1)[0]
+        if not path.strip("/"):
+            raise ImproperlyConfigured(f"{variable} is not a valid email URL: filemail:// needs a folder")
+        folder = Path(path) if path.startswith("/") else BASE_DIR / path
+        return {"EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(folder)}
     try:
         return env.email_url_config(raw)
     except Exception as exc:

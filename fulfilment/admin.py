@@ -33,7 +33,7 @@ from fulfilment.models import (
     PlanKind,
     RecipientNotice,
 )
-from fulfilment.selectors import letter_context, manual_task_id, request_fulfilment
+from fulfilment.selectors import letter_context, manual_task_id, plan_approval_summary, request_fulfilment
 from fulfilment.services import (
     bundle_purge,
     bundle_staff_download,
@@ -159,6 +159,14 @@ class FulfilmentPlanAdmin(ReadOnlyAdmin):
     def approve_selected(self, request, queryset):
         approved = 0
         for plan in queryset:
+            if plan.kind == PlanKind.ERASURE and plan.status == FulfilmentPlan.Status.AWAITING_APPROVAL:
+                # Erasure deletes data: approved one at a time, after its confirmation page's summary.
+                self.message_user(
+                    request,
+                    f"{plan}: approve an erasure plan from its confirmation page, which shows what it deletes.",
+                    messages.WARNING,
+                )
+                continue
             try:
                 plan_approve(plan=plan, actor=request.user, http_request=request)
                 approved += 1
@@ -185,15 +193,30 @@ class FulfilmentPlanAdmin(ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def approve_view(self, request, pk: int):
-        plan = get_object_or_404(FulfilmentPlan, pk=pk)
-        if request.method != "POST" or not self.has_approve_permission(request):
+        """GET: what approving the plan will do, per system (rows deleted, masked, kept and why); POST: approve."""
+        plan = get_object_or_404(FulfilmentPlan.objects.select_related("request", "line__right"), pk=pk)
+        if not self.has_approve_permission(request):
             raise PermissionDenied
-        self._run(
+        if request.method == "POST":
+            self._run(
+                request,
+                lambda: plan_approve(plan=plan, actor=request.user, http_request=request),
+                "Plan approved; the workers start now.",
+            )
+            return HttpResponseRedirect(reverse("admin:fulfilment_fulfilmentplan_change", args=[pk]))
+        return TemplateResponse(
             request,
-            lambda: plan_approve(plan=plan, actor=request.user, http_request=request),
-            "Plan approved; the workers start now.",
+            "fulfilment/admin/plan_approve_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": plan,
+                "title": f"Approve {plan}?",
+                "summary": plan_approval_summary(plan),
+                "awaiting": plan.status == FulfilmentPlan.Status.AWAITING_APPROVAL,
+                "change_url": reverse("admin:fulfilment_fulfilmentplan_change", args=[pk]),
+            },
         )
-        return HttpResponseRedirect(reverse("admin:fulfilment_fulfilmentplan_change", args=[pk]))
 
     def change_request_view(self, request, pk: int):
         plan = get_object_or_404(FulfilmentPlan, pk=pk)

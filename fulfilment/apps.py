@@ -10,3 +10,9 @@ class FulfilmentConfig(AppConfig):
 
     name = "fulfilment"
     verbose_name = "Fulfilment (exports, erasure, notices)"
+
+    def ready(self) -> None:
+        from compliance.manual_tasks import manual_task_on_done
+        from fulfilment.services.plans import manual_task_steps_continue
+
+        manual_task_on_done(manual_task_steps_continue)

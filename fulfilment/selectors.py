@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Max, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.timesince import timesince
 
 from fulfilment.models import (
@@ -20,7 +21,9 @@ from fulfilment.models import (
     RecipientNotice,
     TableAction,
 )
+from fulfilment.wording import category_names, join_words, period_words, plural
 from requests_app.models import OPEN_STATUSES, RequestLine, RightsRequest
+from retention.models import LegalHold, RetentionRule
 
 
 @dataclass
@@ -88,23 +91,137 @@ def request_fulfilment(request: RightsRequest) -> RequestFulfilment:
     )
 
 
+def _why_kept(step: FulfilmentStep, request: RightsRequest, holds: list, rules: list) -> tuple[str, str]:
+    """Why a kept table was kept and until when, in the requester's words (the step's reason names the
+    rule or hold by its internal name; this finds them again and speaks of their purpose and period)."""
+    from fulfilment.services.plans import BACK_OFFICE_KEEP_REASON
+
+    if step.reason == BACK_OFFICE_KEEP_REASON:
+        months = request.regime.record_retention_months
+        return (
+            "it is the evidence that we handled your request as the law requires",
+            f"for {plural(months, 'month')} after we close your request",
+        )
+    for hold in holds:
+        if hold.exemption_reason() in step.reason:
+            until = (
+                f"until {date_format(timezone.localtime(hold.ends_at), 'j F Y')}"
+                if hold.ends_at
+                else "until that matter is resolved"
+            )
+            return f"we must keep it for a legal matter ({hold.get_reason_display().lower()})", until
+    table_rules = [rule for rule in rules if rule.table_id == step.table_id]
+    for rule in sorted(table_rules, key=lambda r: r.exemption_reason() not in step.reason):
+        why = rule.justification.strip().rstrip(".")
+        why = why[:1].lower() + why[1:] if why[1:2].islower() else why
+        if rule.legal_basis.slug == "legal-obligation":
+            source = f" ({rule.legal_source})" if rule.legal_source else ""
+            why = f"{why}, which the law requires us to keep{source}"
+        until = period_words(
+            rule.period, rule.period_unit, rule.period_anchor, subject_event=rule.trigger == rule.Trigger.SUBJECT_EVENT
+        )
+        return why, until
+    return "we need it to keep our records complete", "until our retention schedule removes it"
+
+
+@dataclass
+class SystemSummary:
+    """What approving an erasure plan does in one system of record."""
+
+    name: str
+    rows_deleted: int = 0
+    rows_masked: int = 0
+    rows_kept: int = 0
+    kept: list[dict] = field(default_factory=list)
+
+
+def plan_approval_summary(plan: FulfilmentPlan) -> dict:
+    """Per system, the rows an approved plan deletes, masks and keeps (with why), for the confirmation page."""
+    from compliance.models import SystemOfRecord
+
+    systems: dict[int, SystemSummary] = {}
+    names = {
+        system.pk: system
+        for system in SystemOfRecord.objects.filter(pk__in={entry["system_id"] for entry in plan.tables})
+    }
+    for entry in plan.tables:
+        system = names.get(entry["system_id"])
+        summary = systems.setdefault(
+            entry["system_id"],
+            SystemSummary(name=system.name if system else entry["system"]),
+        )
+        rows = entry.get("rows") or 0
+        if entry["action"] == TableAction.DELETE:
+            summary.rows_deleted += rows
+        elif entry["action"] == TableAction.MASK:
+            summary.rows_masked += rows
+        elif entry["action"] == TableAction.KEEP:
+            summary.rows_kept += rows
+            summary.kept.append({"table": entry["table"], "rows": rows, "reason": entry.get("reason") or ""})
+    ordered = sorted(systems.values(), key=lambda s: s.name)
+    return {
+        "systems": ordered,
+        "rows_deleted": sum(s.rows_deleted for s in ordered),
+        "rows_masked": sum(s.rows_masked for s in ordered),
+        "rows_kept": sum(s.rows_kept for s in ordered),
+    }
+
+
+def kept_whys(request: RightsRequest, steps: list[FulfilmentStep]) -> list[str]:
+    """Why these kept steps were kept, each reason once, in the requester's words."""
+    holds = list(LegalHold.objects.all())
+    rules = list(
+        RetentionRule.objects.filter(table_id__in={s.table_id for s in steps}, is_enabled=True).select_related(
+            "legal_basis"
+        )
+    )
+    whys: list[str] = []
+    for step in steps:
+        why, _until = _why_kept(step, request, holds, rules)
+        if why not in whys:
+            whys.append(why)
+    return whys
+
+
 def kept_items(request: RightsRequest) -> list[dict[str, str]]:
-    """What an erasure kept and why, as the completion and refusal letters list it (Art. 17(3)(b))."""
-    steps = (
+    """What an erasure kept, why and until when, as the completion and refusal letters list it (Art. 17(3)):
+    one item per reason, naming the categories of data and the systems (manual ones included)."""
+    steps = list(
         FulfilmentStep.objects.filter(
             request=request,
             kind=FulfilmentStep.Kind.ERASE,
             action=TableAction.KEEP,
             status=FulfilmentStep.Status.DONE,
-            rows_kept__gt=0,
         )
         .select_related("system", "table")
         .order_by("system__name", "table__table_name")
     )
-    items = []
+    if not steps:
+        return []
+    holds = list(LegalHold.objects.all())
+    rules = list(
+        RetentionRule.objects.filter(table_id__in={s.table_id for s in steps}, is_enabled=True).select_related(
+            "legal_basis"
+        )
+    )
+    grouped: dict[tuple[str, str], dict] = {}
     for step in steps:
-        description = step.table.description.split(".")[0] if step.table.description else step.table.table_name
-        items.append({"what": f"{description} ({step.rows_kept} records in {step.system.name})", "why": step.reason})
+        why, until = _why_kept(step, request, holds, rules)
+        group = grouped.setdefault((why, until), {"tables": [], "systems": []})
+        group["tables"].append(step.table_id)
+        if step.system.name not in group["systems"]:
+            group["systems"].append(step.system.name)
+    from fulfilment.services.plans import BACK_OFFICE_KEEP_REASON
+
+    items = []
+    for (why, until), group in grouped.items():
+        names = category_names(group["tables"])
+        if any(s.reason == BACK_OFFICE_KEEP_REASON and s.table_id in group["tables"] for s in steps):
+            what = "A record of your request and of how we answered it"
+        else:
+            what = ("Your " + join_words(names)) if names else "Some of your personal data"
+            what += f" (in {join_words(group['systems'])})"
+        items.append({"what": what, "why": why, "until": until})
     return items
 
 

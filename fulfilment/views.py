@@ -27,6 +27,14 @@ from fulfilment.services import (
 from fulfilment.services.common import bundle_storage, client_fingerprint
 
 
+def _same_origin_referrer(response: HttpResponse) -> HttpResponse:
+    """The token in these pages' URLs is sent as a referrer to this site only: never to another site, and
+    the page's own form posts keep their Origin (``no-referrer`` makes Chromium post ``Origin: null``, which
+    Django's CSRF check refuses)."""
+    response["Referrer-Policy"] = "same-origin"
+    return response
+
+
 def _refused(request: HttpRequest, error: DownloadRefused) -> HttpResponse:
     return TemplateResponse(request, "fulfilment/public/refused.html", {"message": error.message}, status=error.status)
 
@@ -34,6 +42,10 @@ def _refused(request: HttpRequest, error: DownloadRefused) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def download_view(request: HttpRequest, token: str) -> HttpResponse:
+    return _same_origin_referrer(_download(request, token))
+
+
+def _download(request: HttpRequest, token: str) -> HttpResponse:
     client = client_fingerprint(request.META.get("REMOTE_ADDR"))
     try:
         link = download_link_resolve(token)
@@ -89,6 +101,10 @@ def download_view(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def notice_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
+    return _same_origin_referrer(_notice_confirm(request, token))
+
+
+def _notice_confirm(request: HttpRequest, token: str) -> HttpResponse:
     notice = notice_for_token(token)
     if notice is None:
         return TemplateResponse(

@@ -215,6 +215,16 @@ class LetterForm(forms.Form):
             (value, label) for value, label in LetterTemplate.choices if can_decide or value not in DECISION_TEMPLATES
         ]
 
+    def clean(self):
+        """A letter whose required part is empty is neither previewed nor sent: the form says what is missing."""
+        from requests_app.services.communications import REQUIRED_REASON
+
+        data = super().clean()
+        template = data.get("template")
+        if template in REQUIRED_REASON and not (data.get("reason") or "").strip():
+            self.add_error("reason", REQUIRED_REASON[template])
+        return data
+
 
 class IdentityForm(forms.Form):
     identity_method = forms.ChoiceField(choices=[("", "---------"), *IdentityMethod.choices], required=False)

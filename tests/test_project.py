@@ -1,9 +1,11 @@
 """Project-wide checks: migrations in step, production settings, configuration errors."""
 
 import os
+import shutil
 import subprocess
 import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -19,12 +21,16 @@ PRODUCTION_ENV = {
 }
 
 
+def manage_env() -> dict[str, str]:
+    """This process's environment without the variables the test settings set."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "EMAIL_"))}
+
+
 def manage(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_"))}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
-        env={**clean, **(env or {})},
+        env={**manage_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -106,3 +112,58 @@ def test_production_refuses_a_cache_other_processes_cannot_share():
     assert result.returncode == 2
     assert "CACHE_URL must be a redis:// URL in production" in result.stderr
     assert manage("check", env={**PRODUCTION_ENV, "CACHE_URL": "redis://127.0.0.1:6379/15"}).returncode == 0
+
+
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative-to-project"])
+def test_filemail_urls_put_mail_in_the_folder_they_name(tmp_path, relative):
+    """``filemail:///abs/path`` is that absolute folder and ``filemail://var/...`` is under the project
+    folder (django-environ read the first as relative to the working directory and the second as a host),
+    whatever folder the process starts in."""
+    if relative:
+        name = f"var/test-mail-{tmp_path.name}"
+        folder = Path(settings.BASE_DIR) / name
+        url = f"filemail://{name}"
+    else:
+        folder = tmp_path / "var" / "mail"
+        url = f"filemail://{folder}"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    try:
+        result = subprocess.run(
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "sendtestemail", "someone@example.com"],
+            cwd=elsewhere,
+            env={**manage_env(), **PRODUCTION_ENV, "EMAIL_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        letters = list(folder.glob("*.log"))
+        assert len(letters) == 1 and "someone@example.com" in letters[0].read_text()
+        assert not any(elsewhere.rglob("*.log")), "mail landed under the working directory"
+    finally:
+        if relative:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_demo_worker_polls_the_filesystem_broker_ten_times_a_second(tmp_path):
+    """kombu's filesystem transport waited a second between polls when its queue was empty: the demo's
+    worker started 2 jobs a second. The demo's settings make a consumer poll every 0.1 s."""
+    script = (
+        "import django; django.setup()\n"
+        "from config.celery_app import app\n"
+        "with app.connection_for_read() as conn:\n"
+        "    print(type(conn.transport).__module__, conn.transport.polling_interval)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env={**manage_env(), "DJANGO_SETTINGS_MODULE": "config.settings.local", "CELERY_BROKER_URL": "filesystem://"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    module, interval = result.stdout.split()
+    assert module == "kombu.transport.filesystem"
+    assert float(interval) <= 0.1

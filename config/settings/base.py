@@ -215,11 +215,14 @@ if STORAGES["private"]["BACKEND"] == "django.core.files.storage.FileSystemStorag
 # ------------------------------------------------------------------------------
 # Email
 # ------------------------------------------------------------------------------
-vars().update(email_from_env("EMAIL_URL", f"filemail://{VAR_DIR / 'mail'}"))
+vars().update(email_from_env("EMAIL_URL", "filemail://var/mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Studio privacy <studio@pahlavan.co.uk>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The policy's contact address (§9): where rights requests arrive.
 PRIVACY_CONTACT_EMAIL = env.str("PRIVACY_CONTACT_EMAIL", default="studio@pahlavan.co.uk")
+# Who the requester deals with: the controller's name as people know it, and how letters are signed.
+CONTROLLER_NAME = env.str("CONTROLLER_NAME", default="Studio")
+PRIVACY_TEAM_SIGNATURE = env.str("PRIVACY_TEAM_SIGNATURE", default=f"The {CONTROLLER_NAME} privacy team")
 
 # ------------------------------------------------------------------------------
 # Law (REGULATIONS.md §1, §1a)
@@ -247,6 +250,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_processed_dir),
         "control_folder": str(_control_dir),
         "store_processed": False,
+        # kombu polls the folder once a second by default, so the demo's worker started 2 jobs a second
+        # (and a letter waited up to a second); a tenth of a second costs an idle worker a few stat calls.
+        "polling_interval": 0.1,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int_from_env("CELERY_VISIBILITY_TIMEOUT", 3600)}

@@ -474,7 +474,8 @@ def _email_link(link_id: int) -> None:
         "request": request,
         "link": link,
         "url": download_url(link),
-        "site_name": settings.SITE_NAME,
+        "controller": settings.CONTROLLER_NAME,
+        "privacy_team": settings.PRIVACY_TEAM_SIGNATURE,
         "contact_email": settings.PRIVACY_CONTACT_EMAIL,
     }
     subject = render_to_string("fulfilment/emails/bundle_ready_subject.txt", context)
@@ -625,7 +626,8 @@ def download_code_deliver(*, link_id: int) -> bool:
             "request": request,
             "code": code,
             "minutes": settings.EXPORT_LINK_CODE_MINUTES,
-            "site_name": settings.SITE_NAME,
+            "privacy_team": settings.PRIVACY_TEAM_SIGNATURE,
+            "contact_email": settings.PRIVACY_CONTACT_EMAIL,
         }
         subject = " ".join(render_to_string("fulfilment/emails/download_code_subject.txt", context).split())
         body = render_to_string("fulfilment/emails/download_code.txt", context)

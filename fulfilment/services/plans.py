@@ -519,7 +519,7 @@ def bundle_progress(*, bundle_id: int) -> None:
             step_enqueue(first_per_system[system_id])
 
 
-def _kept_reason(steps: list[FulfilmentStep]) -> tuple[list[str], bool]:
+def _kept_reason(steps: list[FulfilmentStep]) -> tuple[list[FulfilmentStep], bool]:
     """What the erasure kept that falls short of the request: the back office's own record of handling
     the request is accountability, not data kept from the subject, so it does not make the line partial
     (the letter still lists it)."""
@@ -528,32 +528,48 @@ def _kept_reason(steps: list[FulfilmentStep]) -> tuple[list[str], bool]:
         if step.reason == BACK_OFFICE_KEEP_REASON:
             continue
         if step.action == TableAction.KEEP and step.status == FulfilmentStep.Status.DONE and step.rows_kept:
-            kept.append(f"{step.table.table_name} ({step.rows_kept} rows): {step.reason}")
+            kept.append(step)
             statutory = statutory or step.reason.startswith(("Retention rule", "Legal hold"))
     return kept, statutory
 
 
 def _line_outcome(plan: FulfilmentPlan, steps: list[FulfilmentStep]) -> tuple[str, str, str]:
-    waived = [f"{step} waived: {step.waived_reason}" for step in steps if step.status == FulfilmentStep.Status.WAIVED]
+    """The line's outcome and its reason, written for the requester who reads it in the answer letter:
+    the categories of their data and what was done with them, never tables or row counts."""
+    from fulfilment.wording import join_words, your_data
+
+    waived = [step for step in steps if step.status == FulfilmentStep.Status.WAIVED]
     kept, statutory = _kept_reason(steps) if plan.kind == PlanKind.ERASURE else ([], False)
     done = [step for step in steps if step.status == FulfilmentStep.Status.DONE]
     if plan.kind == PlanKind.EXPORT:
-        summary = f"Export bundle with {sum(s.rows_exported for s in done)} rows from {len(done)} tables."
+        located = LocatedTable.objects.filter(request_id=plan.request_id, rows__gt=0).values_list("table_id", flat=True)
+        summary = f"We prepared a copy of {your_data(located)}, ready for you to download."
     elif plan.kind == PlanKind.ERASURE:
+        changed = [s.table_id for s in done if s.action in {TableAction.DELETE, TableAction.MASK}]
         summary = (
-            f"Erased {sum(s.rows_deleted for s in done)} rows and masked {sum(s.rows_masked for s in done)} "
-            f"rows across {len({s.system_id for s in done})} systems."
+            f"We erased {your_data(changed)} from our systems."
+            if changed
+            else "We found nothing of yours that we could erase."
         )
     elif plan.kind == PlanKind.RESTRICTION:
-        summary = f"Processing restricted in {len(done)} systems."
+        summary = (
+            "We stopped using your data: we keep it, and use it again only if you ask us to lift the "
+            "restriction or the law allows it."
+        )
     else:
-        summary = f"Rectification carried out in {len(done)} systems."
+        summary = "We corrected your data as you asked, wherever we hold it."
     if not waived and not kept:
         return Outcome.FULFILLED, summary, ""
     parts = [summary]
     if kept:
-        parts.append("Kept: " + "; ".join(kept) + ".")
-    parts.extend(waived)
+        from fulfilment.selectors import kept_whys
+
+        whys = join_words(kept_whys(plan.request, kept))
+        parts.append(f"We kept {your_data([s.table_id for s in kept])} because {whys}.")
+    if waived:
+        names = join_words(sorted({s.system.name for s in waived}))
+        reasons = "; ".join(sorted({s.waived_reason.strip().rstrip(".") for s in waived if s.waived_reason.strip()}))
+        parts.append(f"We could not complete this in {names}" + (f": {reasons}." if reasons else "."))
     ground = RefusalGround.LEGAL_OBLIGATION if statutory else RefusalGround.OTHER_EXEMPTION
     return Outcome.PARTIALLY_FULFILLED, " ".join(parts)[:4000], ground
 
@@ -676,6 +692,21 @@ def _after_staff_change(step: FulfilmentStep) -> None:
     elif step.plan_id:
         plan_id = step.plan_id
         transaction.on_commit(lambda: plan_continue(plan_id=plan_id))
+
+
+def manual_task_steps_continue(task) -> int:
+    """Queue again, in the caller's transaction, the steps waiting on ``task`` (a manual task just marked
+    done), so they move on at once rather than at the next poll. Returns how many jobs it queued."""
+    queued = set()
+    waiting = FulfilmentStep.objects.filter(
+        status=FulfilmentStep.Status.WAITING, external_reference=f"manual task {task.pk}"
+    ).order_by("pk")
+    for step in waiting:
+        key = (step.bundle_id, step.system_id) if step.kind == FulfilmentStep.Kind.EXPORT else step.pk
+        if key not in queued:
+            queued.add(key)
+            step_enqueue(step)
+    return len(queued)
 
 
 def waiting_steps_poll() -> int:

@@ -26,6 +26,7 @@ from requests_app.models import (
     EventType,
     LetterTemplate,
     Outcome,
+    RefusalGround,
     RequestLine,
     RightsRequest,
 )
@@ -56,9 +57,40 @@ DECISION_TEMPLATES = {
 }
 
 
+# The part of a letter only the sender can write: the letter cannot go (or be previewed) without it.
+REQUIRED_REASON = {
+    LetterTemplate.EXTENSION_NOTICE: "Give the reason for the extension: the letter tells the requester why.",
+    LetterTemplate.CLARIFICATION_REQUEST: "Write the question to ask: the letter has nothing to ask without it.",
+}
+# A refusal ground as the requester reads it (the reason that follows says the rest).
+GROUND_WORDS = {
+    RefusalGround.MANIFESTLY_UNFOUNDED: "we consider this part of the request manifestly unfounded",
+    RefusalGround.EXCESSIVE: "we consider this part of the request excessive",
+    RefusalGround.IDENTITY_NOT_VERIFIED: "we could not confirm your identity",
+    RefusalGround.LEGAL_OBLIGATION: "the law requires us to keep some of this data",
+    RefusalGround.OTHER_EXEMPTION: "",
+}
+
+
 def _check_template(template: str) -> None:
     if template not in LetterTemplate.values:
         raise ValidationError({"template": [f"Unknown letter {template!r}."]})
+
+
+def communication_check_required(*, template: str, reason: str) -> None:
+    """Refuse a letter whose required part (an extension's reason, a clarification's question) is empty."""
+    if template in REQUIRED_REASON and not (reason or "").strip():
+        raise ValidationError({"reason": [REQUIRED_REASON[template]]})
+
+
+def _same_text(a: str, b: str) -> bool:
+    """Equal as the requester reads them: browsers send a textarea's lines with CRLF, and trailing spaces
+    on a line are invisible."""
+
+    def norm(text: str) -> str:
+        return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n"))
+
+    return norm(a) == norm(b)
 
 
 def communication_render(
@@ -77,6 +109,8 @@ def communication_render(
     _check_template(template)
     deadlines = deadlines or rights_request_deadlines(request=request)
     lines = list(request.lines.select_related("right").order_by("right__display_order"))
+    for line in lines:
+        line.ground_words = GROUND_WORDS.get(line.refusal_ground, "")
     regime = request.regime
     regimes = request_governing_regimes(request)
     shortfall_lines = [line for line in lines if line.outcome and line.outcome != Outcome.FULFILLED]
@@ -95,7 +129,8 @@ def communication_render(
         "due_date": deadlines.due_date,
         "general_due": deadlines.general_due,
         "acknowledge_by": deadlines.acknowledge_by,
-        "site_name": settings.SITE_NAME,
+        "controller": settings.CONTROLLER_NAME,
+        "privacy_team": settings.PRIVACY_TEAM_SIGNATURE,
         "contact_email": settings.PRIVACY_CONTACT_EMAIL,
         "authority": regime.supervisory_authority,
         "authority_url": regime.supervisory_authority_url,
@@ -150,6 +185,7 @@ def communication_preview(
 ) -> tuple[str, str]:
     """The letter as it would be sent now, with the dates the event it records would give."""
     _check_template(template)
+    communication_check_required(template=template, reason=reason)
     event_type = TEMPLATE_EVENT[template]
     extra = [LedgerEntry(event_type, timezone.localdate())]
     deadlines = rights_request_deadlines(request=request, extra=extra)
@@ -194,6 +230,7 @@ def communication_send(
     add communications can send.
     """
     _check_template(template)
+    communication_check_required(template=template, reason=reason)
     if template in DECISION_TEMPLATES:
         _require(actor, DECIDE_PERMISSION, "Only compliance officers can send this letter.")
     _require(actor, "requests_app.add_communication", "You cannot send letters.")
@@ -210,11 +247,11 @@ def communication_send(
         request=request, template=template, context={"reason": reason, **(context or {})}
     )
     edited = False
-    if body_override is not None and body_override.strip():
-        edited = body_override.strip() != body.strip()
-        body = body_override.strip() + "\n"
-    if subject_override is not None and subject_override.strip():
-        edited = edited or subject_override.strip() != subject
+    if body_override is not None and body_override.strip() and not _same_text(body_override, body):
+        edited = True
+        body = body_override.replace("\r\n", "\n").strip() + "\n"
+    if subject_override is not None and subject_override.strip() and " ".join(subject_override.split()) != subject:
+        edited = True
         subject = subject_override.strip()
     communication = Communication(
         request=request,

@@ -1,11 +1,18 @@
-"""What people do, in a real browser: a support agent logs a request; a compliance officer verifies the
-requester, starts fulfilment, approves the erasure plan, sees the run finish and sends the answer letter;
-a customer reads the public subprocessor list and subscribes to its change notices."""
+"""What people do, in a real browser, one journey per person: a support agent logs a request that came
+by email and acknowledges it; a compliance officer verifies the requester, starts fulfilment, completes a
+manual task, approves the erasure plan through its summary and sends the answer letter; the requester
+downloads their data from the emailed link (by email address, then by one-time code); an auditor reads
+the request and its history and cannot change either; a customer reads the public subprocessor list and
+subscribes to its change notices. Emails are read from the mail folder, as a person would find them."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from email import message_from_string
+from email import policy as email_policy
+from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -42,20 +49,137 @@ def log_in(page, user, shots, who: str) -> None:
     assert page.url.endswith("/admin/")
 
 
-def test_an_agent_logs_a_request_and_an_officer_verifies_erases_and_answers(
+# ------------------------------------------------------------------------------
+# Helpers shared by the journeys
+# ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mail_folder(settings, tmp_path):
+    """Outgoing email as the demo writes it (README: files under var/mail/), here into a folder of this test."""
+    folder = tmp_path / "mail"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(folder)
+    return folder
+
+
+def delivered(folder: Path, to: str) -> list[EmailMessage]:
+    """The messages the file backend wrote to ``folder`` for ``to``, oldest first."""
+    messages = []
+    for path in sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime_ns):
+        for chunk in path.read_text().split("\n" + "-" * 79 + "\n"):
+            if chunk.strip():
+                message = message_from_string(chunk.strip(), policy=email_policy.default)
+                if to in (message["To"] or ""):
+                    messages.append(message)
+    return messages
+
+
+def body_of(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def local_path(url: str) -> str:
+    """The path of an absolute link from an email, to open on the live server."""
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
+def complete_open_manual_tasks(page, shots, who: str) -> int:
+    """Open each open manual task from the list, give its row counts and mark it done."""
+    done = 0
+    while True:
+        page.goto("/admin/compliance/manualtask/?status__exact=open")
+        links = page.locator("#result_list tbody tr th a")
+        if links.count() == 0:
+            return done
+        links.first.click()
+        page.wait_for_selector("#id_mark_done")
+        for field in page.locator("input[name$='-rows']").all():
+            field.fill("2")
+        page.check("#id_mark_done")
+        shots(page, f"{who} marks a manual task done")
+        page.click("input[name=_save]")
+        page.wait_for_selector("ul.messagelist")
+        assert "is done" in page.inner_text("ul.messagelist"), page.inner_text("ul.messagelist")
+        done += 1
+
+
+@pytest.fixture
+def finance_drive(platform, officer):  # noqa: F811
+    """A system of record the back office cannot reach: a shared drive a person searches by hand."""
+    from compliance.models import DataCategory, MappedColumn, MappedTable, SystemOfRecord
+
+    system = SystemOfRecord.objects.create(
+        name="Finance drive",
+        slug="finance-drive",
+        owner="Finance",
+        kind="manual",
+        manual_assignee=officer,
+        manual_instructions="Search the Customers folder by email address.",
+    )
+    table = MappedTable.objects.create(
+        system=system, table_name="refund-letters", subject_column="email", subject_key="email"
+    )
+    MappedColumn.objects.create(
+        table=table,
+        name="email",
+        data_category=DataCategory.objects.get(slug="account-identity"),
+        treatment="delete_row",
+    )
+    return system
+
+
+def logged_request(platform, agent, **extra):  # noqa: F811
+    """The access + erasure request the agent logged (see the agent's journey), through the services."""
+    from requests_app.services import rights_request_open
+
+    subject = platform.subject
+    return rights_request_open(
+        requester_name=REQUESTER,
+        requester_email=subject.email,
+        account_ref=subject.account_ref or "",
+        regime="uk_gdpr",
+        rights=["access", "erasure"],
+        channel="email",
+        description="Email to the privacy address: please send my data, then delete my account.",
+        actor=agent,
+        **extra,
+    )
+
+
+def answered_request(platform, agent, officer):  # noqa: F811
+    """The request after the officer's journey, through the services: verified, fulfilled, answered."""
+    from fulfilment.selectors import letter_context
+    from fulfilment.services import fulfilment_start, plan_approve
+    from requests_app.services import communication_send, rights_request_identity_record
+
+    request = logged_request(platform, agent)
+    rights_request_identity_record(request=request, method="email_match", outcome="verified", actor=officer)
+    request.refresh_from_db()
+    fulfilment_start(request=request, actor=officer)
+    plan_approve(plan=FulfilmentPlan.objects.get(request=request, kind="erasure"), actor=officer)
+    request.refresh_from_db()
+    communication_send(request=request, template="partial_or_refusal", actor=officer, context=letter_context(request))
+    request.refresh_from_db()
+    return request
+
+
+# ------------------------------------------------------------------------------
+# The journeys
+# ------------------------------------------------------------------------------
+
+
+def test_support_agent_logs_a_request_that_came_by_email_and_sends_the_acknowledgement(
     new_page,
     shots,
     protections_on,
     jobs_run_eagerly,
+    mail_folder,
     adequacy_list,
     platform,  # noqa: F811
-    vendors,  # noqa: F811
     agent,
-    officer,
 ):
     subject = platform.subject
-
-    # The support agent logs the request that came by email.
     page = new_page()
     log_in(page, agent, shots, "agent")
     page.click("text=Rights requests")
@@ -77,7 +201,44 @@ def test_an_agent_logs_a_request_and_an_officer_verifies_erases_and_answers(
     assert request.reference in page.content()
     shots(page, "agent sees the request in the list")
 
-    # The compliance officer takes it from there.
+    page.click(f"#result_list a:text('{request.reference}')")
+    page.wait_for_selector("text=Send a letter")
+    shots(page, "agent opens the request")
+    page.click("text=Send a letter")
+    page.select_option("select[name=template]", "acknowledgement")
+    page.click("input[name=_preview]")
+    page.wait_for_selector("input[name=_send]")
+    body = page.input_value("textarea[name=body]")
+    assert f"Dear {REQUESTER}" in body and request.reference in body
+    shots(page, "agent previews the acknowledgement")
+    page.click("input[name=_send]")
+    assert "Letter stored and queued for sending." in page.inner_text("ul.messagelist")
+    shots(page, "acknowledgement sent")
+    letter = Communication.objects.get(request=request, template="acknowledgement")
+    assert letter.delivered_at is not None and letter.edited is False
+    request.refresh_from_db()
+    assert request.acknowledged_at is not None
+    [message] = delivered(mail_folder, subject.email.lower())
+    assert message["Subject"] == letter.subject and "The Studio privacy team" in body_of(message)
+
+
+def test_compliance_officer_verifies_fulfils_approves_completes_a_manual_task_and_answers(
+    new_page,
+    shots,
+    protections_on,
+    jobs_run_eagerly,
+    mail_folder,
+    adequacy_list,
+    platform,  # noqa: F811
+    vendors,  # noqa: F811
+    finance_drive,
+    agent,
+    officer,
+):
+    from compliance.models import ManualTask
+    from jobs.models import PendingJob
+
+    request = logged_request(platform, agent)
     page = new_page()
     log_in(page, officer, shots, "officer")
     page.goto("/admin/requests_app/rightsrequest/")
@@ -94,18 +255,46 @@ def test_an_agent_logs_a_request_and_an_officer_verifies_erases_and_answers(
     page.click("button:has-text('Start fulfilment')")
     page.wait_for_selector("ul.messagelist")
     shots(page, "officer started fulfilment")
+    # The shared drive is searched by a person: its locate step waits on a manual task, and nothing is planned.
+    locate = FulfilmentStep.objects.get(request=request, kind="locate", system=finance_drive)
+    assert locate.status == "waiting" and locate.external_reference.startswith("manual task ")
+    assert not FulfilmentPlan.objects.filter(request=request).exists()
+
+    # Marking the task done moves the step on at once: located, and the lines planned.
+    task = ManualTask.objects.get(pk=int(locate.external_reference.split()[-1]))
+    page.goto(f"/admin/compliance/manualtask/{task.pk}/change/")
+    page.fill("input[name='tables-0-rows']", "2")
+    page.check("#id_mark_done")
+    shots(page, "officer marks the search of the shared drive done")
+    page.click("input[name=_save]")
+    assert "is done" in page.inner_text("ul.messagelist")
+    locate.refresh_from_db()
+    assert locate.status == "done" and locate.rows_located == 2
+    page.goto(f"/admin/requests_app/rightsrequest/{request.pk}/change/")
+    fulfilment = page.inner_text("fieldset:has(h2:text('Fulfilment'))")
+    shots(page, "the step moved on at once and the plans are ready")
+    assert "Finance drive" in fulfilment and "Waiting" not in fulfilment.split("Plans")[0]
     erasure = FulfilmentPlan.objects.get(request=request, kind="erasure")
     assert erasure.status == FulfilmentPlan.Status.AWAITING_APPROVAL
-    assert "Awaiting approval" in page.inner_text("fieldset:has(h2:text('Fulfilment'))")
+    assert "Awaiting approval" in fulfilment
 
+    # Approval goes through the summary of what the plan deletes, masks and keeps.
     page.click(f"fieldset a[href$='/fulfilment/fulfilmentplan/{erasure.pk}/change/']")
-    page.wait_for_selector("button:has-text('Approve this plan')")
-    shots(page, "officer reviews the erasure plan")
-    page.click("button:has-text('Approve this plan')")
+    page.click("#approve-plan")
+    page.wait_for_selector("#plan-summary")
+    summary = page.inner_text("#plan-summary")
+    assert "Finance drive" in summary and "Studio platform" in summary
+    assert "VAT Notice 700/21" in page.inner_text("#plan-kept")
+    shots(page, "officer reads what the erasure will delete mask and keep")
+    erasure.refresh_from_db()
+    assert erasure.status == FulfilmentPlan.Status.AWAITING_APPROVAL
+    page.click("input[name=approve]")
     page.wait_for_selector("ul.messagelist")
+    assert "Plan approved" in page.inner_text("ul.messagelist")
     shots(page, "plan approved")
 
-    # The run has finished: every step done, both lines completed, the bundle ready.
+    # The shared drive's export and erasure are tasks for a person too.
+    assert complete_open_manual_tasks(page, shots, "officer") >= 2
     page.goto(f"/admin/requests_app/rightsrequest/{request.pk}/change/")
     fulfilment = page.inner_text("fieldset:has(h2:text('Fulfilment'))")
     shots(page, "officer sees the run finished")
@@ -117,21 +306,154 @@ def test_an_agent_logs_a_request_and_an_officer_verifies_erases_and_answers(
     assert "Completed" in fulfilment and "Failed" not in fulfilment and "Running" not in fulfilment
     assert not request.lines.exclude(status="completed").exists()
 
-    # The answer: the letter says what was erased and what the VAT rule kept.
+    # The answer: what was erased and what the VAT rule kept, in the requester's words, with the link.
     page.click("text=Send a letter")
-    answer = "completion" if not request.lines.exclude(outcome="fulfilled").exists() else "partial_or_refusal"
-    page.select_option("select[name=template]", answer)
+    page.select_option("select[name=template]", "partial_or_refusal")
     page.click("input[name=_preview]")
     page.wait_for_selector("input[name=_send]")
     body = page.input_value("textarea[name=body]")
-    assert REQUESTER in body
+    assert f"Dear {REQUESTER}" in body and "/data-export/" in body
+    assert "We erased your account and identity data" in body and "rows" not in body
+    assert "Your billing and transaction data (in Studio platform): invoices are VAT records" in body
     shots(page, "officer previews the answer letter")
     page.click("input[name=_send]")
     assert "Letter stored and queued for sending." in page.inner_text("ul.messagelist")
     shots(page, "answer letter sent")
-    letter = Communication.objects.get(request=request, template=answer)
-    assert letter.delivered_at is not None
-    assert [m.to for m in mail.outbox if m.subject == letter.subject] == [[subject.email.lower()]]
+    letter = Communication.objects.get(request=request, template="partial_or_refusal")
+    assert letter.delivered_at is not None and letter.edited is False
+    answers = [m for m in delivered(mail_folder, platform.subject.email.lower()) if m["Subject"] == letter.subject]
+    assert len(answers) == 1
+
+    # The outbox: one job per step, plus one more for each step a manual task held (run again once the task
+    # is done), per letter, per Art. 19 notice and the bundle's assembly; not one per step per finished step.
+    jobs = PendingJob.objects.all()
+    reruns = ManualTask.objects.filter(status=ManualTask.Status.DONE).count()
+    bound = steps.count() + reruns + request.communications.count() + request.recipient_notices.count() + 1
+    by_task = sorted(jobs.values_list("task_name", flat=True))
+    assert jobs.count() <= bound, f"{jobs.count()} jobs for {steps.count()} steps: {by_task}"
+
+
+def test_requester_opens_the_emailed_link_types_their_email_and_downloads_then_uses_a_code_link(
+    new_page,
+    shots,
+    jobs_run_eagerly,
+    mail_folder,
+    adequacy_list,
+    platform,  # noqa: F811
+    agent,
+    officer,
+):
+    from fulfilment.models import DownloadLink
+    from fulfilment.services import download_link_create
+
+    request = answered_request(platform, agent, officer)
+    email = platform.subject.email.lower()
+    ready = [m for m in delivered(mail_folder, email) if "ready" in m["Subject"].lower()]
+    assert len(ready) == 1
+    link = re.search(r"https?://\S+/data-export/\S+/", body_of(ready[0])).group(0)
+
+    page = new_page()
+    page.goto(local_path(link))
+    shots(page, "requester opens the link from the email")
+    assert request.reference in page.inner_text("main")
+    page.fill("#id_email", "someone.else@example.com")
+    page.click("button[name=download]")
+    page.wait_for_selector(".refusal")
+    shots(page, "a wrong address is refused")
+    page.fill("#id_email", platform.subject.email.upper())
+    with page.expect_download() as download:
+        page.click("button[name=download]")
+    shots(page, "requester downloaded the ZIP")
+    _check_bundle(download.value, request)
+
+    # The code variant: the officer sends a link that asks for a one-time code.
+    bundle = ExportBundle.objects.get(request=request)
+    download_link_create(bundle=bundle, actor=officer, method=DownloadLink.Method.CODE)
+    messages = [m for m in delivered(mail_folder, email) if "ready" in m["Subject"].lower()]
+    assert len(messages) == 2 and "one-time code" in body_of(messages[-1])
+    code_link = re.search(r"https?://\S+/data-export/\S+/", body_of(messages[-1])).group(0)
+    assert code_link != link
+    page = new_page()
+    page.goto(local_path(code_link))
+    shots(page, "requester opens the code link")
+    page.click("button[name=send_code]")
+    page.wait_for_selector(".notice")
+    shots(page, "a code was emailed")
+    [code_email] = [m for m in delivered(mail_folder, email) if "code" in m["Subject"].lower()]
+    code = re.search(r"\b(\d{8})\b", body_of(code_email)).group(1)
+    page.fill("#id_code", code)
+    with page.expect_download() as download:
+        page.click("button[name=download]")
+    shots(page, "requester downloaded the ZIP with the code")
+    _check_bundle(download.value, request)
+
+
+def _check_bundle(download, request) -> None:
+    import hashlib
+    import json
+    import zipfile
+
+    assert download.suggested_filename == f"{request.reference}-your-data.zip"
+    with zipfile.ZipFile(download.path()) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+        assert manifest["request"] == request.reference and manifest["rows_total"] > 0
+        assert manifest["files"] and "index.html" in bundle.namelist()
+        for entry in manifest["files"]:
+            assert hashlib.sha256(bundle.read(entry["name"])).hexdigest() == entry["sha256"], entry["name"]
+
+
+def test_auditor_reads_the_request_and_its_history_and_cannot_change_either(
+    new_page,
+    shots,
+    protections_on,
+    jobs_run_eagerly,
+    mail_folder,
+    adequacy_list,
+    platform,  # noqa: F811
+    agent,
+    officer,
+    auditor,  # noqa: F811
+):
+    request = answered_request(platform, agent, officer)
+    page = new_page()
+    log_in(page, auditor, shots, "auditor")
+    page.goto("/admin/requests_app/rightsrequest/")
+    page.click(f"text={request.reference}")
+    page.wait_for_selector("#content-main")
+    shots(page, "auditor reads the request")
+    content = page.inner_text("#content-main")
+    assert request.reference in content and REQUESTER in page.content()
+    assert page.locator("input[name=_save]").count() == 0
+    tools = page.inner_text(".object-tools").lower()
+    assert "history" in tools
+    for button in ("send a letter", "start fulfilment", "identity verification", "close", "record an event", "note"):
+        assert button not in tools, tools
+
+    page.goto(f"/admin/requests_app/rightsrequest/{request.pk}/history/")
+    shots(page, "auditor reads the history")
+    history = page.inner_text("#content-main")
+    assert agent.get_username() in history and officer.get_username() in history
+
+    # Trying anyway, with the session's own CSRF token: the server refuses and nothing changes.
+    token = next(c["value"] for c in page.context.cookies() if c["name"].endswith("csrftoken"))
+    before = (request.status, request.requester_name, request.communications.count())
+    response = page.request.post(
+        f"/admin/requests_app/rightsrequest/{request.pk}/change/",
+        form={"requester_name": "Changed", "_save": "Save"},
+        headers={"X-CSRFToken": token, "Referer": page.url},
+    )
+    assert response.status == 403
+    response = page.request.post(
+        f"/admin/requests_app/rightsrequest/{request.pk}/letter/",
+        form={"template": "acknowledgement", "_send": "1"},
+        headers={"X-CSRFToken": token, "Referer": page.url},
+    )
+    assert response.status == 403
+    letter_page = page.goto(f"/admin/requests_app/rightsrequest/{request.pk}/letter/")
+    assert letter_page.status == 403
+    shots(page, "auditor is refused the letter form")
+    request.refresh_from_db()
+    assert (request.status, request.requester_name, request.communications.count()) == before
 
 
 def test_a_customer_reads_the_public_subprocessor_list_and_subscribes(

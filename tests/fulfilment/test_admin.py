@@ -85,6 +85,54 @@ def test_an_officer_approves_the_plan_with_its_button_and_an_auditor_cannot(
     assert b"Approve this plan" not in client.get(_change(plan)).content
 
 
+def test_approving_an_erasure_plan_goes_through_a_summary_of_what_it_deletes_masks_and_keeps(
+    client, planned, officer, agent, auditor, django_capture_on_commit_callbacks
+):
+    from django.utils.html import escape
+
+    plan = FulfilmentPlan.objects.get(request=planned, kind="erasure")
+    confirm = reverse("admin:fulfilment_fulfilmentplan_approve", args=[plan.pk])
+    for other in (agent, auditor):
+        client.force_login(other)
+        assert client.get(confirm).status_code == 403
+        assert client.post(confirm).status_code == 403
+    plan.refresh_from_db()
+    assert plan.status == "awaiting_approval"
+
+    client.force_login(officer)
+    assert confirm in client.get(_change(plan)).content.decode()  # the plan page links to the summary
+    page = client.get(confirm)
+    html = page.content.decode()
+    assert page.status_code == 200
+    deleted = sum(e["rows"] for e in plan.tables if e["action"] == "delete")
+    masked = sum(e["rows"] for e in plan.tables if e["action"] == "mask")
+    kept = sum(e["rows"] for e in plan.tables if e["action"] == "keep")
+    assert deleted and masked and kept
+    row = f"<td>{deleted}</td><td>{masked}</td><td>{kept}</td>"
+    assert row in html  # one system here: its row is the plan's totals
+    assert "Studio platform" in html and "invoices" in html and escape("VAT Notice 700/21") in html
+    assert "Approve and start the erasure" in html and "cannot be brought back" in html
+    plan.refresh_from_db()
+    assert plan.status == "awaiting_approval"  # reading the summary approves nothing
+
+    # The bulk action does not skip the summary for an erasure plan.
+    response = client.post(
+        reverse("admin:fulfilment_fulfilmentplan_changelist"),
+        {"action": "approve_selected", "_selected_action": [plan.pk]},
+        follow=True,
+    )
+    assert "approve an erasure plan from its confirmation page" in response.content.decode()
+    plan.refresh_from_db()
+    assert plan.status == "awaiting_approval"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(confirm, {"approve": "Approve and start the erasure"}, follow=True)
+    assert "Plan approved" in response.content.decode()
+    plan.refresh_from_db()
+    assert plan.status == "completed" and plan.approved_by == officer
+    assert "there is nothing to approve" in client.get(confirm).content.decode()
+
+
 def test_a_failed_step_can_be_waived_with_a_reason_from_its_page(
     client, planned, officer, django_capture_on_commit_callbacks
 ):

@@ -174,10 +174,27 @@ def test_the_beat_job_purges_expired_bundles_and_their_links_stop_working(client
     assert client.get(_url(link)).status_code == 410
 
 
-def test_the_download_page_never_caches_and_sends_no_referrer(client, bundle):
+def test_the_download_page_never_caches_and_sends_its_token_to_no_other_site(client, bundle):
     response = client.get(_url(bundle.links.get()))
     assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
-    assert b'name="referrer" content="no-referrer"' in response.content
+    assert response["Referrer-Policy"] == "same-origin"
+    assert b'name="referrer" content="same-origin"' in response.content
+    assert b"no-referrer" not in response.content  # Chromium then posts the form with Origin: null
+
+
+def test_the_download_form_posted_from_its_own_page_passes_the_csrf_check(bundle):
+    """What Chromium sends with ``same-origin``: the page's own origin; ``no-referrer`` sent ``null``."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    url = _url(bundle.links.get())
+    browser.get(url)
+    token = browser.cookies["csrftoken"].value
+    answer = {"email": bundle.request.requester_email, "csrfmiddlewaretoken": token}
+    refused = browser.post(url, answer, HTTP_ORIGIN="null")
+    assert refused.status_code == 403
+    response = browser.post(url, answer, HTTP_ORIGIN="http://testserver")
+    assert response.status_code == 200 and response["Content-Disposition"].startswith("attachment;")
 
 
 def test_the_purge_job_removes_what_killed_workers_left_in_the_build_folder(tmp_path, settings):

@@ -88,7 +88,8 @@ def test_erasure_waits_for_approval_then_masks_deletes_and_keeps_invoices(
     assert platform_rows("api_requests", where="WHERE account_id <> %s", params=[account_id]) == other_before
     line = request.lines.get()
     assert line.outcome == "partially_fulfilled"
-    assert "invoices" in line.outcome_reason and "VAT" in line.outcome_reason
+    assert "We kept your billing and transaction data because invoices are VAT records" in line.outcome_reason
+    assert "VAT Notice 700/21" in line.outcome_reason and "rows" not in line.outcome_reason
     notices = {n.subprocessor.slug for n in request.recipient_notices.all()}
     assert notices == {"inferco", "helpdesk"}
 

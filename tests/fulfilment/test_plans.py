@@ -276,8 +276,10 @@ def test_letters_list_what_erasure_kept_and_link_the_bundle(
     with django_capture_on_commit_callbacks(execute=True):
         plan_approve(plan=FulfilmentPlan.objects.get(request=request, kind="erasure"), actor=officer)
     kept = kept_items(request)
-    assert [item["why"] for item in kept if "invoices" in item["what"].lower() or "Invoices" in item["what"]]
-    assert any("VAT Notice 700/21" in item["why"] for item in kept)
+    assert any(
+        item["what"] == "Your billing and transaction data (in Studio platform)" and "VAT Notice 700/21" in item["why"]
+        for item in kept
+    )
     context = letter_context(request)
     assert context["download_url"].startswith("http") and "/data-export/" in context["download_url"]
 
@@ -397,6 +399,56 @@ def test_the_back_office_record_of_the_request_is_kept_without_making_the_erasur
     request.refresh_from_db()
     assert request.requester_email == email  # the back office's own record is untouched
     assert platform_values("SELECT requester_email FROM support_tickets WHERE requester_email = %s", [email]) == []
-    assert [item["why"] for item in kept_items(request)] == [
-        "Records of how rights requests were handled are kept as evidence under the retention schedule"
+    assert kept_items(request) == [
+        {
+            "what": "A record of your request and of how we answered it",
+            "why": "it is the evidence that we handled your request as the law requires",
+            "until": f"for {request.regime.record_retention_months} months after we close your request",
+        }
     ]
+
+
+def test_marking_a_manual_task_done_in_the_admin_moves_its_step_on_at_once(
+    client, platform, open_request, officer, django_capture_on_commit_callbacks
+):
+    """No wait for the beat poll: the task's save queues the step's job in the same transaction."""
+    from django.urls import reverse
+
+    from jobs.models import PendingJob
+
+    request = open_request(platform.subject, ["rectification"], description="My name is Ada King.")
+    _start(request, officer, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_approve(plan=FulfilmentPlan.objects.get(request=request), actor=officer)
+    step = FulfilmentStep.objects.get(request=request, kind="rectify")
+    task = ManualTask.objects.get(pk=int(step.external_reference.split()[-1]))
+    assert step.status == "waiting"
+    client.force_login(officer)
+    url = reverse("admin:compliance_manualtask_change", args=[task.pk])
+    form = {
+        "assignee": officer.pk,
+        "outcome": "Name corrected.",
+        "tables-TOTAL_FORMS": "0",
+        "tables-INITIAL_FORMS": "0",
+        "tables-MIN_NUM_FORMS": "0",
+        "tables-MAX_NUM_FORMS": "1000",
+        "_save": "Save",
+    }
+    # Saved without "Mark as done": the step still waits and nothing is queued for it.
+    jobs_before = PendingJob.objects.filter(task_name="fulfilment.tasks.change_step_task", args=[step.pk]).count()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, form).status_code == 302
+    assert FulfilmentStep.objects.get(pk=step.pk).status == "waiting"
+    assert PendingJob.objects.filter(task_name="fulfilment.tasks.change_step_task", args=[step.pk]).count() == (
+        jobs_before
+    )
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(url, {**form, "mark_done": "on"}, follow=True)
+    assert "is done" in response.content.decode()
+    assert callbacks, "nothing was sent on commit"
+    assert PendingJob.objects.filter(task_name="fulfilment.tasks.change_step_task", args=[step.pk]).count() == (
+        jobs_before + 1
+    )
+    assert FulfilmentStep.objects.get(pk=step.pk).status == "done"
+    assert request.lines.get().outcome == "fulfilled"

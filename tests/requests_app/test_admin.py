@@ -298,3 +298,77 @@ def test_officers_recompute_open_requests_after_correcting_a_regime(client, offi
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.due_date.isoformat() == "2025-06-22"
+
+
+def test_a_letter_sent_as_previewed_is_not_marked_edited_and_a_changed_one_is(client, officer, open_request):
+    request = open_request(received_at=aware(2025, 9, 3))
+    client.force_login(officer)
+    preview = client.post(step("letter", request), {"template": "acknowledgement", "_preview": "1"})
+    form = preview.context["form"]
+    subject, body = form["subject"].value(), form["body"].value()
+    assert "Dear Ana Silva" in body
+    # As a browser sends it: the textarea's lines end with CRLF.
+    sent = client.post(
+        step("letter", request),
+        {"template": "acknowledgement", "subject": subject, "body": body.replace("\n", "\r\n"), "_send": "1"},
+    )
+    assert sent.status_code == 302
+    letter = request.communications.get()
+    assert letter.edited is False and letter.body == body.strip() + "\n" and "\r" not in letter.body
+    page = client.get(reverse("admin:requests_app_rightsrequest_change", args=[request.pk])).content.decode()
+    assert "Letter sent: Acknowledgement" in page and "(edited)" not in page
+
+    preview = client.post(step("letter", request), {"template": "identity_request", "_preview": "1"})
+    body = preview.context["form"]["body"].value()
+    changed = body.replace("Before we can act", "Before we can act (we are sorry for the delay)")
+    client.post(
+        step("letter", request),
+        {
+            "template": "identity_request",
+            "subject": preview.context["form"]["subject"].value(),
+            "body": changed.replace("\n", "\r\n"),
+            "_send": "1",
+        },
+    )
+    letter = request.communications.get(template="identity_request")
+    assert letter.edited is True and "we are sorry for the delay" in letter.body
+    page = client.get(reverse("admin:requests_app_rightsrequest_change", args=[request.pk])).content.decode()
+    assert "(edited)" in page
+
+
+@pytest.mark.parametrize(
+    ("template", "missing", "part"),
+    [
+        ("extension_notice", "Give the reason for the extension", "We need to search an archive kept offline."),
+        ("clarification_request", "Write the question to ask", "Which of your two accounts is this about?"),
+    ],
+)
+def test_a_letter_without_its_required_part_is_neither_previewed_nor_sent(
+    client, officer, open_request, template, missing, part
+):
+    request = open_request()
+    client.force_login(officer)
+    preview = client.post(step("letter", request), {"template": template, "reason": "  ", "_preview": "1"})
+    assert preview.status_code == 200
+    assert missing in preview.content.decode()
+    assert not preview.context["form"]["body"].value()  # no letter with a blank where the reason goes
+    sent = client.post(step("letter", request), {"template": template, "reason": "", "body": "Dear Ana,", "_send": "1"})
+    assert sent.status_code == 200 and missing in sent.content.decode()
+    assert sent.context["form"]["body"].value() == "Dear Ana,"  # what was typed is kept
+    assert request.communications.count() == 0
+
+    preview = client.post(step("letter", request), {"template": template, "reason": part, "_preview": "1"})
+    body = preview.context["form"]["body"].value()
+    assert part in body and missing not in preview.content.decode()
+    sent = client.post(
+        step("letter", request),
+        {
+            "template": template,
+            "reason": part,
+            "subject": preview.context["form"]["subject"].value(),
+            "body": body,
+            "_send": "1",
+        },
+    )
+    assert sent.status_code == 302, sent.context["form"].errors
+    assert part in request.communications.get().body

@@ -130,8 +130,9 @@ def test_refusal_letter_gives_reasons_what_was_kept_and_the_right_to_complain(op
         context={"kept": [{"what": "Invoices", "why": "6 years, VAT Notice 700/21"}]},
     )
     assert "Erasure: partially fulfilled." in letter.body
-    assert "Reason: Invoices kept for 6 years under UK VAT rules." in letter.body
-    assert "- Invoices: 6 years, VAT Notice 700/21" in letter.body
+    assert "The reason: the law requires us to keep some of this data." in letter.body
+    assert "\n  Invoices kept for 6 years under UK VAT rules.\n" in letter.body
+    assert "- Invoices: 6 years, VAT Notice 700/21.\n" in letter.body
     assert "the Information Commissioner's Office (ICO) (https://ico.org.uk/make-a-complaint/)" in letter.body
     request.refresh_from_db()
     assert (request.status, request.responded_at is not None) == (RequestStatus.RESPONDED, True)

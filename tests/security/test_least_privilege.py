@@ -82,6 +82,7 @@ STEP_VIEWS: list[tuple[str, str | None, str, dict[str, int]]] = [
     ("retention_run_approve", "retention.retentionrun", "post", {OFF: 302, AGT: 403, AUD: 403}),
     ("retention_run_cancel", "retention.retentionrun", "post", {OFF: 302, AGT: 403, AUD: 403}),
     ("retention_run_resume", "retention.retentionrun", "post", {OFF: 302, AGT: 403, AUD: 403}),
+    ("fulfilment_fulfilmentplan_approve", "fulfilment.fulfilmentplan", "get", {OFF: 200, AGT: 403, AUD: 403}),
     ("fulfilment_fulfilmentplan_approve", "fulfilment.fulfilmentplan", "post", {OFF: 302, AGT: 403, AUD: 403}),
     ("fulfilment_fulfilmentplan_edit", "fulfilment.fulfilmentplan", "get", {OFF: 200, AGT: 403, AUD: 403}),
     ("fulfilment_fulfilmentstep_retry", "fulfilment.fulfilmentstep", "post", {OFF: 302, AGT: 403, AUD: 403}),
