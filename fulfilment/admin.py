@@ -711,7 +711,8 @@ class RightsRequestAdmin(BaseRightsRequestAdmin):
         can_decide = self.can_decide(request)
         data = request.POST if request.method == "POST" else request.GET or None
         form = LetterForm(data, can_decide=can_decide)
-        preview = None
+        # A refused send keeps the Send button: the text as typed is on the form, with the error.
+        preview = True if request.method == "POST" and "_send" in request.POST else None
         context = letter_context(obj)
         if data is not None and form.is_valid():
             template = form.cleaned_data["template"]

@@ -347,6 +347,7 @@ class RightsRequestAdmin(AuditedAdmin):
                     "can_decide": can_decide,
                     "can_close": can_decide and obj.status != "closed",
                     "is_paused": request_sla(obj) == PAUSED,
+                    "failed_letters": list(obj.communications.filter(failed_at__isnull=False)),
                 }
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
@@ -407,7 +408,8 @@ class RightsRequestAdmin(AuditedAdmin):
         can_decide = self.can_decide(request)
         data = request.POST if request.method == "POST" else request.GET or None
         form = LetterForm(data, can_decide=can_decide)
-        preview = None
+        # A refused send keeps the Send button: the text as typed is on the form, with the error.
+        preview = True if request.method == "POST" and "_send" in request.POST else None
         if data is not None and form.is_valid():
             template = form.cleaned_data["template"]
             reason = form.cleaned_data["reason"]

@@ -310,10 +310,20 @@ class Communication(models.Model):
     sent_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Delivery failed for good: the requester never received this letter."
+    )
+    failure_reason = models.CharField(max_length=255, blank=True, help_text="Why (error type, never content).")
     history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         ordering = ["sent_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(delivered_at__isnull=True) | Q(failed_at__isnull=True),
+                name="communication_delivered_or_failed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_template_display()} ({self.sent_at:%Y-%m-%d})"
@@ -398,6 +408,7 @@ class NotificationKind(models.TextChoices):
     ACK_MISSED = "ack_missed", "Acknowledgement date missed"
     DUE_MISSED = "due_missed", "Due date missed"
     IDENTITY_REMINDER = "identity_reminder", "Waiting on identity for 7 days"
+    LETTER_FAILED = "letter_failed", "Letter could not be delivered"
 
 
 class NotificationSent(models.Model):

@@ -14,6 +14,7 @@ from requests_app.services.api_clients import (
 )
 from requests_app.services.communications import (
     communication_deliver,
+    communication_delivery_fail,
     communication_preview,
     communication_render,
     communication_send,
@@ -22,6 +23,7 @@ from requests_app.services.notifications import (
     digests_send,
     escalations_send,
     identity_reminders_send,
+    letter_failed_alert,
     paused_deadlines_refresh,
 )
 from requests_app.services.requests import (
@@ -45,12 +47,14 @@ __all__ = [
     "api_client_create",
     "api_client_revoke",
     "communication_deliver",
+    "communication_delivery_fail",
     "communication_preview",
     "communication_render",
     "communication_send",
     "digests_send",
     "escalations_send",
     "identity_reminders_send",
+    "letter_failed_alert",
     "paused_deadlines_refresh",
     "request_event_add",
     "request_event_add_idempotent",

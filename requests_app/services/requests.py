@@ -38,6 +38,7 @@ from requests_app.models import (
     RequestStatus,
     RightsRequest,
 )
+from requests_app.validators import clean_into
 
 DECIDE_PERMISSION = "requests_app.decide_request"
 
@@ -137,6 +138,13 @@ def _check_received_at(received_at: dt.datetime, errors: dict[str, list[str]]) -
         errors.setdefault("received_at", []).append("The received date cannot be before 2000.")
 
 
+def _clean_name(name: str, errors: dict[str, list[str]]) -> str:
+    name = clean_into(name, field="requester_name", label="The name", errors=errors)
+    if not name and "requester_name" not in errors:
+        errors["requester_name"] = ["Give the requester's name."]
+    return name
+
+
 def _normalise_email(email: str, errors: dict[str, list[str]]) -> str:
     email = (email or "").strip().lower()
     try:
@@ -204,7 +212,16 @@ def rights_request_deadlines(
 ) -> Deadlines:
     """The request's dates from its regime and its ledger (plus ``extra`` entries, for previews)."""
     rule = RegimeRule.from_regime(request.regime)
-    ledger = [LedgerEntry(event.type, _local_day(event.at)) for event in request.events.all()]
+    ledger = []
+    for type_, at, letter_id, delivered_at in request.events.order_by("at", "id").values_list(
+        "type", "at", "communication__id", "communication__delivered_at"
+    ):
+        if letter_id is None:
+            ledger.append(LedgerEntry(type_, _local_day(at)))
+        elif delivered_at is not None:
+            # An event that rests on a letter counts once the letter went out, from the day it did.
+            ledger.append(LedgerEntry(type_, _local_day(delivered_at)))
+    ledger.sort(key=lambda entry: entry.on)
     ledger.extend(extra)
     lines = list(request.lines.select_related("right"))
     return compute_deadlines(
@@ -262,10 +279,9 @@ def rights_request_refresh(*, request: RightsRequest, actor) -> Deadlines:
 
 def _intake_cleaned(
     *, requester_name: str, requester_email: str, regime, rights, channel: str, received_at: dt.datetime
-) -> tuple[str, Regime, list[Right]]:
+) -> tuple[str, str, Regime, list[Right]]:
     errors: dict[str, list[str]] = {}
-    if not (requester_name or "").strip():
-        errors["requester_name"] = ["Give the requester's name."]
+    name = _clean_name(requester_name, errors)
     email = _normalise_email(requester_email, errors)
     regime_obj = _resolve_regime(regime, errors)
     right_objs = _resolve_rights(rights, regime_obj, errors)
@@ -275,7 +291,7 @@ def _intake_cleaned(
     if errors:
         raise ValidationError(errors)
     assert regime_obj is not None
-    return email, regime_obj, right_objs
+    return name, email, regime_obj, right_objs
 
 
 def rights_request_check(
@@ -326,7 +342,7 @@ def rights_request_open(
     """
     _require(actor, "requests_app.add_rightsrequest", "You cannot log rights requests.")
     received = received_at or timezone.now()
-    email, regime_obj, right_objs = _intake_cleaned(
+    requester_name, email, regime_obj, right_objs = _intake_cleaned(
         requester_name=requester_name,
         requester_email=requester_email,
         regime=regime,
@@ -334,7 +350,6 @@ def rights_request_open(
         channel=channel,
         received_at=received,
     )
-    requester_name = requester_name.strip()
 
     verification = _verification_allowed(regime_obj, right_objs)
     # Numbered last (see _number): a provisional, unique reference until then, never seen outside this
@@ -385,8 +400,8 @@ def rights_request_update_check(*, request: RightsRequest, **changes: Any) -> di
     errors: dict[str, list[str]] = {}
     if "requester_email" in changes:
         changes["requester_email"] = _normalise_email(changes["requester_email"], errors)
-    if "requester_name" in changes and not (changes["requester_name"] or "").strip():
-        errors["requester_name"] = ["Give the requester's name."]
+    if "requester_name" in changes:
+        changes["requester_name"] = _clean_name(changes["requester_name"], errors)
     if "received_at" in changes and changes["received_at"] is not None:
         _check_received_at(changes["received_at"], errors)
     if "channel" in changes and changes["channel"] not in Channel.values:
@@ -505,13 +520,16 @@ def request_event_add(
     actor,
     reason: str = "",
     api_client: ApiClient | None = None,
+    by_letter: bool = False,
 ) -> RequestEvent:
     """Add an event to the ledger and recompute the request's deadlines.
 
     ``type`` is one of ``MANUAL_EVENT_TYPES``; ``at`` a date or datetime, not in the
     future and not before receipt. An extension needs a reason, a regime that
     allows one, and must be notified on or before the current due date; only
-    compliance officers (or an integration) can extend.
+    compliance officers (or an integration) can extend. ``by_letter``: the event is
+    a letter ``communication_send`` is about to store; it counts (and an
+    acknowledgement stamps the request) only once the letter is delivered.
     """
     errors: dict[str, list[str]] = {}
     if type not in MANUAL_EVENT_TYPES:
@@ -529,7 +547,8 @@ def request_event_add(
         errors["at"] = ["An event cannot be before the request was received."]
     if not request.is_open:
         errors["__all__"] = ["The request has been answered; no more events can be added."]
-    types = list(request.events.values_list("type", flat=True))
+    # A letter that could not be delivered told the requester nothing: its event does not block a new one.
+    types = list(request.events.filter(communication__failed_at__isnull=True).values_list("type", flat=True))
     if type == EventType.EXTENSION_NOTIFIED:
         if not reason:
             errors["reason"] = ["Give the reason for the extension; the requester must be told it."]
@@ -560,7 +579,7 @@ def request_event_add(
     if new_status is not None and request.status != new_status:
         request.status = new_status
         fields.append("status")
-    if type == EventType.ACKNOWLEDGED and request.acknowledged_at is None:
+    if type == EventType.ACKNOWLEDGED and request.acknowledged_at is None and not by_letter:
         request.acknowledged_at = when
         fields.append("acknowledged_at")
     if type == EventType.ACKNOWLEDGED and request.status == RequestStatus.RECEIVED:
@@ -676,13 +695,18 @@ def summary_outcome(outcomes: Sequence[str]) -> str:
     return Outcome.REFUSED
 
 
-def request_responded_record(*, request: RightsRequest, at: dt.datetime, actor) -> RequestEvent:
-    """Record that the answer went to the requester (called by ``communication_send``)."""
+def request_responded_record(
+    *, request: RightsRequest, at: dt.datetime, actor, by_letter: bool = False
+) -> RequestEvent:
+    """Record that the answer went to the requester (called by ``communication_send``).
+
+    ``by_letter``: ``responded_at`` is stamped when the letter is delivered, not now.
+    """
     request = _lock(request)
     event = _record_event(request=request, type=EventType.RESPONDED, at=at, actor=actor)
     request.status = RequestStatus.RESPONDED
     fields = ["status"]
-    if request.responded_at is None:
+    if request.responded_at is None and not by_letter:
         request.responded_at = at
         fields.append("responded_at")
     _save(request, actor, [*fields, "updated_at"])
