@@ -37,6 +37,7 @@ from requests_app.models import OPEN_STATUSES, ApiClient, RequestLine, RightsReq
 from requests_app.selectors import (
     REQUEST_LOG_HEADER,
     SLA_ORDER,
+    request_identifiers,
     request_log_rows,
     request_sla,
     request_timeline,
@@ -50,6 +51,7 @@ from requests_app.services import (
     request_event_add,
     request_line_complete,
     request_note_add,
+    rights_request_account_identity_record,
     rights_request_assign,
     rights_request_close,
     rights_request_identity_record,
@@ -181,6 +183,12 @@ class RightsRequestAdmin(AuditedAdmin):
         "identity_verified_by",
         "identity_verified_at",
         "identity_note",
+        "account_identity_ref",
+        "account_identity_outcome",
+        "account_identity_method",
+        "account_identity_verified_by",
+        "account_identity_verified_at",
+        "account_identity_note",
         "duplicate_link",
         "created_by",
         "api_client",
@@ -288,6 +296,16 @@ class RightsRequestAdmin(AuditedAdmin):
                     ]
                 },
             ),
+            (
+                "Account reference verification (when the account's email is not the requester's)",
+                {
+                    "fields": [
+                        ("account_identity_ref", "account_identity_outcome", "account_identity_method"),
+                        ("account_identity_verified_by", "account_identity_verified_at"),
+                        "account_identity_note",
+                    ]
+                },
+            ),
             ("Intake", {"fields": ["duplicate_link", "created_by", "api_client", "created_at"]}),
         ]
 
@@ -348,6 +366,7 @@ class RightsRequestAdmin(AuditedAdmin):
                     "can_close": can_decide and obj.status != "closed",
                     "is_paused": request_sla(obj) == PAUSED,
                     "failed_letters": list(obj.communications.filter(failed_at__isnull=False)),
+                    "account_warning": request_identifiers(obj).warning if obj.account_ref else "",
                 }
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
@@ -361,6 +380,11 @@ class RightsRequestAdmin(AuditedAdmin):
             path("<int:pk>/letter/", view(self.letter_view), name="requests_app_rightsrequest_letter"),
             path("<int:pk>/event/", view(self.event_view), name="requests_app_rightsrequest_event"),
             path("<int:pk>/identity/", view(self.identity_view), name="requests_app_rightsrequest_identity"),
+            path(
+                "<int:pk>/account-identity/",
+                view(self.account_identity_view),
+                name="requests_app_rightsrequest_account_identity",
+            ),
             path("<int:pk>/note/", view(self.note_view), name="requests_app_rightsrequest_note"),
             path("<int:pk>/close/", view(self.close_view), name="requests_app_rightsrequest_close"),
             *super().get_urls(),
@@ -472,6 +496,35 @@ class RightsRequestAdmin(AuditedAdmin):
                 self.message_user(request, "Identity verification recorded.")
                 return HttpResponseRedirect(self._change_url(obj))
         return self._render(request, obj, f"Identity verification: {obj.reference}", form)
+
+    def account_identity_view(self, request, pk: int):
+        obj = self._object(request, pk, DECIDE_PERMISSION)
+        form = IdentityForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            if self._run(
+                request,
+                form,
+                lambda: rights_request_account_identity_record(
+                    request_id=obj.pk,
+                    method=data["identity_method"],
+                    outcome=data["identity_outcome"],
+                    note=data["note"],
+                    actor=request.user,
+                ),
+            ):
+                self.message_user(request, "Verification of the account reference recorded.")
+                return HttpResponseRedirect(self._change_url(obj))
+        return self._render(
+            request,
+            obj,
+            f"Account reference verification: {obj.reference}",
+            form,
+            intro=(
+                "How was the requester shown to hold the account the request names? Until this is recorded as "
+                "verified, fulfilment uses only the requester's verified email."
+            ),
+        )
 
     def note_view(self, request, pk: int):
         obj = self._object(request, pk, "requests_app.add_requestnote")

@@ -116,6 +116,20 @@ class RightsRequest(models.Model):
     identity_verified_at = models.DateTimeField(null=True, blank=True)
     identity_note = models.CharField(max_length=255, blank=True)
 
+    # The account reference's own verification, needed when the account's email is not the requester's:
+    # fulfilment acts only on identifiers a verification covered. It covers ``account_identity_ref`` only,
+    # so correcting the account reference afterwards needs a new verification.
+    account_identity_ref = models.CharField(max_length=100, blank=True, editable=False)
+    account_identity_method = models.CharField(max_length=20, choices=IdentityMethod.choices, blank=True)
+    account_identity_outcome = models.CharField(
+        max_length=20, choices=IdentityOutcome.choices, default=IdentityOutcome.PENDING
+    )
+    account_identity_verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    account_identity_verified_at = models.DateTimeField(null=True, blank=True)
+    account_identity_note = models.CharField(max_length=255, blank=True)
+
     # Computed from the ledger by requests_app.deadlines; never edited by hand.
     clock_started_on = models.DateField(null=True, blank=True, editable=False)
     paused_days = models.PositiveIntegerField(default=0, editable=False)
@@ -170,6 +184,15 @@ class RightsRequest(models.Model):
                 condition=~Q(identity_outcome=IdentityOutcome.VERIFIED)
                 | (Q(identity_verified_at__isnull=False) & ~Q(identity_method="")),
                 name="rr_verified_has_method_and_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(account_identity_outcome=IdentityOutcome.VERIFIED)
+                | (
+                    Q(account_identity_verified_at__isnull=False)
+                    & ~Q(account_identity_method="")
+                    & ~Q(account_identity_ref="")
+                ),
+                name="rr_account_verified_has_method_time_and_ref",
             ),
             models.CheckConstraint(
                 condition=Q(closed_at__isnull=True) | ~Q(outcome=""),

@@ -11,9 +11,10 @@ from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.connectors import Subject
+from compliance.connectors import ConnectorError, Subject
 from fulfilment.models import FulfilmentStep
 from requests_app.models import RightsRequest
+from requests_app.selectors import RequestIdentifiers, request_identifiers
 
 logger = logging.getLogger("fulfilment")
 
@@ -32,8 +33,20 @@ STEP_PERMISSION = "fulfilment.change_fulfilmentstep"
 
 
 def subject_for(request: RightsRequest) -> Subject:
-    """Whom the request is about, as the systems of record know them."""
-    return Subject(account_ref=(request.account_ref or "").strip() or None, email=request.requester_email or None)
+    """Whom the request is about, as the systems of record know them: only the identifiers a verification covers.
+
+    Every locate, export, erasure, restriction and Art. 19 notice goes through here. An account reference
+    whose account belongs to someone else (another email, no verification of its own) is left out
+    (``requests_app.selectors.request_identifiers``); it never joins the requester's email silently.
+    """
+    return subject_of(request_identifiers(request))
+
+
+def subject_of(identifiers: RequestIdentifiers) -> Subject:
+    """The connectors' subject for identifiers already checked (``request_identifiers``)."""
+    if identifiers.email is None and identifiers.account_ref is None:
+        raise ConnectorError("The requester's identity is not verified: no identifier may be searched.")
+    return Subject(account_ref=identifiers.account_ref, email=identifiers.email)
 
 
 def identifier_hmac(kind: str, value: str) -> str:

@@ -35,9 +35,11 @@ from fulfilment.services.common import (
     step_fail,
     step_wait,
     subject_for,
+    subject_of,
 )
 from jobs.services import job_enqueue
 from requests_app.models import Outcome, RefusalGround, RequestLine, RightsRequest
+from requests_app.selectors import request_identifiers
 
 CHANGE_KINDS = {PlanKind.ERASURE, PlanKind.RECTIFICATION, PlanKind.RESTRICTION}
 BACK_OFFICE_ALIAS = "default"
@@ -119,7 +121,8 @@ def locate_step_run(*, step_id: int) -> None:
             plans_build(request_id=request_id)
             return
         try:
-            counts = get_connector(step.system).locate(subject_for(step.request))
+            identifiers = request_identifiers(step.request)
+            counts = get_connector(step.system).locate(subject_of(identifiers))
         except ConnectorPending as exc:
             step_wait(step, exc.reference, str(exc))
             return
@@ -137,6 +140,7 @@ def locate_step_run(*, step_id: int) -> None:
             FulfilmentStep.objects.filter(pk=step.pk).update(
                 status=FulfilmentStep.Status.DONE,
                 rows_located=sum(count.rows for count in counts),
+                evidence={"identifiers": identifiers.summary},
                 finished_at=now,
                 error="",
                 external_reference="",

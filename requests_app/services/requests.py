@@ -470,7 +470,22 @@ def rights_request_identity_record(
     """
     _require(actor, DECIDE_PERMISSION, "Only compliance officers record identity verification.")
     request = _lock(request)
-    errors: dict[str, list[str]] = {}
+    _check_verification(request, method=method, outcome=outcome)
+    request.identity_method = method
+    request.identity_outcome = outcome
+    request.identity_note = note
+    request.identity_verified_by = actor
+    request.identity_verified_at = at or timezone.now()
+    fields = ["identity_method", "identity_outcome", "identity_note", "identity_verified_by", "identity_verified_at"]
+    if outcome == IdentityOutcome.VERIFIED and request.status == RequestStatus.AWAITING_IDENTITY:
+        request.status = RequestStatus.IN_PROGRESS
+        fields.append("status")
+    _save(request, actor, [*fields, "updated_at"])
+    return request
+
+
+def _check_verification(request: RightsRequest, *, method: str, outcome: str, extra: dict | None = None) -> None:
+    errors: dict[str, list[str]] = dict(extra or {})
     if outcome not in IdentityOutcome.values or outcome == IdentityOutcome.PENDING:
         errors["identity_outcome"] = ["Choose verified, could not be verified or not required."]
     if method and method not in IdentityMethod.values:
@@ -481,15 +496,45 @@ def rights_request_identity_record(
         errors["__all__"] = ["The request is no longer open."]
     if errors:
         raise ValidationError(errors)
-    request.identity_method = method
-    request.identity_outcome = outcome
-    request.identity_note = note
-    request.identity_verified_by = actor
-    request.identity_verified_at = at or timezone.now()
-    fields = ["identity_method", "identity_outcome", "identity_note", "identity_verified_by", "identity_verified_at"]
-    if outcome == IdentityOutcome.VERIFIED and request.status == RequestStatus.AWAITING_IDENTITY:
-        request.status = RequestStatus.IN_PROGRESS
-        fields.append("status")
+
+
+@transaction.atomic
+def rights_request_account_identity_record(
+    *, request_id: int, method: str, outcome: str, actor, note: str = "", at: dt.datetime | None = None
+) -> RightsRequest:
+    """Record how the requester was shown to hold the request's account reference, and with what result.
+
+    Needed when the account's email is not the requester's verified email
+    (``requests_app.selectors.request_identifiers``): until then fulfilment leaves
+    the account out. It covers the account reference as it is now; a corrected
+    reference needs its own verification. ``actor=None`` is the system itself (a
+    signed-in account on a future privacy center, or single sign-on). Only the
+    method and the outcome are kept, never a copy of a document.
+    """
+    _require(actor, DECIDE_PERMISSION, "Only compliance officers record identity verification.")
+    request = RightsRequest.objects.select_for_update().select_related("regime").get(pk=request_id)
+    account_ref = (request.account_ref or "").strip()
+    if outcome == IdentityOutcome.NOT_REQUIRED:
+        extra = {"identity_outcome": ["An account reference is used only once verified: choose an outcome."]}
+    else:
+        extra = {}
+    if not account_ref:
+        extra["__all__"] = ["The request names no account reference."]
+    _check_verification(request, method=method, outcome=outcome, extra=extra)
+    request.account_identity_ref = account_ref
+    request.account_identity_method = method
+    request.account_identity_outcome = outcome
+    request.account_identity_note = (note or "").strip()
+    request.account_identity_verified_by = actor
+    request.account_identity_verified_at = at or timezone.now()
+    fields = [
+        "account_identity_ref",
+        "account_identity_method",
+        "account_identity_outcome",
+        "account_identity_note",
+        "account_identity_verified_by",
+        "account_identity_verified_at",
+    ]
     _save(request, actor, [*fields, "updated_at"])
     return request
 
