@@ -49,7 +49,12 @@ from fulfilment.services import (
     step_retry,
     step_waive,
 )
-from fulfilment.services.common import APPROVE_PERMISSION, START_PERMISSION, bundle_storage
+from fulfilment.services.common import (
+    APPROVE_PERMISSION,
+    START_PERMISSION,
+    bundle_storage,
+    located_account_used,
+)
 from requests_app.admin import RightsRequestAdmin as BaseRightsRequestAdmin
 from requests_app.forms import LetterForm
 from requests_app.models import RightsRequest
@@ -691,6 +696,14 @@ class RightsRequestAdmin(BaseRightsRequestAdmin):
                 can_start = False
             extra["fulfilment"] = request_fulfilment(obj)
             extra["can_start_fulfilment"] = can_start
+            used = located_account_used(obj) if obj.account_ref else None
+            if used is not None:  # started: the locate steps' decision, not today's check, is what applies
+                extra["account_warning"] = (
+                    ""
+                    if used
+                    else "The account reference was left out of this fulfilment: its locate steps used only the "
+                    "requester's email (see “Identifiers used”)."
+                )
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def fulfilment_start_view(self, request, pk: int):

@@ -366,9 +366,10 @@ class RightsRequestAdmin(AuditedAdmin):
                     "can_close": can_decide and obj.status != "closed",
                     "is_paused": request_sla(obj) == PAUSED,
                     "failed_letters": list(obj.communications.filter(failed_at__isnull=False)),
-                    "account_warning": request_identifiers(obj).warning if obj.account_ref else "",
                 }
             )
+            if "account_warning" not in extra:  # fulfilment's admin says what its locate steps used
+                extra["account_warning"] = request_identifiers(obj).warning if obj.account_ref else ""
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     # --- steps ------------------------------------------------------------------------------------

@@ -38,8 +38,16 @@ def subject_for(request: RightsRequest) -> Subject:
     Every locate, export, erasure, restriction and Art. 19 notice goes through here. An account reference
     whose account belongs to someone else (another email, no verification of its own) is left out
     (``requests_app.selectors.request_identifiers``); it never joins the requester's email silently.
+    The locate steps decide, once, whether the account reference is used (``locate_evidence``); every later
+    step acts on that decision: an approved plan is not widened by a verification recorded after it was
+    located, and an account the erasure masked (its email now a hash) is not dropped half-way.
     """
-    return subject_of(request_identifiers(request))
+    used = located_account_used(request)
+    if used is None:
+        return subject_of(request_identifiers(request))
+    email = request.requester_email if request.identity_confirmed and request.requester_email else None
+    account_ref = (request.account_ref or "").strip()
+    return subject_of(RequestIdentifiers(email=email, account_ref=account_ref if used else None, account_status=""))
 
 
 def subject_of(identifiers: RequestIdentifiers) -> Subject:
@@ -47,6 +55,36 @@ def subject_of(identifiers: RequestIdentifiers) -> Subject:
     if identifiers.email is None and identifiers.account_ref is None:
         raise ConnectorError("The requester's identity is not verified: no identifier may be searched.")
     return Subject(account_ref=identifiers.account_ref, email=identifiers.email)
+
+
+def locate_evidence(identifiers: RequestIdentifiers) -> dict[str, str]:
+    """What a locate step records: which identifiers it used, in words, and a keyed hash of the account it used."""
+    account = identifier_hmac("account", identifiers.account_ref) if identifiers.account_ref else ""
+    return {"identifiers": identifiers.summary, "account_hmac": account}
+
+
+def located_account_used(request: RightsRequest) -> bool | None:
+    """Whether the locate steps used the request's account reference; None before any locate step finished."""
+    decided = _located_account_hmacs(request)
+    if decided is None:
+        return None
+    account_ref = (request.account_ref or "").strip()
+    return bool(account_ref) and decided == {identifier_hmac("account", account_ref)}
+
+
+def _located_account_hmacs(request: RightsRequest) -> set[str] | None:
+    """The accounts the finished locate steps used (empty: none); None before any locate step finished."""
+    evidence = list(
+        FulfilmentStep.objects.filter(
+            request=request, kind=FulfilmentStep.Kind.LOCATE, status=FulfilmentStep.Status.DONE
+        ).values_list("evidence", flat=True)
+    )
+    decisions = [item["account_hmac"] for item in evidence if "account_hmac" in item]
+    if not decisions:
+        return None
+    if len(set(decisions)) > 1 or not decisions[0]:
+        return set()  # steps that disagree (the account checked at different times) use no account
+    return {decisions[0]}
 
 
 def identifier_hmac(kind: str, value: str) -> str:

@@ -30,6 +30,7 @@ from fulfilment.services.common import (
     RIGHT_PLAN_KIND,
     START_PERMISSION,
     STEP_PERMISSION,
+    locate_evidence,
     logger,
     step_begin,
     step_fail,
@@ -140,7 +141,7 @@ def locate_step_run(*, step_id: int) -> None:
             FulfilmentStep.objects.filter(pk=step.pk).update(
                 status=FulfilmentStep.Status.DONE,
                 rows_located=sum(count.rows for count in counts),
-                evidence={"identifiers": identifiers.summary},
+                evidence=locate_evidence(identifiers),
                 finished_at=now,
                 error="",
                 external_reference="",

@@ -181,3 +181,19 @@ def test_an_account_reference_found_nowhere_is_left_out_and_said_so(
     assert "account reference left out" in locate_identifiers(request)
     # The verified email still finds the requester's own account.
     assert api_request_ids(bundle_files(request))
+
+
+def test_a_verification_recorded_after_locating_does_not_widen_the_plan_already_located(
+    platform, api, staff, django_capture_on_commit_callbacks, settings
+):
+    settings.ERASURE_APPROVAL_WAIVER = {}
+    victim = platform.subject
+    account_id = int(victim.account_ref)
+    keys_before = platform_rows("api_keys", where="WHERE account_id = %s", params=[account_id])
+    request = intake(api, email=ATTACKER, account_ref=victim.account_ref, rights=["erasure"])
+    verify_identity(staff, request)
+    start(staff, request, django_capture_on_commit_callbacks)
+    verify_identity(staff, request, account=True)  # after the locate steps ran
+    approve_erasure(staff, request, django_capture_on_commit_callbacks)
+    assert platform_rows("api_keys", where="WHERE account_id = %s", params=[account_id]) == keys_before
+    assert "was left out of this fulfilment" in page(staff, request)
