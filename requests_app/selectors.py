@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.db.utils import ConnectionDoesNotExist
 from django.utils import timezone
 
 from compliance.models import Right
@@ -287,7 +288,7 @@ def _account_emails(account_ref: str) -> set[str]:
     for system in SystemOfRecord.objects.filter(is_active=True).order_by("pk"):
         try:
             emails = get_connector(system).account_emails(account_ref)
-        except ConnectorError as exc:  # unreachable: this system cannot vouch for the account
+        except (ConnectorError, ConnectionDoesNotExist) as exc:  # unusable: this system cannot vouch for the account
             logger.warning("account check: system %s unavailable (%s)", system.pk, type(exc).__name__)
             continue
         found |= emails or set()
