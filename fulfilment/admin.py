@@ -48,7 +48,12 @@ from fulfilment.services import (
     step_retry,
     step_waive,
 )
-from fulfilment.services.common import APPROVE_PERMISSION, START_PERMISSION, bundle_storage
+from fulfilment.services.common import (
+    APPROVE_PERMISSION,
+    START_PERMISSION,
+    bundle_storage,
+    located_account_used,
+)
 from fulfilment.services.plans import step_lease_lapsed
 from requests_app.admin import RightsRequestAdmin as BaseRightsRequestAdmin
 from requests_app.forms import LetterForm
@@ -730,6 +735,14 @@ class RightsRequestAdmin(BaseRightsRequestAdmin):
             # Rows found per system, zero-row tables folded (replaces a flat table-by-table inline).
             extra["can_view_located"] = request.user.has_perm("fulfilment.view_locatedtable")
             extra["can_view_manual_tasks"] = request.user.has_perm("compliance.view_manualtask")
+            used = located_account_used(obj) if obj.account_ref else None
+            if used is not None:  # started: the locate steps' decision, not today's check, is what applies
+                extra["account_warning"] = (
+                    ""
+                    if used
+                    else "The account reference was left out of this fulfilment: its locate steps used only the "
+                    "requester's email (see “Identifiers used”)."
+                )
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def fulfilment_start_view(self, request, pk: int):
@@ -750,7 +763,8 @@ class RightsRequestAdmin(BaseRightsRequestAdmin):
         can_decide = self.can_decide(request)
         data = request.POST if request.method == "POST" else request.GET or None
         form = LetterForm(data, can_decide=can_decide)
-        preview = None
+        # A refused send keeps the Send button: the text as typed is on the form, with the error.
+        preview = True if request.method == "POST" and "_send" in request.POST else None
         context = letter_context(obj)
         if data is not None and form.is_valid():
             template = form.cleaned_data["template"]

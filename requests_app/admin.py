@@ -43,6 +43,7 @@ from requests_app.selectors import (
     REQUEST_LOG_HEADER,
     SLA_ORDER,
     request_handlers,
+    request_identifiers,
     request_log_rows,
     request_sla,
     request_timeline,
@@ -56,6 +57,7 @@ from requests_app.services import (
     request_event_add,
     request_line_complete,
     request_note_add,
+    rights_request_account_identity_record,
     rights_request_assign,
     rights_request_close,
     rights_request_identity_record,
@@ -265,6 +267,12 @@ class RightsRequestAdmin(AuditedAdmin):
         "identity_verified_by",
         "identity_verified_at",
         "identity_note",
+        "account_identity_ref",
+        "account_identity_outcome",
+        "account_identity_method",
+        "account_identity_verified_by",
+        "account_identity_verified_at",
+        "account_identity_note",
         "duplicate_link",
         "created_by",
         "api_client",
@@ -436,6 +444,16 @@ class RightsRequestAdmin(AuditedAdmin):
                     ]
                 },
             ),
+            (
+                "Account reference verification (when the account's email is not the requester's)",
+                {
+                    "fields": [
+                        ("account_identity_ref", "account_identity_outcome", "account_identity_method"),
+                        ("account_identity_verified_by", "account_identity_verified_at"),
+                        "account_identity_note",
+                    ]
+                },
+            ),
             ("Intake", {"fields": ["duplicate_link", "created_by", "api_client", "created_at"]}),
         ]
 
@@ -502,8 +520,11 @@ class RightsRequestAdmin(AuditedAdmin):
                     "can_decide": can_decide,
                     "can_close": can_decide and obj.status != "closed",
                     "is_paused": request_sla(obj) == PAUSED,
+                    "failed_letters": list(obj.communications.filter(failed_at__isnull=False)),
                 }
             )
+            if "account_warning" not in extra:  # fulfilment's admin says what its locate steps used
+                extra["account_warning"] = request_identifiers(obj).warning if obj.account_ref else ""
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     # --- steps ------------------------------------------------------------------------------------
@@ -515,6 +536,11 @@ class RightsRequestAdmin(AuditedAdmin):
             path("<int:pk>/letter/", view(self.letter_view), name="requests_app_rightsrequest_letter"),
             path("<int:pk>/event/", view(self.event_view), name="requests_app_rightsrequest_event"),
             path("<int:pk>/identity/", view(self.identity_view), name="requests_app_rightsrequest_identity"),
+            path(
+                "<int:pk>/account-identity/",
+                view(self.account_identity_view),
+                name="requests_app_rightsrequest_account_identity",
+            ),
             path("<int:pk>/note/", view(self.note_view), name="requests_app_rightsrequest_note"),
             path("<int:pk>/close/", view(self.close_view), name="requests_app_rightsrequest_close"),
             path("<int:pk>/regimes/", view(self.regimes_view), name="requests_app_rightsrequest_regimes"),
@@ -563,7 +589,8 @@ class RightsRequestAdmin(AuditedAdmin):
         can_decide = self.can_decide(request)
         data = request.POST if request.method == "POST" else request.GET or None
         form = LetterForm(data, can_decide=can_decide)
-        preview = None
+        # A refused send keeps the Send button: the text as typed is on the form, with the error.
+        preview = True if request.method == "POST" and "_send" in request.POST else None
         if data is not None and form.is_valid():
             template = form.cleaned_data["template"]
             reason = form.cleaned_data["reason"]
@@ -631,6 +658,35 @@ class RightsRequestAdmin(AuditedAdmin):
                 self.message_user(request, "Identity verification recorded.")
                 return HttpResponseRedirect(self._change_url(obj))
         return self._render(request, obj, f"Identity verification: {obj.reference}", form)
+
+    def account_identity_view(self, request, pk: int):
+        obj = self._object(request, pk, DECIDE_PERMISSION)
+        form = IdentityForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            if self._run(
+                request,
+                form,
+                lambda: rights_request_account_identity_record(
+                    request_id=obj.pk,
+                    method=data["identity_method"],
+                    outcome=data["identity_outcome"],
+                    note=data["note"],
+                    actor=request.user,
+                ),
+            ):
+                self.message_user(request, "Verification of the account reference recorded.")
+                return HttpResponseRedirect(self._change_url(obj))
+        return self._render(
+            request,
+            obj,
+            f"Account reference verification: {obj.reference}",
+            form,
+            intro=(
+                "How was the requester shown to hold the account the request names? Until this is recorded as "
+                "verified, fulfilment uses only the requester's verified email."
+            ),
+        )
 
     def note_view(self, request, pk: int):
         obj = self._object(request, pk, "requests_app.add_requestnote")

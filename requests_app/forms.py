@@ -25,6 +25,7 @@ from requests_app.services import (
     rights_request_update_check,
 )
 from requests_app.services.requests import MANUAL_EVENT_TYPES
+from requests_app.validators import clean_single_line
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
@@ -214,6 +215,9 @@ class LetterForm(forms.Form):
         self.fields["template"].choices = [
             (value, label) for value, label in LetterTemplate.choices if can_decide or value not in DECISION_TEMPLATES
         ]
+
+    def clean_subject(self) -> str:
+        return clean_single_line(self.cleaned_data.get("subject", ""), label="The subject")
 
     def clean(self):
         """A letter whose required part is empty is neither previewed nor sent: the form says what is missing."""

@@ -129,6 +129,20 @@ class RightsRequest(models.Model):
     identity_verified_at = models.DateTimeField(null=True, blank=True)
     identity_note = models.CharField(max_length=255, blank=True)
 
+    # The account reference's own verification, needed when the account's email is not the requester's:
+    # fulfilment acts only on identifiers a verification covered. It covers ``account_identity_ref`` only,
+    # so correcting the account reference afterwards needs a new verification.
+    account_identity_ref = models.CharField(max_length=100, blank=True, editable=False)
+    account_identity_method = models.CharField(max_length=20, choices=IdentityMethod.choices, blank=True)
+    account_identity_outcome = models.CharField(
+        max_length=20, choices=IdentityOutcome.choices, default=IdentityOutcome.PENDING
+    )
+    account_identity_verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    account_identity_verified_at = models.DateTimeField(null=True, blank=True)
+    account_identity_note = models.CharField(max_length=255, blank=True)
+
     # Computed from the ledger by requests_app.deadlines; never edited by hand.
     clock_started_on = models.DateField(null=True, blank=True, editable=False)
     paused_days = models.PositiveIntegerField(default=0, editable=False)
@@ -183,6 +197,15 @@ class RightsRequest(models.Model):
                 condition=~Q(identity_outcome=IdentityOutcome.VERIFIED)
                 | (Q(identity_verified_at__isnull=False) & ~Q(identity_method="")),
                 name="rr_verified_has_method_and_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(account_identity_outcome=IdentityOutcome.VERIFIED)
+                | (
+                    Q(account_identity_verified_at__isnull=False)
+                    & ~Q(account_identity_method="")
+                    & ~Q(account_identity_ref="")
+                ),
+                name="rr_account_verified_has_method_time_and_ref",
             ),
             models.CheckConstraint(
                 condition=Q(closed_at__isnull=True) | ~Q(outcome=""),
@@ -362,10 +385,20 @@ class Communication(models.Model):
     sent_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Delivery failed for good: the requester never received this letter."
+    )
+    failure_reason = models.CharField(max_length=255, blank=True, help_text="Why (error type, never content).")
     history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         ordering = ["sent_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(delivered_at__isnull=True) | Q(failed_at__isnull=True),
+                name="communication_delivered_or_failed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_template_display()} ({self.sent_at:%Y-%m-%d})"
@@ -450,6 +483,7 @@ class NotificationKind(models.TextChoices):
     ACK_MISSED = "ack_missed", "Acknowledgement date missed"
     DUE_MISSED = "due_missed", "Due date missed"
     IDENTITY_REMINDER = "identity_reminder", "Waiting on identity for 7 days"
+    LETTER_FAILED = "letter_failed", "Letter could not be delivered"
 
 
 class NotificationSent(models.Model):

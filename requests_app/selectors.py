@@ -1,14 +1,17 @@
-"""Reads of the rights-request app: SLA filters, dashboard figures, the audit log, timelines."""
+"""Reads of the rights-request app: SLA filters, dashboard figures, the audit log, timelines, and the
+identifiers a request's verification covers."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.db.utils import ConnectionDoesNotExist
 from django.utils import timezone
 
 from compliance.models import Right
@@ -23,7 +26,9 @@ from requests_app.deadlines import (
     sla_bounds,
     sla_state,
 )
-from requests_app.models import OPEN_STATUSES, RequestLine, RightsRequest
+from requests_app.models import OPEN_STATUSES, IdentityOutcome, RequestLine, RightsRequest
+
+logger = logging.getLogger(__name__)
 
 SLA_ORDER = [OVERDUE, URGENT, DUE_SOON, ON_TRACK, PAUSED]
 NEXT_DAYS = dt.timedelta(days=7)
@@ -254,3 +259,106 @@ def user_may_handle_requests(user) -> bool:
         and user.is_staff
         and any(user.has_perm(f"requests_app.{codename}") for codename in HANDLER_PERMISSIONS)
     )
+
+
+# ------------------------------------------------------------------------------
+# Identifiers fulfilment may act on (identity binds identifiers)
+# ------------------------------------------------------------------------------
+
+ACCOUNT_NONE = "none"
+ACCOUNT_SAME_EMAIL = "same_email"
+ACCOUNT_VERIFIED = "verified"
+ACCOUNT_OTHER_EMAIL = "other_email"
+ACCOUNT_NOT_FOUND = "not_found"
+ACCOUNT_FAILED = "failed"
+
+_ACCOUNT_LEFT_OUT = {
+    ACCOUNT_OTHER_EMAIL: "the account's email is not the requester's, and the account's own verification is not "
+    "recorded",
+    ACCOUNT_NOT_FOUND: "no system of record could match it to an account with the requester's email, and the "
+    "account's own verification is not recorded",
+    ACCOUNT_FAILED: "the account's own verification was recorded as failed",
+}
+
+
+@dataclass(frozen=True)
+class RequestIdentifiers:
+    """Whom fulfilment may look for: only identifiers a verification covered.
+
+    ``email`` is the requester's address once their identity is confirmed.
+    ``account_ref`` is the account reference when the account's email is the
+    requester's (the identity verification covers it) or when its own verification
+    is recorded; otherwise ``None``, and ``account_status`` says why.
+    """
+
+    email: str | None
+    account_ref: str | None
+    account_status: str
+
+    @property
+    def warning(self) -> str:
+        """For staff: why the request's account reference is left out (empty when it is not)."""
+        reason = _ACCOUNT_LEFT_OUT.get(self.account_status)
+        if reason is None:
+            return ""
+        return (
+            f"The account reference is left out of locate, export and erasure: {reason}. Only the requester's "
+            "email is used until the account holder's verification is recorded."
+        )
+
+    @property
+    def summary(self) -> str:
+        """Which identifiers were used and why, as a locate step records it (no identifier values)."""
+        parts = ["requester's email (identity verified)" if self.email else "requester's email not verified"]
+        if self.account_status == ACCOUNT_SAME_EMAIL:
+            parts.append("account reference (its email is the requester's)")
+        elif self.account_status == ACCOUNT_VERIFIED:
+            parts.append("account reference (its own verification recorded)")
+        elif self.account_status != ACCOUNT_NONE:
+            parts.append(f"account reference left out ({_ACCOUNT_LEFT_OUT[self.account_status]})")
+        return "; ".join(parts)
+
+
+def _account_emails(account_ref: str) -> set[str]:
+    """Every email the account has in the systems of record that can tell (empty: none could)."""
+    from compliance.connectors import ConnectorError, get_connector
+    from compliance.models import SystemOfRecord
+
+    found: set[str] = set()
+    for system in SystemOfRecord.objects.filter(is_active=True).order_by("pk"):
+        try:
+            emails = get_connector(system).account_emails(account_ref)
+        except (ConnectorError, ConnectionDoesNotExist) as exc:  # unusable: this system cannot vouch for the account
+            logger.warning("account check: system %s unavailable (%s)", system.pk, type(exc).__name__)
+            continue
+        found |= emails or set()
+    return found
+
+
+def request_identifiers(request: RightsRequest) -> RequestIdentifiers:
+    """The identifiers of ``request`` that fulfilment may act on, checked now against the systems of record.
+
+    An account reference counts only if its own verification is recorded, or if
+    every account it names has the requester's (verified) email; a reference
+    pointing at someone else's account is never silently added to the search.
+    Used by fulfilment for every locate, export, erasure, restriction and notice,
+    and by the request's page for its warning.
+    """
+    email = request.requester_email if request.identity_confirmed and request.requester_email else None
+    account_ref = (request.account_ref or "").strip()
+    if not account_ref:
+        return RequestIdentifiers(email=email, account_ref=None, account_status=ACCOUNT_NONE)
+    if request.account_identity_ref == account_ref:
+        if request.account_identity_outcome == IdentityOutcome.VERIFIED:
+            return RequestIdentifiers(email=email, account_ref=account_ref, account_status=ACCOUNT_VERIFIED)
+        if request.account_identity_outcome == IdentityOutcome.FAILED:
+            return RequestIdentifiers(email=email, account_ref=None, account_status=ACCOUNT_FAILED)
+    emails = _account_emails(account_ref)
+    if not emails:
+        status = ACCOUNT_NOT_FOUND
+    elif emails == {request.requester_email.strip().lower()}:
+        status = ACCOUNT_SAME_EMAIL
+    else:
+        status = ACCOUNT_OTHER_EMAIL
+    covered = status == ACCOUNT_SAME_EMAIL and email is not None
+    return RequestIdentifiers(email=email, account_ref=account_ref if covered else None, account_status=status)

@@ -260,6 +260,16 @@ class Connector(abc.ABC):
         """
         raise ConnectorError(f"{self.system.get_kind_display()} systems cannot count rows for a retention dry run.")
 
+    def account_emails(self, account_ref: str) -> set[str] | None:
+        """The email address(es) account ``account_ref`` has in this system, lower-cased. Read-only.
+
+        An empty set: the system has no such account. ``None``: this system cannot
+        tell (it names no account table, or it is not a database the back office
+        reads). Fulfilment uses it to check that an account reference belongs to the
+        requester whose identity was verified (identity binds identifiers).
+        """
+        return None
+
     def restrict(self, subject: Subject, *, restricted: bool = True) -> list[TableCount]:
         """Set (or clear) the subject's restriction flag (Art. 18) where the map names one.
 

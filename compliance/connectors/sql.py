@@ -256,6 +256,26 @@ class SQLConnector(Connector):
                     keys.emails.add(str(email).strip().lower())
         return keys
 
+    def account_emails(self, account_ref: str) -> set[str] | None:
+        """The account table's email for ``account_ref`` (its subject key resolved as ``_resolve`` does)."""
+        account = self._account_table()
+        if account is None:
+            return None
+        id_column = self._column(account.table_name, account.subject_column)
+        ids = _Keys(account_refs={account_ref.strip()}).values(MappedTable.SubjectKey.ACCOUNT_ID, id_column)
+        if not ids:
+            return set()
+        id_sql = self.qn_column(account.table_name, account.subject_column)
+        email_sql = self.qn_column(account.table_name, account.account_email_column)
+        sql = (
+            f"SELECT {email_sql} FROM {self.qn_table(account.table_name)} "
+            f"WHERE {id_sql} IN ({', '.join(['%s'] * len(ids))})"
+        )
+        with self._guard(account.table_name), self.connection.cursor() as cursor:
+            cursor.execute(sql, ids)
+            # An erased account's email is a hash: it matches no requester, so the account is never bound by email.
+            return {str(email or "").strip().lower() for (email,) in cursor.fetchall()}
+
     def _subject_condition(self, table: MappedTable, keys: _Keys) -> tuple[str, list[Any]] | None:
         """SQL (and params) selecting ``table``'s rows of the subject, through its join path.
 

@@ -15,9 +15,10 @@ from django.core.files.storage import Storage, storages
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
-from compliance.connectors import Subject
+from compliance.connectors import ConnectorError, Subject
 from fulfilment.models import ExportBundle, FulfilmentStep
 from requests_app.models import RightsRequest
+from requests_app.selectors import RequestIdentifiers, request_identifiers
 
 logger = logging.getLogger("fulfilment")
 
@@ -36,12 +37,61 @@ STEP_PERMISSION = "fulfilment.change_fulfilmentstep"
 
 
 def subject_for(request: RightsRequest) -> Subject:
-    """Whom the request is about, as the systems of record know them."""
-    return Subject(
-        account_ref=(request.account_ref or "").strip() or None,
-        email=request.requester_email or None,
+    """Whom the request is about, as the systems of record know them: only the identifiers a verification covers.
+
+    Every locate, export, erasure, restriction and Art. 19 notice goes through here. An account reference
+    whose account belongs to someone else (another email, no verification of its own) is left out
+    (``requests_app.selectors.request_identifiers``); it never joins the requester's email silently.
+    The locate steps decide, once, whether the account reference is used (``locate_evidence``); every later
+    step acts on that decision: an approved plan is not widened by a verification recorded after it was
+    located, and an account the erasure masked (its email now a hash) is not dropped half-way.
+    """
+    used = located_account_used(request)
+    if used is None:
+        return subject_of(request_identifiers(request), reference=request.reference)
+    email = request.requester_email if request.identity_confirmed and request.requester_email else None
+    account_ref = (request.account_ref or "").strip()
+    return subject_of(
+        RequestIdentifiers(email=email, account_ref=account_ref if used else None, account_status=""),
         reference=request.reference,
     )
+
+
+def subject_of(identifiers: RequestIdentifiers, *, reference: str = "") -> Subject:
+    """The connectors' subject for identifiers already checked (``request_identifiers``)."""
+    if identifiers.email is None and identifiers.account_ref is None:
+        raise ConnectorError("The requester's identity is not verified: no identifier may be searched.")
+    return Subject(account_ref=identifiers.account_ref, email=identifiers.email, reference=reference)
+
+
+def locate_evidence(identifiers: RequestIdentifiers) -> dict[str, str]:
+    """What a locate step records: which identifiers it used, in words, and a keyed hash of the account it used."""
+    account = identifier_hmac("account", identifiers.account_ref) if identifiers.account_ref else ""
+    return {"identifiers": identifiers.summary, "account_hmac": account}
+
+
+def located_account_used(request: RightsRequest) -> bool | None:
+    """Whether the locate steps used the request's account reference; None before any locate step finished."""
+    decided = _located_account_hmacs(request)
+    if decided is None:
+        return None
+    account_ref = (request.account_ref or "").strip()
+    return bool(account_ref) and decided == {identifier_hmac("account", account_ref)}
+
+
+def _located_account_hmacs(request: RightsRequest) -> set[str] | None:
+    """The accounts the finished locate steps used (empty: none); None before any locate step finished."""
+    evidence = list(
+        FulfilmentStep.objects.filter(
+            request=request, kind=FulfilmentStep.Kind.LOCATE, status=FulfilmentStep.Status.DONE
+        ).values_list("evidence", flat=True)
+    )
+    decisions = [item["account_hmac"] for item in evidence if "account_hmac" in item]
+    if not decisions:
+        return None
+    if len(set(decisions)) > 1 or not decisions[0]:
+        return set()  # steps that disagree (the account checked at different times) use no account
+    return {decisions[0]}
 
 
 def identifier_hmac(kind: str, value: str) -> str:

@@ -34,15 +34,18 @@ from fulfilment.services.common import (
     START_PERMISSION,
     STEP_PERMISSION,
     lease_lapsed_before,
+    locate_evidence,
     logger,
     step_begin,
     step_fail,
     step_wait,
     steps_lease,
     subject_for,
+    subject_of,
 )
 from jobs.services import job_enqueue
 from requests_app.models import Outcome, RefusalGround, RequestLine, RightsRequest
+from requests_app.selectors import request_identifiers
 from security.models import AccessEvent
 from security.services import access_event_record
 
@@ -126,8 +129,9 @@ def locate_step_run(*, step_id: int) -> None:
             plans_build(request_id=request_id)
             return
         try:
+            identifiers = request_identifiers(step.request)
             with steps_lease([step.pk]):
-                counts = get_connector(step.system).locate(subject_for(step.request))
+                counts = get_connector(step.system).locate(subject_of(identifiers, reference=step.request.reference))
         except ConnectorPending as exc:
             step_wait(step, exc.reference, str(exc))
             return
@@ -145,6 +149,7 @@ def locate_step_run(*, step_id: int) -> None:
             FulfilmentStep.objects.filter(pk=step.pk).update(
                 status=FulfilmentStep.Status.DONE,
                 rows_located=sum(count.rows for count in counts),
+                evidence=locate_evidence(identifiers),
                 finished_at=now,
                 error="",
                 external_reference="",

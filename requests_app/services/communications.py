@@ -2,19 +2,24 @@
 
 Sending a letter records the event it stands for (an acknowledgement letter is
 the ``acknowledged`` event, an extension notice the ``extension_notified`` one,
-a completion or refusal letter the response), so the ledger and the deadlines
-follow from what was actually sent. The email itself goes out from a worker,
-after the transaction commits.
+a completion or refusal letter the response). The email itself goes out from a
+worker, after the transaction commits, and an event that rests on a letter counts
+for the deadlines only once that letter is delivered, from the day it was
+delivered (``rights_request_deadlines``): a letter that never went out does not
+acknowledge, extend or answer anything. A delivery that fails for good marks the
+letter failed on the request and alerts its handler.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from smtplib import SMTPRecipientsRefused, SMTPResponseException
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
+from django.core.mail import BadHeaderError, EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -27,6 +32,7 @@ from requests_app.models import (
     LetterTemplate,
     Outcome,
     RefusalGround,
+    RequestEvent,
     RequestLine,
     RightsRequest,
 )
@@ -39,7 +45,11 @@ from requests_app.services.requests import (
     request_governing_regimes,
     request_responded_record,
     rights_request_deadlines,
+    rights_request_recompute,
 )
+from requests_app.validators import clean_single_line
+
+logger = logging.getLogger(__name__)
 
 TEMPLATE_EVENT = {
     LetterTemplate.ACKNOWLEDGEMENT: EventType.ACKNOWLEDGED,
@@ -234,14 +244,19 @@ def communication_send(
     if template in DECISION_TEMPLATES:
         _require(actor, DECIDE_PERMISSION, "Only compliance officers can send this letter.")
     _require(actor, "requests_app.add_communication", "You cannot send letters.")
+    if subject_override is not None and subject_override.strip():
+        try:
+            subject_override = clean_single_line(subject_override, label="The subject")
+        except ValidationError as error:
+            raise ValidationError({"subject": error.messages}) from None
     request = _lock(request)
     when = at or timezone.now()
     event_type = TEMPLATE_EVENT[template]
     if event_type == EventType.RESPONDED:
         _check_response(request, template)
-        event = request_responded_record(request=request, at=when, actor=actor)
+        event = request_responded_record(request=request, at=when, actor=actor, by_letter=True)
     else:
-        event = request_event_add(request=request, type=event_type, at=when, actor=actor, reason=reason)
+        event = request_event_add(request=request, type=event_type, at=when, actor=actor, reason=reason, by_letter=True)
     request.refresh_from_db()
     subject, body = communication_render(
         request=request, template=template, context={"reason": reason, **(context or {})}
@@ -265,33 +280,106 @@ def communication_send(
         sent_at=when,
     )
     _save(communication, actor)
+    # Now that the event rests on this letter, it leaves the deadlines until the letter is delivered.
+    rights_request_recompute(request=request)
 
     # Through the outbox: a broker outage keeps the letter (and its event) saved and delivers it later.
     job_enqueue("requests_app.tasks.communication_deliver_task", communication.pk)
     return communication
 
 
+def _fails_for_good(exc: BaseException) -> bool:
+    """Whether sending again cannot help: a refused header, or a permanent (5xx) refusal by the mail server."""
+    if isinstance(exc, BadHeaderError | UnicodeError):
+        return True
+    if isinstance(exc, SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, SMTPResponseException):
+        return exc.smtp_code >= 500
+    return False
+
+
 def communication_deliver(*, communication_id: int) -> bool:
     """Email a stored letter to the requester once. Returns whether it sent it now.
 
-    A redelivered task finds ``delivered_at`` set and sends nothing.
+    A redelivered task finds ``delivered_at`` (or ``failed_at``) set and sends
+    nothing. On delivery, the letter's event starts to count: the request's dates
+    are recomputed, and an acknowledgement or an answer stamps the request. A
+    refusal that sending again cannot cure (a bad header, a 5xx from the mail
+    server) marks the letter failed (``communication_delivery_fail``); any other
+    error propagates, for the task to retry.
     """
     with transaction.atomic():
         communication = Communication.objects.select_for_update().filter(pk=communication_id).first()
-        if communication is None or communication.delivered_at is not None:
+        if communication is None or communication.delivered_at is not None or communication.failed_at is not None:
             return False
         Communication.objects.filter(pk=communication_id).update(delivery_attempts=communication.delivery_attempts + 1)
+    try:
+        with transaction.atomic():
+            communication = Communication.objects.select_for_update().get(pk=communication_id)
+            if communication.delivered_at is not None or communication.failed_at is not None:
+                return False
+            EmailMessage(
+                subject=communication.subject,
+                body=communication.body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[communication.to_email],
+                reply_to=[settings.PRIVACY_CONTACT_EMAIL],
+            ).send()
+            communication.delivered_at = timezone.now()
+            communication.save(update_fields=["delivered_at"])
+            _letter_delivered(communication)
+    except Exception as exc:
+        if not _fails_for_good(exc):
+            raise
+        communication_delivery_fail(communication_id=communication_id, reason=_failure_reason(exc))
+        return False
+    return True
+
+
+def _failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, SMTPResponseException):
+        return f"The mail server refused the letter ({type(exc).__name__}, code {exc.smtp_code})."
+    if isinstance(exc, SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in exc.recipients.values()})
+        return f"The mail server refused the recipient (code {', '.join(str(c) for c in codes)})."
+    if isinstance(exc, BadHeaderError):
+        return "The subject is not a valid email header (it contains a line break)."
+    return f"The letter could not be sent ({type(exc).__name__})."
+
+
+def _letter_delivered(communication: Communication) -> None:
+    """The letter reached the mail server: its event now counts, from today."""
+    if communication.event_id is None:
+        return
+    request = _lock(communication.request)
+    event_type = RequestEvent.objects.values_list("type", flat=True).get(pk=communication.event_id)
+    fields = []
+    if event_type == EventType.ACKNOWLEDGED and request.acknowledged_at is None:
+        request.acknowledged_at = communication.delivered_at
+        fields.append("acknowledged_at")
+    if event_type == EventType.RESPONDED and request.responded_at is None:
+        request.responded_at = communication.delivered_at
+        fields.append("responded_at")
+    if fields:
+        _save(request, None, [*fields, "updated_at"])
+    rights_request_recompute(request=request)
+
+
+def communication_delivery_fail(*, communication_id: int, reason: str) -> bool:
+    """Mark a letter as never delivered and alert the request's handler (or the officers). Idempotent.
+
+    Called when sending failed for good, or when the delivery task ran out of
+    retries. ``reason`` is stored and shown to staff: the error type, never the
+    letter's content. The letter's event stays out of the deadlines.
+    """
     with transaction.atomic():
-        communication = Communication.objects.select_for_update().get(pk=communication_id)
-        if communication.delivered_at is not None:
+        communication = Communication.objects.select_for_update().filter(pk=communication_id).first()
+        if communication is None or communication.delivered_at is not None or communication.failed_at is not None:
             return False
-        EmailMessage(
-            subject=communication.subject,
-            body=communication.body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[communication.to_email],
-            reply_to=[settings.PRIVACY_CONTACT_EMAIL],
-        ).send()
-        communication.delivered_at = timezone.now()
-        communication.save(update_fields=["delivered_at"])
+        communication.failed_at = timezone.now()
+        communication.failure_reason = reason[:255]
+        communication.save(update_fields=["failed_at", "failure_reason"])
+        job_enqueue("requests_app.tasks.letter_failed_alert_task", communication.pk)
+    logger.warning("letter %s could not be delivered: %s", communication_id, reason)
     return True

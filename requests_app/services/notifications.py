@@ -1,4 +1,4 @@
-"""What the worker jobs send staff: digests, escalations and identity reminders.
+"""What the worker jobs send staff: digests, escalations, identity reminders and failed letters.
 
 Each email is recorded in ``NotificationSent`` (unique per kind, recipient, request
 and date) in the same transaction that sends it, so running a job twice in a day,
@@ -24,6 +24,7 @@ from compliance.roles import COMPLIANCE_OFFICER
 from requests_app.deadlines import DUE_SOON_DAYS, sla_state
 from requests_app.models import (
     OPEN_STATUSES,
+    Communication,
     EventType,
     NotificationKind,
     NotificationSent,
@@ -175,6 +176,36 @@ def identity_reminders_send(*, today: dt.date | None = None) -> int:
                 }
                 _send(recipient, "identity_reminder", context)
                 sent += 1
+    return sent
+
+
+def letter_failed_alert(*, communication_id: int) -> int:
+    """Tell the request's handler (or, with none, the compliance officers) that a letter never went out. Once.
+
+    The email names the request, the letter and why it failed (an error type), never the requester's details.
+    """
+    communication = (
+        Communication.objects.select_related("request__assignee", "request__regime").filter(pk=communication_id).first()
+    )
+    if communication is None or communication.failed_at is None:
+        return 0
+    request = communication.request
+    assignee = request.assignee
+    recipients = [assignee] if assignee is not None and assignee.is_active and assignee.email else list(_officers())
+    failed_on = timezone.localdate(communication.failed_at)
+    sent = 0
+    for recipient in recipients:
+        with transaction.atomic():
+            if not _claim(kind=NotificationKind.LETTER_FAILED, recipient=recipient, on_date=failed_on, request=request):
+                continue
+            context = {
+                **_base_context(timezone.localdate()),
+                "recipient": recipient,
+                "request": request,
+                "letter": communication,
+            }
+            _send(recipient, "letter_failed", context)
+            sent += 1
     return sent
 
 

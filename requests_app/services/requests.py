@@ -44,6 +44,7 @@ from requests_app.models import (
     RightsRequest,
 )
 from requests_app.selectors import user_may_handle_requests
+from requests_app.validators import clean_into
 
 DECIDE_PERMISSION = "requests_app.decide_request"
 
@@ -189,6 +190,13 @@ def _check_received_at(received_at: dt.datetime, errors: dict[str, list[str]]) -
         errors.setdefault("received_at", []).append("The received date cannot be before 2000.")
 
 
+def _clean_name(name: str, errors: dict[str, list[str]]) -> str:
+    name = clean_into(name, field="requester_name", label="The name", errors=errors)
+    if not name and "requester_name" not in errors:
+        errors["requester_name"] = ["Give the requester's name."]
+    return name
+
+
 def _normalise_email(email: str, errors: dict[str, list[str]]) -> str:
     email = (email or "").strip().lower()
     try:
@@ -287,7 +295,16 @@ def rights_request_deadlines(
         regime.pk: list(RegimeRight.objects.filter(regime=regime).select_related("right")) for regime in regimes
     }
     rules = {regime.code: RegimeRule.from_regime(regime, rights_by_regime[regime.pk]) for regime in regimes}
-    ledger = [LedgerEntry(event.type, _local_day(event.at), event.extended_to) for event in request.events.all()]
+    ledger = []
+    for type_, at, extended_to, letter_id, delivered_at in request.events.order_by("at", "id").values_list(
+        "type", "at", "extended_to", "communication__id", "communication__delivered_at"
+    ):
+        if letter_id is None:
+            ledger.append(LedgerEntry(type_, _local_day(at), extended_to))
+        elif delivered_at is not None:
+            # An event that rests on a letter counts once the letter went out, from the day it did.
+            ledger.append(LedgerEntry(type_, _local_day(delivered_at), extended_to))
+    ledger.sort(key=lambda entry: entry.on)
     ledger.extend(extra)
     lines = list(request.lines.select_related("right"))
     zones = [settings.TIME_ZONE, *(regime.time_zone for regime in regimes if regime.time_zone)]
@@ -358,10 +375,9 @@ def _intake_cleaned(
     received_at: dt.datetime,
     requester_country: Any = "",
     requester_region: str = "",
-) -> tuple[str, list[tuple[Regime, str]], list[Right], str, str]:
+) -> tuple[str, str, list[tuple[Regime, str]], list[Right], str, str]:
     errors: dict[str, list[str]] = {}
-    if not (requester_name or "").strip():
-        errors["requester_name"] = ["Give the requester's name."]
+    name = _clean_name(requester_name, errors)
     email = _normalise_email(requester_email, errors)
     primary = _resolve_regime(regime, errors)
     country, region = _resolve_location(requester_country, requester_region, errors)
@@ -374,7 +390,7 @@ def _intake_cleaned(
     _check_received_at(received_at, errors)
     if errors:
         raise ValidationError(errors)
-    return email, applicable, right_objs, country, region
+    return name, email, applicable, right_objs, country, region
 
 
 def rights_request_check(
@@ -435,7 +451,7 @@ def rights_request_open(
     """
     _require(actor, "requests_app.add_rightsrequest", "You cannot log rights requests.")
     received = received_at or timezone.now()
-    email, applicable, right_objs, country, region = _intake_cleaned(
+    requester_name, email, applicable, right_objs, country, region = _intake_cleaned(
         requester_name=requester_name,
         requester_email=requester_email,
         regime=regime,
@@ -445,7 +461,6 @@ def rights_request_open(
         requester_country=requester_country,
         requester_region=requester_region,
     )
-    requester_name = requester_name.strip()
     regime_obj = applicable[0][0]
     verification = _verification_allowed([regime for regime, _basis in applicable], right_objs)
     # Numbered last (see _number): a provisional, unique reference until then, never seen outside this
@@ -501,8 +516,8 @@ def rights_request_update_check(*, request: RightsRequest, **changes: Any) -> di
     errors: dict[str, list[str]] = {}
     if "requester_email" in changes:
         changes["requester_email"] = _normalise_email(changes["requester_email"], errors)
-    if "requester_name" in changes and not (changes["requester_name"] or "").strip():
-        errors["requester_name"] = ["Give the requester's name."]
+    if "requester_name" in changes:
+        changes["requester_name"] = _clean_name(changes["requester_name"], errors)
     if "received_at" in changes and changes["received_at"] is not None:
         _check_received_at(changes["received_at"], errors)
     if "channel" in changes and changes["channel"] not in Channel.values:
@@ -582,7 +597,22 @@ def rights_request_identity_record(
     """
     _require(actor, DECIDE_PERMISSION, "Only compliance officers record identity verification.")
     request = _lock(request)
-    errors: dict[str, list[str]] = {}
+    _check_verification(request, method=method, outcome=outcome)
+    request.identity_method = method
+    request.identity_outcome = outcome
+    request.identity_note = note
+    request.identity_verified_by = actor
+    request.identity_verified_at = at or timezone.now()
+    fields = ["identity_method", "identity_outcome", "identity_note", "identity_verified_by", "identity_verified_at"]
+    if outcome == IdentityOutcome.VERIFIED and request.status == RequestStatus.AWAITING_IDENTITY:
+        request.status = RequestStatus.IN_PROGRESS
+        fields.append("status")
+    _save(request, actor, [*fields, "updated_at"])
+    return request
+
+
+def _check_verification(request: RightsRequest, *, method: str, outcome: str, extra: dict | None = None) -> None:
+    errors: dict[str, list[str]] = dict(extra or {})
     if outcome not in IdentityOutcome.values or outcome == IdentityOutcome.PENDING:
         errors["identity_outcome"] = ["Choose verified, could not be verified or not required."]
     if method and method not in IdentityMethod.values:
@@ -593,15 +623,45 @@ def rights_request_identity_record(
         errors["__all__"] = ["The request is no longer open."]
     if errors:
         raise ValidationError(errors)
-    request.identity_method = method
-    request.identity_outcome = outcome
-    request.identity_note = note
-    request.identity_verified_by = actor
-    request.identity_verified_at = at or timezone.now()
-    fields = ["identity_method", "identity_outcome", "identity_note", "identity_verified_by", "identity_verified_at"]
-    if outcome == IdentityOutcome.VERIFIED and request.status == RequestStatus.AWAITING_IDENTITY:
-        request.status = RequestStatus.IN_PROGRESS
-        fields.append("status")
+
+
+@transaction.atomic
+def rights_request_account_identity_record(
+    *, request_id: int, method: str, outcome: str, actor, note: str = "", at: dt.datetime | None = None
+) -> RightsRequest:
+    """Record how the requester was shown to hold the request's account reference, and with what result.
+
+    Needed when the account's email is not the requester's verified email
+    (``requests_app.selectors.request_identifiers``): until then fulfilment leaves
+    the account out. It covers the account reference as it is now; a corrected
+    reference needs its own verification. ``actor=None`` is the system itself (a
+    signed-in account on a future privacy center, or single sign-on). Only the
+    method and the outcome are kept, never a copy of a document.
+    """
+    _require(actor, DECIDE_PERMISSION, "Only compliance officers record identity verification.")
+    request = RightsRequest.objects.select_for_update().select_related("regime").get(pk=request_id)
+    account_ref = (request.account_ref or "").strip()
+    if outcome == IdentityOutcome.NOT_REQUIRED:
+        extra = {"identity_outcome": ["An account reference is used only once verified: choose an outcome."]}
+    else:
+        extra = {}
+    if not account_ref:
+        extra["__all__"] = ["The request names no account reference."]
+    _check_verification(request, method=method, outcome=outcome, extra=extra)
+    request.account_identity_ref = account_ref
+    request.account_identity_method = method
+    request.account_identity_outcome = outcome
+    request.account_identity_note = (note or "").strip()
+    request.account_identity_verified_by = actor
+    request.account_identity_verified_at = at or timezone.now()
+    fields = [
+        "account_identity_ref",
+        "account_identity_method",
+        "account_identity_outcome",
+        "account_identity_note",
+        "account_identity_verified_by",
+        "account_identity_verified_at",
+    ]
     _save(request, actor, [*fields, "updated_at"])
     return request
 
@@ -633,6 +693,7 @@ def request_event_add(
     reason: str = "",
     extended_to: dt.date | None = None,
     api_client: ApiClient | None = None,
+    by_letter: bool = False,
 ) -> RequestEvent:
     """Add an event to the ledger and recompute the request's deadlines.
 
@@ -643,6 +704,8 @@ def request_event_add(
     governing regime lets the controller set the new date (Swiss FADP), ``extended_to``
     is that date, told to the requester. Only compliance officers (or an
     integration) can extend.
+    ``by_letter``: the event is a letter ``communication_send`` is about to store; it
+    counts (and an acknowledgement stamps the request) only once the letter is delivered.
     """
     errors: dict[str, list[str]] = {}
     if type not in MANUAL_EVENT_TYPES:
@@ -660,7 +723,8 @@ def request_event_add(
         errors["at"] = ["An event cannot be before the request was received."]
     if not request.is_open:
         errors["__all__"] = ["The request has been answered; no more events can be added."]
-    types = list(request.events.values_list("type", flat=True))
+    # A letter that could not be delivered told the requester nothing: its event does not block a new one.
+    types = list(request.events.filter(communication__failed_at__isnull=True).values_list("type", flat=True))
     if extended_to is not None and type != EventType.EXTENSION_NOTIFIED:
         errors["extended_to"] = ["Only an extension has a new date."]
     if type == EventType.EXTENSION_NOTIFIED:
@@ -695,7 +759,7 @@ def request_event_add(
     if new_status is not None and request.status != new_status:
         request.status = new_status
         fields.append("status")
-    if type == EventType.ACKNOWLEDGED and request.acknowledged_at is None:
+    if type == EventType.ACKNOWLEDGED and request.acknowledged_at is None and not by_letter:
         request.acknowledged_at = when
         fields.append("acknowledged_at")
     if type == EventType.ACKNOWLEDGED and request.status == RequestStatus.RECEIVED:
@@ -920,13 +984,18 @@ def summary_outcome(outcomes: Sequence[str]) -> str:
     return Outcome.REFUSED
 
 
-def request_responded_record(*, request: RightsRequest, at: dt.datetime, actor) -> RequestEvent:
-    """Record that the answer went to the requester (called by ``communication_send``)."""
+def request_responded_record(
+    *, request: RightsRequest, at: dt.datetime, actor, by_letter: bool = False
+) -> RequestEvent:
+    """Record that the answer went to the requester (called by ``communication_send``).
+
+    ``by_letter``: ``responded_at`` is stamped when the letter is delivered, not now.
+    """
     request = _lock(request)
     event = _record_event(request=request, type=EventType.RESPONDED, at=at, actor=actor)
     request.status = RequestStatus.RESPONDED
     fields = ["status"]
-    if request.responded_at is None:
+    if request.responded_at is None and not by_letter:
         request.responded_at = at
         fields.append("responded_at")
     _save(request, actor, [*fields, "updated_at"])

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from requests_app.models import EventType, Outcome, RequestLine, RightsRequest
-from requests_app.services import request_line_complete
+from requests_app.services import communication_deliver, request_line_complete
 from tests.requests_app.conftest import aware
 
 ADD = "admin:requests_app_rightsrequest_add"
@@ -145,6 +145,9 @@ def test_an_agent_previews_edits_and_sends_the_acknowledgement(client, agent, op
     assert response.status_code == 302
     letter = request.communications.get()
     assert (letter.subject, letter.body, letter.edited) == ("Got it", "Dear Ana, edited text.\n", True)
+    request.refresh_from_db()
+    assert request.acknowledged_at is None  # stamped when the letter is delivered
+    communication_deliver(communication_id=letter.pk)
     request.refresh_from_db()
     assert request.acknowledged_at is not None
 

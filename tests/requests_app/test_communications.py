@@ -89,6 +89,8 @@ def test_extension_notice_states_the_reason_and_the_new_date(open_request, offic
     assert "Your account spans three organisations." in letter.body
     assert "Wednesday 3 December 2025" in letter.body
     assert "complain to the data protection supervisory authority" in letter.body
+    with time_machine.travel(aware(2025, 9, 20, 10, 5), tick=False):
+        communication_deliver(communication_id=letter.pk)
     request.refresh_from_db()
     assert request.due_date == dt.date(2025, 12, 3)
 
@@ -134,6 +136,7 @@ def test_refusal_letter_gives_reasons_what_was_kept_and_the_right_to_complain(op
     assert "\n  Invoices kept for 6 years under UK VAT rules.\n" in letter.body
     assert "- Invoices: 6 years, VAT Notice 700/21.\n" in letter.body
     assert "the Information Commissioner's Office (ICO) (https://ico.org.uk/make-a-complaint/)" in letter.body
+    communication_deliver(communication_id=letter.pk)
     request.refresh_from_db()
     assert (request.status, request.responded_at is not None) == (RequestStatus.RESPONDED, True)
     assert letter.event.type == EventType.RESPONDED

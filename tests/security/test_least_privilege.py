@@ -100,6 +100,12 @@ STEP_VIEWS: list[tuple[str, str | None, str, dict[str, int]]] = [
     ("requests_app_rightsrequest_letter", "requests_app.rightsrequest", "get", {OFF: 200, AGT: 200, AUD: 403}),
     ("requests_app_rightsrequest_event", "requests_app.rightsrequest", "get", {OFF: 200, AGT: 200, AUD: 403}),
     ("requests_app_rightsrequest_identity", "requests_app.rightsrequest", "get", {OFF: 200, AGT: 403, AUD: 403}),
+    (
+        "requests_app_rightsrequest_account_identity",
+        "requests_app.rightsrequest",
+        "get",
+        {OFF: 200, AGT: 403, AUD: 403},
+    ),
     ("requests_app_rightsrequest_note", "requests_app.rightsrequest", "get", {OFF: 200, AGT: 200, AUD: 403}),
     ("requests_app_rightsrequest_close", "requests_app.rightsrequest", "get", {OFF: 200, AGT: 403, AUD: 403}),
     ("requests_app_rightsrequest_regimes", "requests_app.rightsrequest", "get", {OFF: 200, AGT: 403, AUD: 403}),
