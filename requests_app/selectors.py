@@ -235,6 +235,8 @@ def rights_request_has_duplicate_of_client(*, request: RightsRequest, client) ->
         lines__right__in=[line.right_id for line in request.lines.all()],
         pk__lt=request.pk,
     ).exists()
+
+
 HANDLER_PERMISSIONS = ("add_rightsrequest", "change_rightsrequest")
 
 
