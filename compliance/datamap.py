@@ -103,9 +103,7 @@ def datamap_export(*, systems=None) -> dict[str, Any]:
     systems = (systems if systems is not None else SystemOfRecord.objects.all()).order_by("slug")
     systems = systems.prefetch_related(
         "data_categories", "tables__columns__data_category", "reviewed_tables"
-    ).select_related(
-        "manual_assignee"
-    )
+    ).select_related("manual_assignee")
     out = []
     for system in systems:
         tables = sorted(system.tables.all(), key=lambda t: t.table_name)
@@ -620,7 +618,9 @@ def datamap_audit(*, systems=None, tables=None, unmapped_tables: bool = True) ->
                 if not reader.has_table(reviewed.table_name):
                     lines.append(f"{where}: reviewed table does not exist in database alias {reader.alias!r}.")
                 elif reviewed.needs_review:
-                    lines.append(f"{where}: table is flagged for review: confirm it holds no personal data, then clear it.")
+                    lines.append(
+                        f"{where}: table is flagged for review: confirm it holds no personal data, then clear it."
+                    )
     for slug in sorted(by_system):
         problems.extend(sorted(by_system[slug]))
     return problems

@@ -152,9 +152,8 @@ def name_hints(name: str) -> set[str]:
     for pattern, hint_words in NAME_HINTS.items():
         if joined in hint_words or any(w in hint_words for w in words):
             hints.add(pattern)
-    if words and words[-1] == "name" and (len(words) == 1 or words[-2] in _NAME_PREFIXES):
-        if len(words) > 1:
-            hints.add("name")
+    if len(words) > 1 and words[-1] == "name" and words[-2] in _NAME_PREFIXES:
+        hints.add("name")
     if "email" in hints and "address" in hints:
         hints.discard("address")
     if "ip" in hints and "address" in hints:
@@ -191,9 +190,13 @@ def value_patterns(value: Any, *, postal_hint: bool = False) -> set[str]:
     upper = text.replace(" ", "").upper()
     if _IBAN.match(upper) and _iban_valid(upper):
         return {"iban"}
-    if _UK_POSTCODE.match(text) or _ZIP_PLUS4.match(text) or _CA_POSTCODE.match(text):
-        found.add("postcode")
-    elif postal_hint and _SHORT_CODE.match(text):
+    if (
+        _UK_POSTCODE.match(text)
+        or _ZIP_PLUS4.match(text)
+        or _CA_POSTCODE.match(text)
+        or postal_hint
+        and _SHORT_CODE.match(text)
+    ):
         found.add("postcode")
     digits = sum(ch.isdigit() for ch in text)
     if (
@@ -254,7 +257,7 @@ def sample_columns(reader: SchemaReader, table: TableInfo, columns: list[str], *
     if not columns:
         return evidence
     hints = {column: "postcode" in name_hints(column) for column in columns}
-    sql = f"SELECT {', '.join(qn(c) for c in columns)} FROM {qn(table.name)} LIMIT %s"
+    sql = f"SELECT {', '.join(qn(c) for c in columns)} FROM {qn(table.name)} LIMIT %s"  # noqa: S608 (introspected names)
     try:
         with transaction.atomic(using=reader.alias), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
@@ -398,7 +401,9 @@ def discover(system: SystemOfRecord, *, limit: int = SAMPLE_ROWS) -> Discovery:
     for name, columns in todo.items():
         patterns[name], sentences[name] = {}, {}
         for column in columns:
-            found, sentence = _classify(infos[name], infos[name].columns[column], evidence[name].get(column), categories)
+            found, sentence = _classify(
+                infos[name], infos[name].columns[column], evidence[name].get(column), categories
+            )
             patterns[name][column], sentences[name][column] = found, sentence
 
     def email_column(name: str) -> str | None:
@@ -545,12 +550,7 @@ def _subject_link(name, account, graph, mapped, email_column) -> dict[str, str] 
             if target in targets:
                 first_table, first_column, first_target, first_target_column = step[0]
                 chain = " → ".join([name, *[s[2] for s in step]])
-                if (
-                    len(step) == 1
-                    and account
-                    and first_target == account[0]
-                    and first_target_column == account[1]
-                ):
+                if len(step) == 1 and account and first_target == account[0] and first_target_column == account[1]:
                     return {
                         "subject_column": first_column,
                         "subject_key": MappedTable.SubjectKey.ACCOUNT_ID,
@@ -669,9 +669,9 @@ def mapping_suggestions_refresh(*, system_id: int, actor, limit: int = SAMPLE_RO
     with transaction.atomic():
         open_ones = {
             (s.kind, s.table_name, s.column_name): s
-            for s in MappingSuggestion.objects.select_for_update().filter(
-                system=system, status=MappingSuggestion.Status.OPEN
-            ).exclude(kind=MappingSuggestion.Kind.DRIFT)
+            for s in MappingSuggestion.objects.select_for_update()
+            .filter(system=system, status=MappingSuggestion.Status.OPEN)
+            .exclude(kind=MappingSuggestion.Kind.DRIFT)
         }
         for key, values in wanted.items():
             suggestion = open_ones.pop(key, None) or MappingSuggestion(

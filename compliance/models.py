@@ -555,8 +555,10 @@ class ReviewedTable(models.Model):
 
         if backoffice_table_problem(self.system.database_alias, self.table_name):
             raise ValidationError(
-                {"table_name": f"Table {self.table_name!r} is one of the back office's own tables: it is never "
-                 "mapped and needs no review."}
+                {
+                    "table_name": f"Table {self.table_name!r} is one of the back office's own tables: it is never "
+                    "mapped and needs no review."
+                }
             )
         try:
             exists = schema_reader(self.system.database_alias).has_table(self.table_name)

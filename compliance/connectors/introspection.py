@@ -190,7 +190,9 @@ class SchemaReader:
                 }
             )
         )
-        key_columns = [c for constraint in constraints.values() if constraint.get("primary_key") for c in constraint["columns"]]
+        key_columns = [
+            c for constraint in constraints.values() if constraint.get("primary_key") for c in constraint["columns"]
+        ]
         if len(key_columns) > 1:
             primary_key = None  # a key of several columns: no single column identifies a row
         foreign_keys = {column: (target, target_column) for column, (target_column, target) in relations.items()}
