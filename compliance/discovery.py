@@ -609,7 +609,7 @@ def discovery_draft(discovery: Discovery) -> str:
         table["primary_key"] = suggestion.primary_key
         for key in ("subject_column", "subject_key", "parent", "parent_column", "account_email_column"):
             if getattr(suggestion, key):
-                table[key] = getattr(suggestion, key)
+                table[key] = str(getattr(suggestion, key))
         table["columns"] = []
         tables.append(table)
         by_name[suggestion.table] = table
@@ -622,7 +622,7 @@ def discovery_draft(discovery: Discovery) -> str:
             values["category"] = column.category
         if column.not_personal:
             values["not_personal"] = True
-        values["treatment"] = column.treatment
+        values["treatment"] = str(column.treatment)
         if column.replacement:
             values["replacement"] = column.replacement
         if column.is_timestamp:

@@ -24,6 +24,8 @@ ACCESS = {
     "compliance.systemofrecord": {"officer": "change", "agent": "none", "auditor": "view"},
     "compliance.mappedtable": {"officer": "change", "agent": "none", "auditor": "view"},
     "compliance.manualtask": {"officer": "change", "agent": "none", "auditor": "view"},
+    # Suggestions are made by discovery and the drift check; officers accept or dismiss them by action.
+    "compliance.mappingsuggestion": {"officer": "view", "agent": "none", "auditor": "view"},
     "retention.retentionrule": {"officer": "change", "agent": "none", "auditor": "view"},
     "retention.legalhold": {"officer": "change", "agent": "none", "auditor": "view"},
     # Runs are made by beat and the services; officers approve or cancel them with buttons, nobody edits one.
