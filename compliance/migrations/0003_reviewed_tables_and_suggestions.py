@@ -7,129 +7,349 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('compliance', '0002_datamap_review_flag_and_manual_tasks'),
+        ("compliance", "0002_datamap_review_flag_and_manual_tasks"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='historicalmappedtable',
-            name='primary_key',
-            field=models.CharField(blank=True, default='id', help_text="A column identifying one row: the table's primary key or a column with a unique constraint. Empty for a table without one (a log): it is located, exported and erased by its subject, but cannot be swept nor be another table's parent.", max_length=128),
+            model_name="historicalmappedtable",
+            name="primary_key",
+            field=models.CharField(
+                blank=True,
+                default="id",
+                help_text="A column identifying one row: the table's primary key or a column with a unique constraint. Empty for a table without one (a log): it is located, exported and erased by its subject, but cannot be swept nor be another table's parent.",
+                max_length=128,
+            ),
         ),
         migrations.AlterField(
-            model_name='mappedtable',
-            name='primary_key',
-            field=models.CharField(blank=True, default='id', help_text="A column identifying one row: the table's primary key or a column with a unique constraint. Empty for a table without one (a log): it is located, exported and erased by its subject, but cannot be swept nor be another table's parent.", max_length=128),
+            model_name="mappedtable",
+            name="primary_key",
+            field=models.CharField(
+                blank=True,
+                default="id",
+                help_text="A column identifying one row: the table's primary key or a column with a unique constraint. Empty for a table without one (a log): it is located, exported and erased by its subject, but cannot be swept nor be another table's parent.",
+                max_length=128,
+            ),
         ),
         migrations.CreateModel(
-            name='HistoricalMappingSuggestion',
+            name="HistoricalMappingSuggestion",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('table', 'Map the table'), ('reviewed', 'Mark the table not personal'), ('column', 'Classify the column'), ('drift', 'Column marked not personal now looks personal')], max_length=20)),
-                ('table_name', models.CharField(max_length=128)),
-                ('column_name', models.CharField(blank=True, max_length=128)),
-                ('primary_key', models.CharField(blank=True, max_length=128)),
-                ('subject_column', models.CharField(blank=True, max_length=128)),
-                ('subject_key', models.CharField(blank=True, choices=[('account_id', 'Account id'), ('email', 'Email address')], max_length=20)),
-                ('parent_table', models.CharField(blank=True, max_length=128)),
-                ('parent_column', models.CharField(blank=True, max_length=128)),
-                ('account_email_column', models.CharField(blank=True, max_length=128)),
-                ('not_personal', models.BooleanField(default=False)),
-                ('treatment', models.CharField(blank=True, choices=[('keep', 'Keep'), ('null', 'Set to null'), ('fixed', 'Replace with a fixed value'), ('hash', 'Keyed hash (HMAC)'), ('redact', 'Redact'), ('delete_row', 'Delete the whole row')], max_length=20)),
-                ('replacement', models.CharField(blank=True, max_length=255)),
-                ('is_timestamp', models.BooleanField(default=False)),
-                ('evidence', models.TextField(help_text='Why: counts of sampled values and what the name and type say.')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('accepted', 'Accepted'), ('dismissed', 'Dismissed')], default='open', max_length=20)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('data_category', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='compliance.datacategory')),
-                ('decided_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('system', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='compliance.systemofrecord')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("table", "Map the table"),
+                            ("reviewed", "Mark the table not personal"),
+                            ("column", "Classify the column"),
+                            ("drift", "Column marked not personal now looks personal"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("table_name", models.CharField(max_length=128)),
+                ("column_name", models.CharField(blank=True, max_length=128)),
+                ("primary_key", models.CharField(blank=True, max_length=128)),
+                ("subject_column", models.CharField(blank=True, max_length=128)),
+                (
+                    "subject_key",
+                    models.CharField(
+                        blank=True, choices=[("account_id", "Account id"), ("email", "Email address")], max_length=20
+                    ),
+                ),
+                ("parent_table", models.CharField(blank=True, max_length=128)),
+                ("parent_column", models.CharField(blank=True, max_length=128)),
+                ("account_email_column", models.CharField(blank=True, max_length=128)),
+                ("not_personal", models.BooleanField(default=False)),
+                (
+                    "treatment",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("keep", "Keep"),
+                            ("null", "Set to null"),
+                            ("fixed", "Replace with a fixed value"),
+                            ("hash", "Keyed hash (HMAC)"),
+                            ("redact", "Redact"),
+                            ("delete_row", "Delete the whole row"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("replacement", models.CharField(blank=True, max_length=255)),
+                ("is_timestamp", models.BooleanField(default=False)),
+                (
+                    "evidence",
+                    models.TextField(help_text="Why: counts of sampled values and what the name and type say."),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("accepted", "Accepted"), ("dismissed", "Dismissed")],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "data_category",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="compliance.datacategory",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "system",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="compliance.systemofrecord",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical mapping suggestion',
-                'verbose_name_plural': 'historical mapping suggestions',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical mapping suggestion",
+                "verbose_name_plural": "historical mapping suggestions",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalReviewedTable',
+            name="HistoricalReviewedTable",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('table_name', models.CharField(max_length=128)),
-                ('reason', models.CharField(help_text='Why it holds no personal data (what it holds instead).', max_length=255)),
-                ('needs_review', models.BooleanField(default=False, help_text='Suggested by discovery and not yet confirmed by a person: confirm, then clear.')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('system', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='compliance.systemofrecord')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("table_name", models.CharField(max_length=128)),
+                (
+                    "reason",
+                    models.CharField(
+                        help_text="Why it holds no personal data (what it holds instead).", max_length=255
+                    ),
+                ),
+                (
+                    "needs_review",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Suggested by discovery and not yet confirmed by a person: confirm, then clear.",
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "system",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="compliance.systemofrecord",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical table reviewed as not personal',
-                'verbose_name_plural': 'historical tables reviewed as not personal',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical table reviewed as not personal",
+                "verbose_name_plural": "historical tables reviewed as not personal",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='MappingSuggestion',
+            name="MappingSuggestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('table', 'Map the table'), ('reviewed', 'Mark the table not personal'), ('column', 'Classify the column'), ('drift', 'Column marked not personal now looks personal')], max_length=20)),
-                ('table_name', models.CharField(max_length=128)),
-                ('column_name', models.CharField(blank=True, max_length=128)),
-                ('primary_key', models.CharField(blank=True, max_length=128)),
-                ('subject_column', models.CharField(blank=True, max_length=128)),
-                ('subject_key', models.CharField(blank=True, choices=[('account_id', 'Account id'), ('email', 'Email address')], max_length=20)),
-                ('parent_table', models.CharField(blank=True, max_length=128)),
-                ('parent_column', models.CharField(blank=True, max_length=128)),
-                ('account_email_column', models.CharField(blank=True, max_length=128)),
-                ('not_personal', models.BooleanField(default=False)),
-                ('treatment', models.CharField(blank=True, choices=[('keep', 'Keep'), ('null', 'Set to null'), ('fixed', 'Replace with a fixed value'), ('hash', 'Keyed hash (HMAC)'), ('redact', 'Redact'), ('delete_row', 'Delete the whole row')], max_length=20)),
-                ('replacement', models.CharField(blank=True, max_length=255)),
-                ('is_timestamp', models.BooleanField(default=False)),
-                ('evidence', models.TextField(help_text='Why: counts of sampled values and what the name and type say.')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('accepted', 'Accepted'), ('dismissed', 'Dismissed')], default='open', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('data_category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='compliance.datacategory')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('system', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suggestions', to='compliance.systemofrecord')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("table", "Map the table"),
+                            ("reviewed", "Mark the table not personal"),
+                            ("column", "Classify the column"),
+                            ("drift", "Column marked not personal now looks personal"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("table_name", models.CharField(max_length=128)),
+                ("column_name", models.CharField(blank=True, max_length=128)),
+                ("primary_key", models.CharField(blank=True, max_length=128)),
+                ("subject_column", models.CharField(blank=True, max_length=128)),
+                (
+                    "subject_key",
+                    models.CharField(
+                        blank=True, choices=[("account_id", "Account id"), ("email", "Email address")], max_length=20
+                    ),
+                ),
+                ("parent_table", models.CharField(blank=True, max_length=128)),
+                ("parent_column", models.CharField(blank=True, max_length=128)),
+                ("account_email_column", models.CharField(blank=True, max_length=128)),
+                ("not_personal", models.BooleanField(default=False)),
+                (
+                    "treatment",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("keep", "Keep"),
+                            ("null", "Set to null"),
+                            ("fixed", "Replace with a fixed value"),
+                            ("hash", "Keyed hash (HMAC)"),
+                            ("redact", "Redact"),
+                            ("delete_row", "Delete the whole row"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("replacement", models.CharField(blank=True, max_length=255)),
+                ("is_timestamp", models.BooleanField(default=False)),
+                (
+                    "evidence",
+                    models.TextField(help_text="Why: counts of sampled values and what the name and type say."),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("accepted", "Accepted"), ("dismissed", "Dismissed")],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "data_category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="compliance.datacategory",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "system",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="suggestions",
+                        to="compliance.systemofrecord",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['system__name', 'table_name', 'column_name'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('system', 'kind', 'table_name', 'column_name'), name='mapping_suggestion_one_open'), models.CheckConstraint(condition=models.Q(('status', 'open'), ('decided_at__isnull', False), _connector='OR'), name='mapping_suggestion_decided_has_date')],
+                "ordering": ["system__name", "table_name", "column_name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "open")),
+                        fields=("system", "kind", "table_name", "column_name"),
+                        name="mapping_suggestion_one_open",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("status", "open"), ("decided_at__isnull", False), _connector="OR"),
+                        name="mapping_suggestion_decided_has_date",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReviewedTable',
+            name="ReviewedTable",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('table_name', models.CharField(max_length=128)),
-                ('reason', models.CharField(help_text='Why it holds no personal data (what it holds instead).', max_length=255)),
-                ('needs_review', models.BooleanField(default=False, help_text='Suggested by discovery and not yet confirmed by a person: confirm, then clear.')),
-                ('system', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviewed_tables', to='compliance.systemofrecord')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("table_name", models.CharField(max_length=128)),
+                (
+                    "reason",
+                    models.CharField(
+                        help_text="Why it holds no personal data (what it holds instead).", max_length=255
+                    ),
+                ),
+                (
+                    "needs_review",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Suggested by discovery and not yet confirmed by a person: confirm, then clear.",
+                    ),
+                ),
+                (
+                    "system",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviewed_tables",
+                        to="compliance.systemofrecord",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'table reviewed as not personal',
-                'verbose_name_plural': 'tables reviewed as not personal',
-                'ordering': ['system__name', 'table_name'],
-                'constraints': [models.UniqueConstraint(fields=('system', 'table_name'), name='reviewed_table_unique'), models.CheckConstraint(condition=models.Q(('reason', ''), _negated=True), name='reviewed_table_has_reason')],
+                "verbose_name": "table reviewed as not personal",
+                "verbose_name_plural": "tables reviewed as not personal",
+                "ordering": ["system__name", "table_name"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("system", "table_name"), name="reviewed_table_unique"),
+                    models.CheckConstraint(
+                        condition=models.Q(("reason", ""), _negated=True), name="reviewed_table_has_reason"
+                    ),
+                ],
             },
         ),
     ]

@@ -291,6 +291,24 @@ def test_a_keyless_table_takes_no_key_and_cannot_be_a_parent(crm):
     with pytest.raises(ValidationError, match="has no primary key to join on"):
         child.full_clean()
 
+    import datetime as dt
+
+    from compliance.connectors import ConnectorError, Subject, get_connector
+
+    connector = get_connector(crm.system)
+    with pytest.raises(ConnectorError, match="names no primary key, and a sweep works through the table"):
+        connector.sweep_batch(
+            log,
+            timestamp_column="At",
+            cutoff=dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+            action="delete",
+            checkpoint=None,
+            batch_size=10,
+        )
+    # Located by its subject all the same.
+    counts = {c.table_name: c.rows for c in connector.locate(Subject(email="ada@example.com"))}
+    assert counts["AuditLog"] == 1 and counts["Customer"] == 1
+
 
 def test_json_fixed_replacement_must_be_json_and_sqlite_types_are_read_by_affinity(crm):
     data = crm_map(crm.alias, crm.system.slug)
