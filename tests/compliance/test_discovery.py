@@ -214,6 +214,8 @@ def test_admin_discovery_shows_evidence_and_suggestions_are_accepted_one_by_one(
     )
     assert MappingSuggestion.objects.get(pk=column.pk).status == "accepted"
     assert MappingSuggestion.objects.get(pk=column.pk).decided_by == officer
+    page = client.get(reverse("admin:compliance_mappingsuggestion_change", args=[column.pk]))
+    assert page.status_code == 200 and "3 of 3 sampled values look like email addresses" in page.content.decode()
 
 
 def test_auditors_see_suggestions_but_cannot_accept_or_run_discovery(crm, client, auditor):
