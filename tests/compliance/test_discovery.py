@@ -258,6 +258,14 @@ def test_drift_is_flagged_after_a_not_personal_column_starts_holding_emails(crm,
     page = client.get(reverse("admin:index")).content.decode()
     assert f"{crm.system.slug}.OrderLine.Sku" in page and "someone@example.com" not in page
 
+    from django.core import mail
+
+    from requests_app.services.notifications import digests_send
+
+    assert digests_send() == 1
+    body = mail.outbox[-1].body
+    assert lines[0] in body and "someone@example.com" not in body
+
     mapping_suggestion_accept(suggestion_id=flagged[0].pk, actor=officer)
     sku = MappedColumn.objects.get(table__system=crm.system, table__table_name="OrderLine", name="Sku")
     assert not sku.not_personal and sku.data_category.slug == "account-identity"
