@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.html import format_html
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
@@ -18,10 +19,12 @@ from compliance.models import (
     ManualTaskTable,
     MappedColumn,
     MappedTable,
+    MappingSuggestion,
     ProcessingActivity,
     ProcessingPurpose,
     Regime,
     RegimeRight,
+    ReviewedTable,
     Right,
     SubjectType,
     SystemOfRecord,
@@ -268,6 +271,16 @@ class SystemOfRecordForm(forms.ModelForm):
             )
 
 
+class ReviewedTableInline(admin.TabularInline):
+    """Tables of the system's database a person reviewed and found to hold no personal data: the audit
+    counts them as covered."""
+
+    model = ReviewedTable
+    extra = 0
+    fields = ["table_name", "reason", "needs_review"]
+    verbose_name = "table reviewed as not personal"
+
+
 @admin.register(SystemOfRecord)
 class SystemOfRecordAdmin(DataMapAuditMixin, AuditedAdmin):
     form = SystemOfRecordForm
@@ -277,7 +290,38 @@ class SystemOfRecordAdmin(DataMapAuditMixin, AuditedAdmin):
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["data_categories"]
     list_select_related = ["manual_assignee"]
-    actions = ["check_against_schema", "import_columns_from_schema"]
+    inlines = [ReviewedTableInline]
+    actions = ["check_against_schema", "import_columns_from_schema", "discover_suggestions"]
+
+    @admin.action(description="Discover unmapped tables and columns (suggestions to review)", permissions=["change"])
+    def discover_suggestions(self, request, queryset):
+        from django.urls import reverse
+
+        from compliance.connectors.base import ConnectorError
+        from compliance.discovery import mapping_suggestions_refresh
+
+        for system in queryset.filter(kind=SystemOfRecord.Kind.SQL, is_active=True):
+            try:
+                suggestions = mapping_suggestions_refresh(system_id=system.pk, actor=request.user)
+            except ConnectorError as exc:
+                self.report_domain_error(request, exc)
+                continue
+            _record_data_map_change(request, system, f"discovery: {len(suggestions)} open suggestion(s)")
+            url = (
+                reverse("admin:compliance_mappingsuggestion_changelist")
+                + f"?system__id__exact={system.pk}&status__exact=open"
+            )
+            self.message_user(
+                request,
+                format_html(
+                    '{}: {} suggestion(s) to review. <a href="{}">Review them</a>; nothing is in the map until '
+                    "accepted.",
+                    system,
+                    len(suggestions),
+                    url,
+                ),
+                messages.WARNING if suggestions else messages.SUCCESS,
+            )
 
     @admin.action(description="Check against schema", permissions=["view"])
     def check_against_schema(self, request, queryset):
@@ -454,3 +498,108 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 
 admin.site.unregister(PeriodicTask)
 admin.site.register(PeriodicTask, PeriodicTaskAdmin)
+
+
+@admin.register(MappingSuggestion)
+class MappingSuggestionAdmin(AuditedAdmin):
+    """What discovery and the weekly drift check suggest, with the evidence (counts only). Nobody edits a
+    suggestion: officers accept or dismiss them one by one, and an accepted one is validated as if typed in
+    the data map's own pages."""
+
+    list_display = ["where", "kind", "suggestion", "evidence", "status", "updated_at"]
+    list_filter = ["status", "kind", "system"]
+    list_select_related = ["system", "data_category"]
+    search_fields = ["table_name", "column_name"]
+    readonly_fields = [
+        "system",
+        "kind",
+        "table_name",
+        "column_name",
+        "primary_key",
+        "subject_column",
+        "subject_key",
+        "parent_table",
+        "parent_column",
+        "account_email_column",
+        "data_category",
+        "not_personal",
+        "treatment",
+        "replacement",
+        "is_timestamp",
+        "evidence",
+        "status",
+        "created_at",
+        "updated_at",
+        "decided_at",
+        "decided_by",
+    ]
+    actions = ["accept_suggestions", "dismiss_suggestions"]
+
+    @admin.display(description="Table or column", ordering="table_name")
+    def where(self, obj):
+        return f"{obj.system.slug}.{obj.table_name}" + (f".{obj.column_name}" if obj.column_name else "")
+
+    @admin.display(description="Suggested")
+    def suggestion(self, obj):
+        if obj.kind == MappingSuggestion.Kind.REVIEWED:
+            return "not personal (reviewed table)"
+        if obj.kind == MappingSuggestion.Kind.TABLE:
+            if obj.subject_column:
+                link = f"subject: {obj.subject_column} ({obj.get_subject_key_display().lower()})"
+            elif obj.parent_table:
+                link = f"parent: {obj.parent_table} by {obj.parent_column}"
+            else:
+                link = "no subject link found"
+            return f"key {obj.primary_key or '(none)'}; {link}"
+        what = "not personal" if obj.not_personal else (obj.data_category.name if obj.data_category else "?")
+        return f"{what}; {obj.get_treatment_display().lower() if obj.treatment else 'keep'}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_decide_permission(self, request) -> bool:
+        return request.user.has_perm("compliance.change_mappingsuggestion") and request.user.has_perm(
+            "compliance.change_mappedtable"
+        )
+
+    @admin.action(description="Accept the selected suggestions (each into the data map)", permissions=["decide"])
+    def accept_suggestions(self, request, queryset):
+        from compliance.discovery import mapping_suggestion_accept
+
+        # Tables before columns, parents (fewer hops) first: accepting a whole selection works in one go.
+        order = {MappingSuggestion.Kind.REVIEWED: 0, MappingSuggestion.Kind.TABLE: 1}
+        pending = sorted(queryset.select_related("system"), key=lambda s: (order.get(s.kind, 2), s.pk))
+        for _round in range(len(pending) or 1):
+            refused = []
+            for suggestion in pending:
+                try:
+                    with transaction.atomic():
+                        mapping_suggestion_accept(suggestion_id=suggestion.pk, actor=request.user)
+                        _record_data_map_change(request, suggestion, f"accepted suggestion: {suggestion}")
+                except ValidationError as exc:
+                    refused.append((suggestion, exc))
+                else:
+                    self.message_user(request, f"Accepted: {suggestion}.", messages.SUCCESS)
+            if len(refused) == len(pending):
+                break
+            pending = [s for s, _exc in refused]
+        for _suggestion, exc in refused:
+            self.report_domain_error(request, exc)
+
+    @admin.action(description="Dismiss the selected suggestions", permissions=["decide"])
+    def dismiss_suggestions(self, request, queryset):
+        from compliance.discovery import mapping_suggestion_dismiss
+
+        for suggestion in queryset:
+            try:
+                mapping_suggestion_dismiss(suggestion_id=suggestion.pk, actor=request.user)
+            except ValidationError as exc:
+                self.report_domain_error(request, exc)
+            else:
+                self.message_user(request, f"Dismissed: {suggestion}.", messages.SUCCESS)

@@ -27,6 +27,7 @@ from compliance.models import (
     DataCategory,
     MappedColumn,
     MappedTable,
+    ReviewedTable,
     SystemOfRecord,
     column_treatment_problem,
 )
@@ -47,6 +48,7 @@ _SYSTEM_KEYS = {
     "data_categories",
     "is_active",
     "tables",
+    "reviewed_tables",
 }
 _TABLE_KEYS = {
     "name",
@@ -60,6 +62,7 @@ _TABLE_KEYS = {
     "account_email_column",
     "columns",
 }
+_REVIEWED_KEYS = {"name", "reason", "needs_review"}
 _COLUMN_KEYS = {"name", "category", "not_personal", "treatment", "replacement", "timestamp", "notes", "needs_review"}
 
 
@@ -98,9 +101,9 @@ def _drop_empty(values: dict[str, Any], keep: set[str]) -> dict[str, Any]:
 def datamap_export(*, systems=None) -> dict[str, Any]:
     """The data map (all systems, or the given queryset) as plain data, in a stable order."""
     systems = (systems if systems is not None else SystemOfRecord.objects.all()).order_by("slug")
-    systems = systems.prefetch_related("data_categories", "tables__columns__data_category").select_related(
-        "manual_assignee"
-    )
+    systems = systems.prefetch_related(
+        "data_categories", "tables__columns__data_category", "reviewed_tables"
+    ).select_related("manual_assignee")
     out = []
     for system in systems:
         tables = sorted(system.tables.all(), key=lambda t: t.table_name)
@@ -158,6 +161,12 @@ def datamap_export(*, systems=None) -> dict[str, Any]:
                     keep={"name", "primary_key", "columns"},
                 )
             )
+        reviewed = sorted(system.reviewed_tables.all(), key=lambda t: t.table_name)
+        if reviewed:
+            entry["reviewed_tables"] = [
+                _drop_empty({"name": t.table_name, "reason": t.reason, "needs_review": t.needs_review}, {"name"})
+                for t in reviewed
+            ]
         out.append(entry)
     return {"version": FORMAT_VERSION, "systems": out}
 
@@ -216,6 +225,7 @@ def _validate_file(data: Any) -> list[str]:
         for slug in system.get("data_categories") or []:
             if slug not in categories:
                 problems.append(f"{where}: unknown data category {slug!r}.")
+        _validate_reviewed(where, system.get("reviewed_tables"), problems)
         names = set()
         tables = system.get("tables") or []
         if not isinstance(tables, list):
@@ -229,6 +239,11 @@ def _validate_file(data: Any) -> list[str]:
             if table["name"] in names:
                 problems.append(f"{t_where}: the table is listed twice.")
             names.add(table["name"])
+            if isinstance(table.get("primary_key"), list | dict):
+                problems.append(
+                    f"{t_where}: primary_key must be one column name (a key of several columns is not supported "
+                    "yet: name a column with a unique constraint, or leave primary_key out to take the table's own)."
+                )
             if table.get("subject_key") and table["subject_key"] not in subject_keys:
                 problems.append(f"{t_where}: unknown subject key {table['subject_key']!r}.")
             columns = table.get("columns") or []
@@ -252,6 +267,24 @@ def _validate_file(data: Any) -> list[str]:
             if isinstance(table, dict) and table.get("parent") and table["parent"] not in names:
                 problems.append(f"{where}.{table.get('name')}: parent {table['parent']!r} is not a table of the file.")
     return problems
+
+
+def _validate_reviewed(where: str, reviewed: Any, problems: list[str]) -> None:
+    if reviewed is None:
+        return
+    if not isinstance(reviewed, list):
+        problems.append(f"{where}: 'reviewed_tables' must be a list.")
+        return
+    seen = set()
+    for index, entry in enumerate(reviewed):
+        r_where = f"{where}.reviewed_tables[{index}]"
+        if not _check_keys(r_where, entry, _REVIEWED_KEYS, {"name", "reason"}, problems):
+            continue
+        if entry["name"] in seen:
+            problems.append(f"{where}.{entry['name']}: the reviewed table is listed twice.")
+        seen.add(entry["name"])
+        if not _text(entry["reason"]).strip():
+            problems.append(f"{where}.{entry['name']}: say why the table holds no personal data (reason).")
 
 
 def _save_if_changed(obj, values: dict[str, Any], report: ImportReport, where: str, problems: list[str], actor):
@@ -354,6 +387,7 @@ def datamap_import(data: Any, *, actor=None, prune: bool = False) -> ImportRepor
             if set(system.data_categories.values_list("pk", flat=True)) != wanted:
                 system.data_categories.set(wanted)
             _import_tables(system, entry.get("tables") or [], categories, report, problems, actor, prune)
+            _import_reviewed(system, entry.get("reviewed_tables") or [], report, problems, actor, prune)
         if problems:
             transaction.set_rollback(True)
     if problems:
@@ -376,7 +410,7 @@ def _import_tables(system, tables, categories, report, problems, actor, prune) -
             table,
             {
                 "description": _text(entry.get("description")),
-                "primary_key": _text(entry.get("primary_key") or "id"),
+                "primary_key": _text(entry.get("primary_key") or _introspected_key(system, name)),
                 "subject_column": _text(entry.get("subject_column")),
                 "subject_key": _text(entry.get("subject_key")),
                 "parent": parent,
@@ -433,6 +467,36 @@ def _import_tables(system, tables, categories, report, problems, actor, prune) -
             problems.append(f"{system.slug}.{name}: cannot remove it, other records still refer to it.")
 
 
+def _introspected_key(system: SystemOfRecord, table_name: str) -> str:
+    """The table's own primary key when the file names none ("" for a table without one; "id" when the
+    schema cannot tell, so the usual error names the column)."""
+    if system.kind != SystemOfRecord.Kind.SQL:
+        return "id"
+    try:
+        from compliance.connectors.introspection import schema_reader
+
+        return schema_reader(system.database_alias).table(table_name).primary_key or ""
+    except ConnectorError:
+        return "id"
+
+
+def _import_reviewed(system, reviewed, report, problems, actor, prune) -> None:
+    existing = {t.table_name: t for t in system.reviewed_tables.all()}
+    listed = set()
+    for entry in reviewed:
+        name = _text(entry["name"])
+        listed.add(name)
+        table = existing.get(name) or ReviewedTable(system=system, table_name=name)
+        values = {"reason": _text(entry["reason"]).strip(), "needs_review": bool(entry.get("needs_review", False))}
+        _save_if_changed(table, values, report, f"{system.slug}.{name}", problems, actor)
+    for name in sorted(set(existing) - listed):
+        if prune:
+            existing[name].delete()
+            report.removed += 1
+        else:
+            report.not_in_file.append(f"{system.slug}.{name} (reviewed)")
+
+
 def datamap_import_file(path: str | Path, *, actor=None, prune: bool = False) -> ImportReport:
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -480,6 +544,8 @@ def _table_problems(table: MappedTable, schema: SchemaReader) -> list[str]:
             continue
         if not column.is_classified:
             problems.append(f"{column_where}: column is not classified (no data category, not marked not personal).")
+        elif column.needs_review:
+            problems.append(f"{column_where}: column is flagged for review: check its classification, then clear it.")
         problem = column_treatment_problem(info.columns[name], column.treatment, column.replacement)
         if problem:
             problems.append(f"{column_where}: {problem}")
@@ -491,13 +557,18 @@ def _table_problems(table: MappedTable, schema: SchemaReader) -> list[str]:
     return problems
 
 
-def datamap_audit(*, systems=None, tables=None) -> list[str]:
+def datamap_audit(*, systems=None, tables=None, unmapped_tables: bool = True) -> list[str]:
     """Every problem between the map of active SQL systems and their databases, one line each.
 
-    Given ``tables``, only those are checked.
+    Given ``tables``, only those are checked. Otherwise each system's database is also searched for
+    tables the map neither maps nor lists as reviewed-not-personal (``unmapped_tables``): a forgotten
+    table full of emails would otherwise be left out of every bundle and erasure without a word. A
+    table mapped or reviewed by another active system on the same database alias counts as covered;
+    on the back office's own database, the tables that can never be mapped count as reviewed by design.
     """
     if tables is not None:
         selected = list(tables.select_related("system", "parent").prefetch_related("columns"))
+        audited_systems: list[SystemOfRecord] = []
     else:
         systems = systems if systems is not None else SystemOfRecord.objects.all()
         selected = list(
@@ -506,12 +577,11 @@ def datamap_audit(*, systems=None, tables=None) -> list[str]:
             .prefetch_related("columns")
             .order_by("system__slug", "table_name")
         )
+        audited_systems = list(systems.filter(kind=SystemOfRecord.Kind.SQL, is_active=True).order_by("slug"))
     problems: list[str] = []
     readers: dict[str, SchemaReader | str] = {}
-    for table in selected:
-        system = table.system
-        if system.kind != SystemOfRecord.Kind.SQL or not system.is_active:
-            continue
+
+    def reader_for(system: SystemOfRecord) -> SchemaReader | None:
         reader = readers.get(system.slug)
         if reader is None:
             try:
@@ -521,10 +591,57 @@ def datamap_audit(*, systems=None, tables=None) -> list[str]:
                 reader = f"{system.slug}: {exc}"
                 problems.append(reader)
             readers[system.slug] = reader
-        if isinstance(reader, str):
+        return None if isinstance(reader, str) else reader
+
+    by_system: dict[str, list[str]] = {}
+    for table in selected:
+        system = table.system
+        if system.kind != SystemOfRecord.Kind.SQL or not system.is_active:
             continue
-        problems.extend(_table_problems(table, reader))
+        reader = reader_for(system)
+        if reader is None:
+            continue
+        by_system.setdefault(system.slug, []).extend(_table_problems(table, reader))
+    if unmapped_tables:
+        for system in audited_systems:
+            reader = reader_for(system)
+            if reader is None:
+                continue
+            lines = by_system.setdefault(system.slug, [])
+            lines.extend(
+                f"{system.slug}.{name}: table is not in the data map: map it, or mark it reviewed as not personal "
+                "(run datamap_discover for suggestions)."
+                for name in unmapped_table_names(system, reader)
+            )
+            for reviewed in system.reviewed_tables.all():
+                where = f"{system.slug}.{reviewed.table_name}"
+                if not reader.has_table(reviewed.table_name):
+                    lines.append(f"{where}: reviewed table does not exist in database alias {reader.alias!r}.")
+                elif reviewed.needs_review:
+                    lines.append(
+                        f"{where}: table is flagged for review: confirm it holds no personal data, then clear it."
+                    )
+    for slug in sorted(by_system):
+        problems.extend(sorted(by_system[slug]))
     return problems
+
+
+def unmapped_table_names(system: SystemOfRecord, reader: SchemaReader | None = None) -> list[str]:
+    """The tables of ``system``'s database that no active SQL system on the same alias maps or lists as
+    reviewed-not-personal (the back office's never-mappable tables aside), sorted."""
+    from compliance.backoffice import backoffice_table_problem
+
+    reader = reader or SchemaReader(system.database_alias)
+    same_alias = SystemOfRecord.objects.filter(
+        kind=SystemOfRecord.Kind.SQL, is_active=True, database_alias=system.database_alias
+    )
+    covered = set(MappedTable.objects.filter(system__in=same_alias).values_list("table_name", flat=True))
+    covered |= set(ReviewedTable.objects.filter(system__in=same_alias).values_list("table_name", flat=True))
+    return sorted(
+        name
+        for name in reader.table_names()
+        if name not in covered and not backoffice_table_problem(system.database_alias, name)
+    )
 
 
 def mapped_table_import_columns(*, table: MappedTable, actor=None) -> list[str]:

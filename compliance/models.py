@@ -13,6 +13,8 @@ a retention rule on a table) are declared by the upper app.
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -405,7 +407,14 @@ class MappedTable(models.Model):
     system = models.ForeignKey(SystemOfRecord, on_delete=models.CASCADE, related_name="tables")
     table_name = models.CharField(max_length=128)
     description = models.TextField(blank=True)
-    primary_key = models.CharField(max_length=128, default="id")
+    primary_key = models.CharField(
+        max_length=128,
+        blank=True,
+        default="id",
+        help_text="A column identifying one row: the table's primary key or a column with a unique constraint. "
+        "Empty for a table without one (a log): it is located, exported and erased by its subject, but cannot "
+        "be swept nor be another table's parent.",
+    )
     subject_column = models.CharField(max_length=128, blank=True)
     subject_key = models.CharField(max_length=20, choices=SubjectKey.choices, blank=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
@@ -451,6 +460,10 @@ class MappedTable(models.Model):
             raise ValidationError({"parent_column": "Name the column holding the parent's primary key."})
         if self.parent_id and self.system_id and self.parent.system_id != self.system_id:
             raise ValidationError({"parent": "The parent table must be in the same system."})
+        if self.parent_id and not self.parent.primary_key:
+            raise ValidationError(
+                {"parent": f"The parent table {self.parent.table_name!r} has no primary key to join on: name one."}
+            )
         # The join path must reach a table that identifies the subject, without a cycle.
         seen = {self.pk} if self.pk else set()
         step = self.parent
@@ -507,6 +520,13 @@ class MappedTable(models.Model):
         except ConnectorError as exc:
             raise ValidationError(str(exc)) from None
         errors = {}
+        if self.primary_key and self.primary_key in table.columns and not table.is_unique_key(self.primary_key):
+            errors["primary_key"] = (
+                f"Column {self.primary_key!r} is neither the primary key of table {self.table_name!r} nor under a "
+                "unique constraint: it does not identify one row. Name the table's primary key"
+                + (f" ({table.primary_key!r})" if table.primary_key else "")
+                + " or a unique column."
+            )
         for field_name in [
             "primary_key",
             "subject_column",
@@ -548,6 +568,69 @@ class MappedTable(models.Model):
         if account is not None and account.pk not in {t.pk for t in path}:
             tables.append(account)
         return tables
+
+
+class ReviewedTable(models.Model):
+    """A table of a SQL system reviewed by a person and found to hold no personal data.
+
+    ``datamap_audit`` fails on every table of an active SQL system that is neither mapped nor listed
+    here, so a forgotten table is never silently left out of exports and erasures. (The back office's
+    own secret-holding tables, which can never be mapped, count as reviewed by design.)
+    """
+
+    system = models.ForeignKey(SystemOfRecord, on_delete=models.CASCADE, related_name="reviewed_tables")
+    table_name = models.CharField(max_length=128)
+    reason = models.CharField(max_length=255, help_text="Why it holds no personal data (what it holds instead).")
+    needs_review = models.BooleanField(
+        default=False, help_text="Suggested by discovery and not yet confirmed by a person: confirm, then clear."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["system__name", "table_name"]
+        verbose_name = "table reviewed as not personal"
+        verbose_name_plural = "tables reviewed as not personal"
+        constraints = [
+            models.UniqueConstraint(fields=["system", "table_name"], name="reviewed_table_unique"),
+            models.CheckConstraint(condition=~Q(reason=""), name="reviewed_table_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system.slug}.{self.table_name} (not personal)"
+
+    def clean(self) -> None:
+        if not self.reason:
+            raise ValidationError({"reason": "Say why the table holds no personal data."})
+        if not self.system_id:
+            return
+        if self.system.kind != SystemOfRecord.Kind.SQL:
+            raise ValidationError({"table_name": "Only SQL systems have tables to review."})
+        if MappedTable.objects.filter(system_id=self.system_id, table_name=self.table_name).exists():
+            raise ValidationError(
+                {"table_name": f"Table {self.table_name!r} is in the data map: it cannot also be not personal."}
+            )
+        from compliance.backoffice import backoffice_table_problem
+        from compliance.connectors.base import ConnectorError
+        from compliance.connectors.introspection import schema_reader
+
+        if backoffice_table_problem(self.system.database_alias, self.table_name):
+            raise ValidationError(
+                {
+                    "table_name": f"Table {self.table_name!r} is one of the back office's own tables: it is never "
+                    "mapped and needs no review."
+                }
+            )
+        try:
+            exists = schema_reader(self.system.database_alias).has_table(self.table_name)
+        except ConnectorError as exc:
+            raise ValidationError(str(exc)) from None
+        if not exists:
+            raise ValidationError(
+                {
+                    "table_name": f"Table {self.table_name!r} does not exist in database alias "
+                    f"{self.system.database_alias!r}."
+                }
+            )
 
 
 class ColumnTreatment(models.TextChoices):
@@ -647,6 +730,14 @@ def column_treatment_problem(column, treatment: str, replacement: str = "") -> s
             return f"Column {name!r} is not a text column: it cannot hold a {treatment} value."
         if column.max_length is not None and column.max_length < needed:
             return f"Column {name!r} holds {column.max_length} characters; the {treatment} value needs {needed}."
+    if treatment == ColumnTreatment.FIXED and getattr(column, "is_json", False):
+        try:
+            json.loads(replacement)
+        except ValueError:
+            return (
+                f"Column {name!r} holds JSON: the replacement must be a JSON value, e.g. {{}}, null or "
+                '"erased" (with the quotes).'
+            )
     if (
         treatment == ColumnTreatment.FIXED
         and column.is_text
@@ -728,3 +819,67 @@ class ManualTaskTable(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_id}: {self.table.table_name}"
+
+
+class MappingSuggestion(models.Model):
+    """What discovery (``datamap_discover``) or the weekly drift check suggests for the data map.
+
+    A suggestion is for a person: nothing reaches the map until someone accepts it, one at a time.
+    ``evidence`` says why, in counts only ("412 of 412 sampled values look like email addresses"):
+    the sampled values themselves are never stored or logged. Running discovery again refreshes the
+    open suggestion of the same table or column instead of adding a second one.
+    """
+
+    class Kind(models.TextChoices):
+        TABLE = "table", "Map the table"
+        REVIEWED = "reviewed", "Mark the table not personal"
+        COLUMN = "column", "Classify the column"
+        DRIFT = "drift", "Column marked not personal now looks personal"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        DISMISSED = "dismissed", "Dismissed"
+
+    system = models.ForeignKey(SystemOfRecord, on_delete=models.CASCADE, related_name="suggestions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    table_name = models.CharField(max_length=128)
+    column_name = models.CharField(max_length=128, blank=True)
+    # What to put in the map (tables: the key and the subject link; columns: the classification).
+    primary_key = models.CharField(max_length=128, blank=True)
+    subject_column = models.CharField(max_length=128, blank=True)
+    subject_key = models.CharField(max_length=20, choices=MappedTable.SubjectKey.choices, blank=True)
+    parent_table = models.CharField(max_length=128, blank=True)
+    parent_column = models.CharField(max_length=128, blank=True)
+    account_email_column = models.CharField(max_length=128, blank=True)
+    data_category = models.ForeignKey(DataCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    not_personal = models.BooleanField(default=False)
+    treatment = models.CharField(max_length=20, choices=ColumnTreatment.choices, blank=True)
+    replacement = models.CharField(max_length=255, blank=True)
+    is_timestamp = models.BooleanField(default=False)
+    evidence = models.TextField(help_text="Why: counts of sampled values and what the name and type say.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["system__name", "table_name", "column_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "kind", "table_name", "column_name"],
+                condition=Q(status="open"),
+                name="mapping_suggestion_one_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open") | Q(decided_at__isnull=False), name="mapping_suggestion_decided_has_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f"{self.table_name}.{self.column_name}" if self.column_name else self.table_name
+        return f"{self.system.slug}.{where}: {self.get_kind_display().lower()}"

@@ -31,4 +31,11 @@ PERIODIC_JOBS = [
         description="Proves beat, broker and worker are alive; the admin dashboard shows the last beat.",
         every_seconds=60,
     ),
+    PeriodicJob(
+        name="Data map: weekly drift check",
+        task="compliance.tasks.datamap_drift_check_task",
+        description="Samples the mapped columns marked not personal and flags those whose values now look "
+        "personal (dashboard, officers' digest).",
+        crontab=("30", "5", "1"),
+    ),
 ]

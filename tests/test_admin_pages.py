@@ -24,6 +24,8 @@ ACCESS = {
     "compliance.systemofrecord": {"officer": "change", "agent": "none", "auditor": "view"},
     "compliance.mappedtable": {"officer": "change", "agent": "none", "auditor": "view"},
     "compliance.manualtask": {"officer": "change", "agent": "none", "auditor": "view"},
+    # Suggestions are made by discovery and the drift check; officers accept or dismiss them by action.
+    "compliance.mappingsuggestion": {"officer": "view", "agent": "none", "auditor": "view"},
     "retention.retentionrule": {"officer": "change", "agent": "none", "auditor": "view"},
     "retention.legalhold": {"officer": "change", "agent": "none", "auditor": "view"},
     # Runs are made by beat and the services; officers approve or cancel them with buttons, nobody edits one.
@@ -102,7 +104,13 @@ ACCESS["fulfilment.erasureledgerentry"] = {"officer": "view", "agent": "none", "
 ACCESS["jobs.pendingjob"] = {"officer": "view", "agent": "none", "auditor": "view"}
 
 # Models the demo has no reason to fill; their change page is covered by the changelist and add pages.
-NO_DEMO_INSTANCE_NEEDED = {"django_celery_beat.solarschedule", "django_celery_beat.clockedschedule"}
+# Mapping suggestions exist only once discovery or the drift check found something (the demo's map is
+# complete): tests/compliance/test_discovery.py opens their list and change pages on a schema that has some.
+NO_DEMO_INSTANCE_NEEDED = {
+    "django_celery_beat.solarschedule",
+    "django_celery_beat.clockedschedule",
+    "compliance.mappingsuggestion",
+}
 
 
 def _label(model) -> str:

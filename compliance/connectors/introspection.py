@@ -7,10 +7,11 @@ not an existing table or column of the alias is refused, whatever its quoting.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connections
 
@@ -58,12 +59,62 @@ class ColumnInfo:
     def is_boolean(self) -> bool:
         return self.field_type in BOOLEAN_TYPES
 
+    @property
+    def is_json(self) -> bool:
+        return self.field_type == "JSONField"
+
 
 @dataclass(frozen=True)
 class TableInfo:
     name: str
     columns: dict[str, ColumnInfo]  # in the database's column order
     primary_key: str | None
+    # Column sets that identify a row: the primary key and each unique constraint.
+    unique_keys: tuple[tuple[str, ...], ...] = ()
+    # Foreign keys: column -> (referenced table, referenced column).
+    foreign_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    primary_key_columns: tuple[str, ...] = ()
+
+    def is_unique_key(self, column: str) -> bool:
+        """``column`` alone identifies a row (it is the primary key or has a unique constraint)."""
+        return (column,) in self.unique_keys
+
+
+_DECLARED_LENGTH = re.compile(r"\(\s*(\d+)\s*\)")
+
+
+def sqlite_affinity(declared: str) -> tuple[str, int | None]:
+    """Django's name for a SQLite column declared with another tool's type, and its length if bounded.
+
+    SQLite accepts any declared type and gives it an affinity by the rules of its documentation (§3.1
+    of "Datatypes In SQLite"): a type containing INT is an integer, CHAR/CLOB/TEXT text, BLOB binary,
+    REAL/FLOA/DOUB a float, anything else numeric. Date and time names (TIMESTAMP, DATETIME, DATE),
+    BOOLEAN and JSON are read as what other tools (and PostgreSQL) mean by them, so the same map is
+    accepted or refused the same way on both backends: ``NVARCHAR(60)`` holds 60 characters, a
+    ``TIMESTAMP`` can be a retention timestamp.
+    """
+    upper = declared.upper()
+    base = upper.split("(", 1)[0].strip()
+    length = _DECLARED_LENGTH.search(upper)
+    if base in {"TIMESTAMP", "DATETIME", "TIMESTAMPTZ"} or base.startswith("TIMESTAMP"):
+        return "DateTimeField", None
+    if base == "DATE":
+        return "DateField", None
+    if base in {"BOOL", "BOOLEAN"}:
+        return "BooleanField", None
+    if base in {"JSON", "JSONB"}:
+        return "JSONField", None
+    if "INT" in base:
+        return "BigIntegerField", None
+    if "CHAR" in base:
+        return "CharField", int(length.group(1)) if length else None
+    if "CLOB" in base or "TEXT" in base:
+        return "TextField", None
+    if "BLOB" in base or not base:
+        return "BinaryField", None
+    if any(part in base for part in ("REAL", "FLOA", "DOUB")):
+        return "FloatField", None
+    return "DecimalField", None
 
 
 def _is_safe_identifier(name: str) -> bool:
@@ -113,17 +164,39 @@ class SchemaReader:
             with self.connection.cursor() as cursor:
                 description = introspection.get_table_description(cursor, name)
                 primary_key = introspection.get_primary_key_column(cursor, name)
+                constraints = introspection.get_constraints(cursor, name)
+                relations = introspection.get_relations(cursor, name)
         except DatabaseError as exc:
             raise self._unreachable(exc) from None
         columns = {}
         for info in description:
+            max_length = None
             try:
                 field_type = introspection.get_field_type(info.type_code, info)
             except KeyError:
-                field_type = "TextField" if self.connection.vendor == "sqlite" else "UnknownField"
-            max_length = info.display_size if field_type == "CharField" and info.display_size else None
+                if self.connection.vendor == "sqlite":
+                    field_type, max_length = sqlite_affinity(str(info.type_code))
+                else:
+                    field_type = "UnknownField"
+            if field_type == "CharField" and info.display_size:
+                max_length = info.display_size
             columns[info.name] = ColumnInfo(info.name, field_type, bool(info.null_ok), max_length)
-        table = TableInfo(name, columns, primary_key)
+        unique_keys = tuple(
+            sorted(
+                {
+                    tuple(constraint["columns"])
+                    for constraint in constraints.values()
+                    if (constraint.get("primary_key") or constraint.get("unique")) and constraint.get("columns")
+                }
+            )
+        )
+        key_columns = [
+            c for constraint in constraints.values() if constraint.get("primary_key") for c in constraint["columns"]
+        ]
+        if len(key_columns) > 1:
+            primary_key = None  # a key of several columns: no single column identifies a row
+        foreign_keys = {column: (target, target_column) for column, (target_column, target) in relations.items()}
+        table = TableInfo(name, columns, primary_key, unique_keys, foreign_keys, tuple(key_columns))
         self._described[name] = table
         return table
 

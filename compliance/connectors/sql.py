@@ -606,6 +606,12 @@ class SQLConnector(Connector):
             raise ConnectorError("The batch size must be at least 1.")
         if cutoff.tzinfo is None:
             raise ConnectorError("The cutoff must be a timezone-aware datetime.")
+        if not table.primary_key:
+            raise ConnectorError(
+                f"{self.system.slug}.{table.table_name}: the map names no primary key, and a sweep works through "
+                "the table in key order. Name the table's primary key or a unique column in the map (or add one "
+                "to the table) to sweep it; erasure by subject works without one."
+            )
         source = self.qn_table(table.table_name)
         pk = table.primary_key
         pk_sql = self.qn_column(table.table_name, pk)

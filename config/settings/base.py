@@ -420,6 +420,7 @@ ART19_WEBHOOK_SECRET = env.str("ART19_WEBHOOK_SECRET", default="")
 # rendered on the admin index in this order (each app adds its own panel).
 ADMIN_DASHBOARD_PANELS = [
     "compliance.dashboard.worker_health_panel",
+    "compliance.dashboard.datamap_panel",
     "jobs.dashboard.outbox_panel",
     "subprocessors.dashboard.register_panel",
     "retention.dashboard.retention_panel",
@@ -429,7 +430,7 @@ ADMIN_DASHBOARD_PANELS = [
 ]
 # Callables returning lines for the compliance officers' daily digest (work needing their attention that
 # no request's due date shows: stalled fulfilment work); each app adds its own, as for the panels.
-DIGEST_SECTIONS = ["fulfilment.selectors.stalled_digest_lines"]
+DIGEST_SECTIONS = ["fulfilment.selectors.stalled_digest_lines", "compliance.discovery.drift_digest_lines"]
 
 # ------------------------------------------------------------------------------
 # Logging: ids only, never personal data

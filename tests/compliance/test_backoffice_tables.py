@@ -200,6 +200,8 @@ def test_a_system_holding_a_secret_table_cannot_be_moved_onto_the_back_office_da
         "kind": "sql",
         "database_alias": "default",
         "is_active": "on",
+        "reviewed_tables-TOTAL_FORMS": "0",
+        "reviewed_tables-INITIAL_FORMS": "0",
     }
     response = client.post(reverse("admin:compliance_systemofrecord_change", args=[platform.pk]), data)
     assert response.status_code == 200

@@ -40,7 +40,12 @@ ACTIONS: dict[str, dict[str, set[str]]] = {
     },
     "compliance.workerheartbeat": {"delete_selected": {OFF}},
     "compliance.processingactivity": {"export_csv": {OFF, AUD}},
-    "compliance.systemofrecord": {"check_against_schema": {OFF, AUD}, "import_columns_from_schema": {OFF}},
+    "compliance.systemofrecord": {
+        "check_against_schema": {OFF, AUD},
+        "import_columns_from_schema": {OFF},
+        "discover_suggestions": {OFF},
+    },
+    "compliance.mappingsuggestion": {"accept_suggestions": {OFF}, "dismiss_suggestions": {OFF}},
     "compliance.mappedtable": {"check_against_schema": {OFF, AUD}, "import_columns_from_schema": {OFF}},
     "compliance.manualtask": {"cancel_tasks": {OFF}, "reopen_tasks": {OFF}},
     "security.accessevent": {"export_selected_csv": {OFF, AUD}},
