@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("compliance", "0002_datamap_review_flag_and_manual_tasks"),
+        ("compliance", "0003_regime_territory_clock_rules_appeals"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
