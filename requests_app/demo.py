@@ -29,6 +29,7 @@ from requests_app.models import (
 )
 from requests_app.services import (
     api_client_create,
+    communication_delivery_record,
     communication_send,
     request_event_add,
     request_line_complete,
@@ -202,6 +203,12 @@ def _demo_api_client(officer):
     return client
 
 
+def _letter(*, at: dt.datetime, **kwargs) -> None:
+    """A letter of the demo's past: sent and delivered at ``at`` (history, not an email to send now)."""
+    letter = communication_send(at=at, **kwargs)
+    communication_delivery_record(communication_id=letter.pk, at=at)
+
+
 def _build(scenario: Scenario, subject: Subject, index: int, officer, agent, now: dt.datetime) -> RightsRequest:
     received = now - dt.timedelta(days=scenario.days_ago, hours=index % 7)
     regime = Regime.objects.get(code=scenario.regime)
@@ -224,11 +231,11 @@ def _build(scenario: Scenario, subject: Subject, index: int, officer, agent, now
     story = scenario.story
     if story == "new":
         return request
-    communication_send(request=request, template=LetterTemplate.ACKNOWLEDGEMENT, actor=agent, at=at(0.2))
+    _letter(request=request, template=LetterTemplate.ACKNOWLEDGEMENT, actor=agent, at=at(0.2))
     if story == "acknowledged":
         return request
     if story == "identity_wait":
-        communication_send(
+        _letter(
             request=request,
             template=LetterTemplate.IDENTITY_REQUEST,
             actor=agent,
@@ -238,7 +245,7 @@ def _build(scenario: Scenario, subject: Subject, index: int, officer, agent, now
         return request
     if story == "clarification":
         request_event_add(request=request, type="identity_received", at=at(1), actor=agent)
-        communication_send(
+        _letter(
             request=request,
             template=LetterTemplate.CLARIFICATION_REQUEST,
             actor=agent,
@@ -258,7 +265,7 @@ def _build(scenario: Scenario, subject: Subject, index: int, officer, agent, now
     if story == "in_progress":
         return request
     if story == "extended":
-        communication_send(
+        _letter(
             request=request,
             template=LetterTemplate.EXTENSION_NOTICE,
             actor=officer,
@@ -302,6 +309,6 @@ def _build(scenario: Scenario, subject: Subject, index: int, officer, agent, now
         if all(line.outcome == Outcome.FULFILLED for line in lines)
         else LetterTemplate.PARTIAL_OR_REFUSAL
     )
-    communication_send(request=request, template=template, actor=officer, at=at(finish), context={"kept": kept})
+    _letter(request=request, template=template, actor=officer, at=at(finish), context={"kept": kept})
     rights_request_close(request=request, actor=officer, at=at(finish))
     return request

@@ -15,6 +15,7 @@ from requests_app.services.api_clients import (
 from requests_app.services.communications import (
     communication_deliver,
     communication_delivery_fail,
+    communication_delivery_record,
     communication_preview,
     communication_render,
     communication_send,
@@ -51,6 +52,7 @@ __all__ = [
     "api_client_revoke",
     "communication_deliver",
     "communication_delivery_fail",
+    "communication_delivery_record",
     "communication_preview",
     "communication_render",
     "communication_send",

@@ -337,6 +337,22 @@ def communication_deliver(*, communication_id: int) -> bool:
     return True
 
 
+def communication_delivery_record(*, communication_id: int, at: dt.datetime) -> bool:
+    """Record that a stored letter reached the requester at ``at`` by other means; the worker then sends nothing.
+
+    For history that happened elsewhere (the demo's past requests, a letter handed over or posted). Like a
+    delivery, it makes the letter's event count from that day. Returns False if it was delivered or failed.
+    """
+    with transaction.atomic():
+        communication = Communication.objects.select_for_update().filter(pk=communication_id).first()
+        if communication is None or communication.delivered_at is not None or communication.failed_at is not None:
+            return False
+        communication.delivered_at = at
+        communication.save(update_fields=["delivered_at"])
+        _letter_delivered(communication)
+    return True
+
+
 def _failure_reason(exc: BaseException) -> str:
     if isinstance(exc, SMTPResponseException):
         return f"The mail server refused the letter ({type(exc).__name__}, code {exc.smtp_code})."
