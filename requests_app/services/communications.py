@@ -22,16 +22,20 @@ from django.utils import timezone
 from jobs.services import job_enqueue
 from requests_app.deadlines import Deadlines, LedgerEntry
 from requests_app.models import (
+    APPEAL_LETTERS,
+    Appeal,
     Communication,
     EventType,
     LetterTemplate,
     Outcome,
+    RequestEvent,
     RequestLine,
     RightsRequest,
 )
 from requests_app.services.requests import (
     DECIDE_PERMISSION,
     _lock,
+    _names,
     _require,
     _save,
     request_event_add,
@@ -59,6 +63,11 @@ DECISION_TEMPLATES = {
 def _check_template(template: str) -> None:
     if template not in LetterTemplate.values:
         raise ValidationError({"template": [f"Unknown letter {template!r}."]})
+
+
+def _check_not_appeal_letter(template: str) -> None:
+    if template in APPEAL_LETTERS:
+        raise ValidationError({"template": ["Appeal letters are sent by the appeal's steps (log, extend, decide)."]})
 
 
 def communication_render(
@@ -89,6 +98,8 @@ def communication_render(
         "regimes": regimes,
         "regimes_cited": _cited(regimes, deadlines, lines),
         "complaint_routes": _complaint_routes(regimes, shortfall_lines),
+        "appeal_routes": _appeal_routes(regimes, shortfall_lines),
+        "appeal_by": timezone.localdate() + dt.timedelta(days=settings.APPEAL_INVITED_WITHIN_DAYS),
         "promises_restart": _promises(regimes, request, "identity_starts_clock", lines),
         "promises_pause": _promises(regimes, request, "clarification_pauses_clock", lines),
         "deadlines": deadlines,
@@ -127,6 +138,17 @@ def _complaint_routes(regimes: list, shortfall_lines: list) -> list[dict[str, st
     ]
 
 
+def _appeal_routes(regimes: list, shortfall_lines: list) -> list[dict[str, Any]]:
+    """The governing regimes that give an appeal of a right we fell short on, with how long each gives us
+    to answer it (REGULATIONS §1b): a refusal letter must say how to appeal."""
+    granting = {regime.pk for line in shortfall_lines for regime in line.regimes.all()}
+    return [
+        {"regime": regime.name, "period": regime.appeal_period, "extension": regime.appeal_extension_period}
+        for regime in regimes
+        if regime.pk in granting and regime.appeal_period
+    ]
+
+
 def _promises(regimes: list, request: RightsRequest, rule: str, lines: list) -> bool:
     """Whether a letter may promise a restart (identity) or a pause (clarification).
 
@@ -150,6 +172,7 @@ def communication_preview(
 ) -> tuple[str, str]:
     """The letter as it would be sent now, with the dates the event it records would give."""
     _check_template(template)
+    _check_not_appeal_letter(template)
     event_type = TEMPLATE_EVENT[template]
     extra = [LedgerEntry(event_type, timezone.localdate())]
     deadlines = rights_request_deadlines(request=request, extra=extra)
@@ -194,6 +217,7 @@ def communication_send(
     add communications can send.
     """
     _check_template(template)
+    _check_not_appeal_letter(template)
     if template in DECISION_TEMPLATES:
         _require(actor, DECIDE_PERMISSION, "Only compliance officers can send this letter.")
     _require(actor, "requests_app.add_communication", "You cannot send letters.")
@@ -230,6 +254,63 @@ def communication_send(
     _save(communication, actor)
 
     # Through the outbox: a broker outage keeps the letter (and its event) saved and delivers it later.
+    job_enqueue("requests_app.tasks.communication_deliver_task", communication.pk)
+    return communication
+
+
+def communication_send_for_appeal(
+    *,
+    appeal: Appeal,
+    template: str,
+    event: RequestEvent,
+    actor,
+    at: dt.datetime,
+    context: dict[str, Any] | None = None,
+) -> Communication:
+    """Store an appeal's letter (received, extension notice, decision) and email it after commit.
+
+    Called by the appeal services inside the step's transaction; the letter is
+    rendered like every other letter, with the appeal, its lines and its dates.
+    """
+    if template not in APPEAL_LETTERS:
+        raise ValidationError({"template": [f"{template!r} is not an appeal letter."]})
+    request = appeal.request
+    appealed = list(appeal.lines.select_related("right").prefetch_related("regimes").order_by("right__display_order"))
+    reversed_ids = set(appeal.reversed_lines.values_list("pk", flat=True))
+    reopened = [line for line in request.lines.select_related("right") if line.pk in reversed_ids]
+    upheld = [line for line in appealed if line.pk not in reversed_ids]
+    regimes = list(appeal.regimes.all())
+    upheld_regimes = {regime.pk for line in upheld for regime in line.regimes.all()}
+    subject, body = communication_render(
+        request=request,
+        template=template,
+        context={
+            "appeal": appeal,
+            "appealed_lines": appealed,
+            "reopened_lines": reopened,
+            "upheld_lines": upheld,
+            "appeal_regimes": _names(regimes),
+            # Where the refusal stands: each applicable regime's complaint route (the Attorney General).
+            "attorney_general_routes": [
+                {"regime": r.name, "authority": r.supervisory_authority, "url": r.supervisory_authority_url}
+                for r in regimes
+                if r.pk in upheld_regimes and r.supervisory_authority
+            ],
+            **(context or {}),
+        },
+    )
+    communication = Communication(
+        request=request,
+        appeal=appeal,
+        template=template,
+        to_email=request.requester_email,
+        subject=subject[:255],
+        body=body,
+        event=event,
+        sent_by=actor,
+        sent_at=at,
+    )
+    _save(communication, actor)
     job_enqueue("requests_app.tasks.communication_deliver_task", communication.pk)
     return communication
 

@@ -250,8 +250,10 @@ def _record_event(
     api_client: ApiClient | None = None,
     regime: Regime | None = None,
     extended_to: dt.date | None = None,
+    appeal=None,
 ) -> RequestEvent:
     return RequestEvent.objects.create(
+        appeal=appeal,
         request=request,
         type=type,
         at=at,
@@ -287,7 +289,15 @@ def rights_request_deadlines(
         regime.pk: list(RegimeRight.objects.filter(regime=regime).select_related("right")) for regime in regimes
     }
     rules = {regime.code: RegimeRule.from_regime(regime, rights_by_regime[regime.pk]) for regime in regimes}
-    ledger = [LedgerEntry(event.type, _local_day(event.at), event.extended_to) for event in request.events.all()]
+    ledger = [
+        LedgerEntry(
+            event.type,
+            _local_day(event.at),
+            event.extended_to,
+            event.line.right.slug if event.type == EventType.LINE_REOPENED and event.line_id else "",
+        )
+        for event in request.events.select_related("line__right")
+    ]
     ledger.extend(extra)
     lines = list(request.lines.select_related("right"))
     zones = [settings.TIME_ZONE, *(regime.time_zone for regime in regimes if regime.time_zone)]
