@@ -315,6 +315,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RightsRequestStatusEnum": "requests_app.models.RequestStatus",
         "RequestLineStatusEnum": "requests_app.models.RequestLine.Status",
+        # The rights of a new request and the lines of an appeal: one set.
+        "RightsEnum": "requests_app.api.serializers.RIGHT_CODES",
     },
 }
 
