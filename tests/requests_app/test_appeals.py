@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from requests_app.models import (
-    Appeal,
     ApiClient,
+    Appeal,
     Communication,
     EventType,
     LetterTemplate,
@@ -235,7 +235,9 @@ def test_a_reversed_appeal_reopens_every_appealed_line_and_its_letter_gives_no_c
     assert "we will now do what you asked" in letter and "Attorney General" not in letter
 
 
-def test_an_officer_extends_a_colorado_appeal_with_notice_but_not_an_oregon_one(client, officer, agent, refused_request):
+def test_an_officer_extends_a_colorado_appeal_with_notice_but_not_an_oregon_one(
+    client, officer, agent, refused_request
+):
     colorado = appeal_open(request=refused_request(region="CO"), actor=agent)
     oregon = appeal_open(request=refused_request(region="OR", email="or@example.com"), actor=agent)
     received = timezone.localdate()
