@@ -306,6 +306,7 @@ class AppealDecideForm(forms.Form):
     outcome_reason = forms.CharField(
         label="Reasons",
         widget=forms.Textarea(attrs={"rows": 5}),
+        required=False,  # the service says why they are needed
         help_text="Sent to the requester in plain words; where the refusal stands the letter adds the Attorney "
         "General's complaint route.",
     )

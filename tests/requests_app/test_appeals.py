@@ -7,6 +7,7 @@ The dated worked examples (Virginia day 60, Oregon 45, Colorado 45 + 60) are in 
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +29,14 @@ from requests_app.services import (
     escalations_send,
     rights_request_assign,
 )
+from tests.requests_app.conftest import aware
+
+
+@pytest.fixture(autouse=True)
+def midday():
+    """Midday in London is the same date in every US zone: the receipt dates below are "today"."""
+    with time_machine.travel(aware(2026, 6, 10, 12), tick=True):
+        yield
 
 
 def appeal_step(name, appeal):
@@ -197,6 +206,7 @@ def test_an_officer_partly_reverses_an_appeal_and_the_reversed_line_reopens_with
     missing_reason = client.post(appeal_step("decide", appeal), decision)
     assert missing_reason.status_code == 200
     assert "Give the reasons" in missing_reason.content.decode()
+    assert '<option value="partly_reversed" selected>' in missing_reason.content.decode()  # kept as chosen
     appeal.refresh_from_db()
     assert appeal.is_open
 
