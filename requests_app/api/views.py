@@ -127,7 +127,12 @@ class ApiView(APIView):
         if not REFERENCE_PATTERN.fullmatch(reference):
             raise Http404
         queryset = RightsRequest.objects.select_related("regime").prefetch_related(
-            "lines__right", "lines__regimes", "events", "appeals__lines__right", "appeals__regimes"
+            "lines__right",
+            "lines__regimes",
+            "events",
+            "appeals__lines__right",
+            "appeals__regimes",
+            "appeals__reversed_lines__right",
         )
         return get_object_or_404(queryset, reference=reference, api_client=self.request.user)
 
