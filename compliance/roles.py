@@ -67,6 +67,9 @@ ROLE_SPECS: list[RoleSpec] = [
             "requests_app.view_communication",
             "requests_app.add_requestnote",
             "requests_app.view_requestnote",
+            # Appeals of refusals (REGULATIONS §1b): agents log and read them; officers extend and decide.
+            "requests_app.add_appeal",
+            "requests_app.view_appeal",
         ],
     ),
 ]

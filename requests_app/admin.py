@@ -27,6 +27,10 @@ from django.utils.html import format_html
 from compliance.admin_base import AuditedAdmin, DateRangeFilter, csv_response
 from requests_app.deadlines import PAUSED, SLA_LABELS, due_in_words
 from requests_app.forms import (
+    AppealAssignForm,
+    AppealDecideForm,
+    AppealExtendForm,
+    AppealLogForm,
     EventForm,
     IdentityForm,
     LetterForm,
@@ -38,10 +42,12 @@ from requests_app.forms import (
     RightsRequestFullAddForm,
     add_service_errors,
 )
-from requests_app.models import OPEN_STATUSES, ApiClient, RequestLine, RightsRequest
+from requests_app.models import OPEN_STATUSES, ApiClient, Appeal, RequestLine, RightsRequest
 from requests_app.selectors import (
     REQUEST_LOG_HEADER,
     SLA_ORDER,
+    appeal_sla,
+    appeals_in_sla_state,
     request_handlers,
     request_identifiers,
     request_log_rows,
@@ -52,6 +58,10 @@ from requests_app.selectors import (
 from requests_app.services import (
     api_client_create,
     api_client_revoke,
+    appeal_assign,
+    appeal_decide,
+    appeal_extend,
+    appeal_open,
     communication_preview,
     communication_send,
     request_event_add,
@@ -67,6 +77,7 @@ from requests_app.services import (
     rights_request_regime_drop,
     rights_request_update,
 )
+from requests_app.services.appeals import ANSWERED_STATUSES
 from requests_app.services.requests import DECIDE_PERMISSION, request_governing_regimes
 from security.models import AccessEvent
 from security.services import access_event_record
@@ -521,6 +532,8 @@ class RightsRequestAdmin(AuditedAdmin):
                     "can_close": can_decide and obj.status != "closed",
                     "is_paused": request_sla(obj) == PAUSED,
                     "failed_letters": list(obj.communications.filter(failed_at__isnull=False)),
+                    "appeals": obj.appeals.prefetch_related("lines__right"),
+                    "can_appeal": request.user.has_perm("requests_app.add_appeal") and obj.status in ANSWERED_STATUSES,
                 }
             )
             if "account_warning" not in extra:  # fulfilment's admin says what its locate steps used
@@ -544,6 +557,7 @@ class RightsRequestAdmin(AuditedAdmin):
             path("<int:pk>/note/", view(self.note_view), name="requests_app_rightsrequest_note"),
             path("<int:pk>/close/", view(self.close_view), name="requests_app_rightsrequest_close"),
             path("<int:pk>/regimes/", view(self.regimes_view), name="requests_app_rightsrequest_regimes"),
+            path("<int:pk>/appeal/", view(self.appeal_view), name="requests_app_rightsrequest_appeal"),
             *super().get_urls(),
         ]
 
@@ -717,6 +731,34 @@ class RightsRequestAdmin(AuditedAdmin):
                 return HttpResponseRedirect(self._change_url(obj))
         return self._render(request, obj, f"Governing regimes: {obj.reference}", form)
 
+    def appeal_view(self, request, pk: int):
+        """Log an appeal of the request's refusal (received by email, post or a support ticket)."""
+        obj = self._object(request, pk, "requests_app.add_appeal")
+        form = AppealLogForm(request.POST or None, request=obj)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            created = []
+            if self._run(
+                request,
+                form,
+                lambda: created.append(
+                    appeal_open(
+                        request=obj,
+                        lines=list(data["lines"]),
+                        channel=data["channel"],
+                        received_at=data["received_at"],
+                        statement=data["statement"],
+                        actor=request.user,
+                    )
+                ),
+            ):
+                appeal = created[0]
+                self.message_user(
+                    request, f"Appeal logged; the answer is due {date_format(appeal.due_date)}. Receipt letter queued."
+                )
+                return HttpResponseRedirect(self._change_url(obj))
+        return self._render(request, obj, f"Log an appeal: {obj.reference}", form)
+
     def close_view(self, request, pk: int):
         obj = self._object(request, pk, DECIDE_PERMISSION)
         form = forms.Form(request.POST if request.method == "POST" else None)
@@ -784,6 +826,197 @@ class RequestLineAdmin(AuditedAdmin):
             evidence_note=data.get("evidence_note", ""),
             actor=request.user,
         )
+
+
+class AppealSlaFilter(admin.SimpleListFilter):
+    title = "SLA state"
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [(state, SLA_LABELS[state]) for state in SLA_ORDER if state != PAUSED] + [("closed", "Decided")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {*SLA_ORDER, "closed"}:
+            return appeals_in_sla_state(queryset, self.value())
+        return queryset
+
+
+@admin.register(Appeal)
+class AppealAdmin(AuditedAdmin):
+    """Appeals of refusals (REGULATIONS §1b). Agents log them from the request's page and read them;
+    officers assign (the change form), extend and decide them (buttons on the page)."""
+
+    list_display = ["request_link", "received", "status", "due", "sla", "assignee", "outcome"]
+    list_select_related = ["request", "assignee"]
+    list_filter = [AppealSlaFilter, OpenFilter, "status", "outcome", "channel", ("due_date", DateRangeFilter)]
+    search_fields = ["=request__reference"]
+    show_full_result_count = False
+    ordering = ["due_date", "id"]
+    form = AppealAssignForm
+    change_form_template = "requests_app/admin/appeal_change_form.html"
+    computed_fields = [
+        "request_link",
+        "appealed_lines",
+        "appeal_regimes",
+        "channel",
+        "received_at",
+        "statement",
+        "status",
+        "sla_display",
+        "due",
+        "target_date",
+        "is_extended",
+        "outcome",
+        "outcome_reason",
+        "reopened_lines",
+        "decided_at",
+        "decided_by",
+        "decided_on_time",
+        "created_by",
+        "api_client",
+        "created_at",
+    ]
+    fieldsets = [
+        ("Appeal", {"fields": ["request_link", "appealed_lines", "appeal_regimes", "channel", "received_at"]}),
+        (None, {"fields": ["statement", "assignee"]}),
+        (
+            "Status and deadline (computed from the ledger)",
+            {"fields": ["status", "sla_display", ("due", "target_date", "is_extended")]},
+        ),
+        ("Decision", {"fields": ["outcome", "outcome_reason", "reopened_lines", ("decided_at", "decided_by")]}),
+        ("Intake", {"fields": ["decided_on_time", "created_by", "api_client", "created_at"]}),
+    ]
+    readonly_fields = computed_fields
+
+    @admin.display(description="Request", ordering="request__reference")
+    def request_link(self, obj):
+        url = reverse("admin:requests_app_rightsrequest_change", args=[obj.request_id])
+        return format_html('<a href="{}">{}</a>', url, obj.request.reference)
+
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, obj):
+        return date_format(timezone.localdate(obj.received_at))
+
+    @admin.display(description="Answer due", ordering="due_date")
+    def due(self, obj):
+        return due_display(obj.due_date, is_open=obj.is_open)
+
+    @admin.display(description="SLA")
+    def sla(self, obj):
+        return sla_badge(appeal_sla(obj))
+
+    @admin.display(description="SLA state")
+    def sla_display(self, obj):
+        return sla_badge(appeal_sla(obj))
+
+    @admin.display(description="Lines appealed")
+    def appealed_lines(self, obj):
+        return ", ".join(line.right.name for line in obj.lines.select_related("right")) or "-"
+
+    @admin.display(description="Appeal rules of")
+    def appeal_regimes(self, obj):
+        return ", ".join(f"{r.name} ({r.appeal_period} days)" for r in obj.regimes.all()) or "-"
+
+    @admin.display(description="Lines reopened")
+    def reopened_lines(self, obj):
+        return ", ".join(line.right.name for line in obj.reversed_lines.select_related("right")) or "-"
+
+    def has_add_permission(self, request):
+        return False  # logged from the request's page, which knows the refusal appealed
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if "assignee" in form.changed_data:
+            appeal_assign(appeal=obj, assignee=form.cleaned_data["assignee"], actor=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {**(extra_context or {}), "can_decide": request.user.has_perm(DECIDE_PERMISSION)}
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/extend/", view(self.extend_view), name="requests_app_appeal_extend"),
+            path("<int:pk>/decide/", view(self.decide_view), name="requests_app_appeal_decide"),
+            *super().get_urls(),
+        ]
+
+    def _step(self, request, pk: int) -> Appeal:
+        obj = get_object_or_404(Appeal.objects.select_related("request"), pk=pk)
+        if not self.has_view_permission(request, obj) or not request.user.has_perm(DECIDE_PERMISSION):
+            raise PermissionDenied
+        return obj
+
+    def _page(self, request, obj, title: str, form):
+        change_url = reverse("admin:requests_app_appeal_change", args=[obj.pk])
+        return TemplateResponse(
+            request,
+            "requests_app/admin/appeal_step_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": obj,
+                "title": title,
+                "form": form,
+                "media": self.media + form.media,
+                "change_url": change_url,
+            },
+        )
+
+    def _done(self, request, form, action, message: str, obj):
+        try:
+            action()
+        except ValidationError as error:
+            add_service_errors(form, error)
+            return None
+        except PermissionDenied as error:
+            form.add_error(None, str(error) or "You are not allowed to do this.")
+            return None
+        self.message_user(request, message)
+        return HttpResponseRedirect(reverse("admin:requests_app_appeal_change", args=[obj.pk]))
+
+    def extend_view(self, request, pk: int):
+        obj = self._step(request, pk)
+        form = AppealExtendForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            done = self._done(
+                request,
+                form,
+                lambda: appeal_extend(appeal=obj, reason=data["reason"], at=data["at"], actor=request.user),
+                "Appeal extended; the notice is queued for the requester.",
+                obj,
+            )
+            if done is not None:
+                return done
+        return self._page(request, obj, f"Extend the appeal on {obj.request.reference}", form)
+
+    def decide_view(self, request, pk: int):
+        obj = self._step(request, pk)
+        form = AppealDecideForm(request.POST or None, appeal=obj)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            done = self._done(
+                request,
+                form,
+                lambda: appeal_decide(
+                    appeal=obj,
+                    outcome=data["outcome"],
+                    reason=data["outcome_reason"],
+                    reversed_lines=list(data["reversed_lines"]),
+                    actor=request.user,
+                ),
+                "Appeal decided; the answer is queued for the requester.",
+                obj,
+            )
+            if done is not None:
+                return done
+        return self._page(request, obj, f"Decide the appeal on {obj.request.reference}", form)
 
 
 @admin.register(ApiClient)

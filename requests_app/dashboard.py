@@ -83,5 +83,12 @@ def rights_requests_panel(request):
             "due_soon_url": f"{changelist}?"
             + urlencode({"open": "yes", "due_date_from": today, "due_date_to": today + NEXT_DAYS, "o": _due_column()}),
             "export_url": reverse("admin:requests_app_rightsrequest_export_log"),
+            "appeals_url": reverse("admin:requests_app_appeal_changelist"),
+            "appeal_sla_links": [
+                (state, label, count, f"{reverse('admin:requests_app_appeal_changelist')}?{urlencode({'sla': state})}")
+                for state, label, count in figures.appeals.open_by_sla
+            ]
+            if figures.appeals
+            else [],
         },
     }

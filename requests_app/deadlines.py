@@ -37,6 +37,16 @@ How the rules read (REGULATIONS.md §1, §2):
   (all lines once none is open). The target date is ``internal_margin_days``
   working days before it.
 
+A line reopened when an appeal reverses its refusal (a ``line_reopened`` entry naming
+its right) starts a new clock on the day it is reopened: each granting regime gives
+it its response period from that day, and it is due on the earliest of those dates.
+
+Appeals (REGULATIONS §1b): ``compute_appeal_deadlines`` gives an appeal its own due
+date from the appeal period of each regime whose appeal rule applies (calendar days
+from the day the appeal is received, day 0), the earliest of them; an extension
+notified on or before that date adds the regime's appeal extension, and moves the
+date only as far as every such regime allows (Oregon: none).
+
 Several regimes govern one request (REGULATIONS §1a). ``compute_request_deadlines``
 computes each regime's dates with its own rules, then: a line is due on the
 earliest date among the regimes that grant its right (so an extension moves a
@@ -128,6 +138,7 @@ class LedgerEntry:
     type: str
     on: dt.date
     until: dt.date | None = None
+    right: str = ""  # the right of a reopened line
 
 
 @dataclass(frozen=True)
@@ -406,6 +417,12 @@ def compute_request_deadlines(
         else:
             line_governor[right] = min(rules, key=lambda c: by_regime[c].general_due)
             line_due[right] = by_regime[line_governor[right]].general_due
+    for right, reopened_on in reopened_lines(ledger).items():
+        if right in line_due:
+            codes = line_regimes[right] or tuple(rules)
+            dates = {code: reopened_line_due(rules[code], right, reopened_on) for code in codes}
+            line_governor[right] = min(codes, key=lambda c: dates[c])
+            line_due[right] = dates[line_governor[right]]
 
     candidates = [r for r in still_open if r in line_due] or list(line_due)
     if candidates:
@@ -439,6 +456,115 @@ def compute_request_deadlines(
         line_regimes=line_regimes,
         by_regime=by_regime,
         governing_regime=governing,
+    )
+
+
+def reopened_lines(ledger: Sequence[LedgerEntry]) -> dict[str, dt.date]:
+    """The rights of lines reopened on appeal, each with the last day it was reopened."""
+    reopened: dict[str, dt.date] = {}
+    for entry in sorted(ledger, key=lambda e: e.on):
+        if entry.type == "line_reopened" and entry.right:
+            reopened[entry.right] = entry.on
+    return reopened
+
+
+def reopened_line_due(rule: RegimeRule, right: str, reopened_on: dt.date) -> dt.date:
+    """A reopened line under one regime: its response period again, from the day it was reopened."""
+    calendar_ = holiday_calendar(rule.holiday_country, rule.holiday_subdivision)
+    period = rule.right_overrides.get(right) or rule.response
+    return add_period(reopened_on, period, calendar_, roll_to_working_day=rule.roll_to_working_day)
+
+
+# ------------------------------------------------------------------------------
+# Appeals (REGULATIONS §1b)
+# ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppealRule:
+    """A regime's appeal rule: the days to answer, and the further days an extension with notice gives."""
+
+    period: int
+    extension: int | None = None
+    roll_to_working_day: bool = False
+    internal_margin_days: int = 0
+    holiday_country: str = ""
+    holiday_subdivision: str = ""
+
+    @classmethod
+    def from_regime(cls, regime) -> AppealRule | None:
+        """The appeal rule of a ``compliance.Regime`` row; ``None`` where the law gives no appeal."""
+        if not regime.appeal_period:
+            return None
+        return cls(
+            period=regime.appeal_period,
+            extension=regime.appeal_extension_period or None,
+            roll_to_working_day=regime.roll_to_working_day,
+            internal_margin_days=regime.internal_margin_days,
+            holiday_country=regime.holiday_country,
+            holiday_subdivision=regime.holiday_subdivision,
+        )
+
+
+@dataclass(frozen=True)
+class AppealDeadlines:
+    received_on: dt.date
+    due_date: dt.date
+    target_date: dt.date
+    is_extended: bool
+    extension_notified_on: dt.date | None
+    governing_regime: str
+    by_regime: dict[str, dt.date] = field(default_factory=dict)
+
+
+def compute_appeal_deadlines(
+    *, rules: Mapping[str, AppealRule], received_on: dt.date, ledger: Sequence[LedgerEntry]
+) -> AppealDeadlines:
+    """An appeal's dates from its regimes' appeal rules and the appeal's own events.
+
+    ``rules`` maps each regime code whose appeal rule applies to it (the first settles
+    ties); ``ledger`` holds the appeal's events (``appeal_extension_notified``). The
+    appeal is due ``period`` calendar days after the day it was received (day 0), the
+    earliest among the regimes; an extension notified on or before that date adds each
+    regime's extension, and a regime without one keeps its date.
+    """
+    if not rules:
+        raise ValueError("An appeal needs at least one regime with an appeal period.")
+    base: dict[str, dt.date] = {}
+    calendars = {}
+    for code, rule in rules.items():
+        calendars[code] = holiday_calendar(rule.holiday_country, rule.holiday_subdivision)
+        base[code] = add_period(
+            received_on,
+            Period(rule.period, CALENDAR_DAYS),
+            calendars[code],
+            roll_to_working_day=rule.roll_to_working_day,
+        )
+    first_due = min(base.values())
+    extension = next((e for e in sorted(ledger, key=lambda e: e.on) if e.type == "appeal_extension_notified"), None)
+    in_time = extension is not None and extension.on <= first_due
+    by_regime: dict[str, dt.date] = {}
+    for code, rule in rules.items():
+        if in_time and rule.extension:
+            by_regime[code] = add_period(
+                received_on,
+                Period(rule.period + rule.extension, CALENDAR_DAYS),
+                calendars[code],
+                roll_to_working_day=rule.roll_to_working_day,
+            )
+        else:
+            by_regime[code] = base[code]
+    governing = min(rules, key=lambda c: by_regime[c])
+    due_date = by_regime[governing]
+    target_date = subtract_business_days(due_date, rules[governing].internal_margin_days, calendars[governing])
+    return AppealDeadlines(
+        received_on=received_on,
+        due_date=due_date,
+        target_date=max(target_date, received_on),
+        is_extended=due_date > first_due,
+        extension_notified_on=extension.on if in_time and extension else None,
+        governing_regime=governing,
+        by_regime=by_regime,
     )
 
 

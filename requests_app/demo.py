@@ -29,6 +29,7 @@ from requests_app.models import (
 )
 from requests_app.services import (
     api_client_create,
+    appeal_open,
     communication_delivery_record,
     communication_send,
     request_event_add,
@@ -54,6 +55,7 @@ class Scenario:
 
 
 # story: new | acknowledged | identity_wait | clarification | in_progress | extended | closed | closed_late
+# | appealed (closed with a refusal, then appealed)
 SCENARIOS = [
     # Open, on track
     Scenario("uk_gdpr", ["access"], 1, "new"),
@@ -100,6 +102,8 @@ SCENARIOS = [
     Scenario("ccpa", ["access"], 17, "closed", "web_form", outcomes={"access": Outcome.REFUSED}),
     Scenario("eu_gdpr", ["withdraw_consent"], 12, "closed", outcomes={"withdraw_consent": Outcome.FULFILLED}),
     Scenario("uk_gdpr", ["access"], 70, "closed_late", outcomes={"access": Outcome.FULFILLED}),
+    # A Virginia refusal the requester appealed (REGULATIONS §1b): the appeal is open, due in 60 days.
+    Scenario("vcdpa", ["erasure"], 33, "appealed", "web_form", outcomes={"erasure": Outcome.REFUSED}),
 ]
 
 KEPT = [
@@ -276,6 +280,8 @@ def _build(scenario: Scenario, subject: Subject, index: int, officer, agent, now
         return request
     # closed and closed_late
     finish = 50 if story == "closed_late" else min(scenario.days_ago - 1, 12 + index % 10)
+    if story == "appealed":
+        finish = 10
     kept = []
     for line in request.lines.select_related("right"):
         outcome = scenario.outcomes.get(line.right.slug, Outcome.FULFILLED)
@@ -311,4 +317,12 @@ def _build(scenario: Scenario, subject: Subject, index: int, officer, agent, now
     )
     _letter(request=request, template=template, actor=officer, at=at(finish), context={"kept": kept})
     rights_request_close(request=request, actor=officer, at=at(finish))
+    if story == "appealed":
+        appeal_open(
+            request=request,
+            channel="email",
+            received_at=at(finish + 8),
+            statement=DEMO_MARK + "I closed my account months ago; please delete everything.",
+            actor=agent,
+        )
     return request

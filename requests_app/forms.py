@@ -10,6 +10,10 @@ from django.utils import timezone
 
 from compliance.models import Regime, Right
 from requests_app.models import (
+    APPEAL_LETTERS,
+    Appeal,
+    AppealOutcome,
+    Channel,
     IdentityMethod,
     IdentityOutcome,
     LetterTemplate,
@@ -213,7 +217,9 @@ class LetterForm(forms.Form):
         from requests_app.services.communications import DECISION_TEMPLATES
 
         self.fields["template"].choices = [
-            (value, label) for value, label in LetterTemplate.choices if can_decide or value not in DECISION_TEMPLATES
+            (value, label)
+            for value, label in LetterTemplate.choices
+            if (can_decide or value not in DECISION_TEMPLATES) and value not in APPEAL_LETTERS
         ]
 
     def clean_subject(self) -> str:
@@ -248,3 +254,84 @@ class RegimeChangeForm(forms.Form):
 
 class NoteForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class AppealLogForm(forms.Form):
+    """Log a requester's appeal of a refusal (support agents and officers)."""
+
+    lines = forms.ModelMultipleChoiceField(
+        queryset=RequestLine.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The refused or partly fulfilled lines appealed; all of them when none is ticked.",
+    )
+    channel = forms.ChoiceField(
+        choices=Channel.choices,
+        initial=Channel.EMAIL,
+        help_text="Email: a reply to the refusal letter or a message to the address it gives.",
+    )
+    received_at = forms.SplitDateTimeField(
+        widget=widgets.AdminSplitDateTime, help_text="When the appeal reached us (not in the future)."
+    )
+    statement = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text="What the requester wrote: why they disagree.",
+    )
+
+    def __init__(self, *args, request: RightsRequest, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lines"].queryset = request.lines.select_related("right").filter(
+            status=RequestLine.Status.COMPLETED, outcome__in=[Outcome.REFUSED, Outcome.PARTIALLY_FULFILLED]
+        )
+        self.fields["lines"].label_from_instance = lambda line: f"{line.right.name} ({line.get_outcome_display()})"
+        if not self.is_bound:
+            self.initial.setdefault("received_at", timezone.localtime().replace(second=0, microsecond=0))
+
+
+class AppealAssignForm(forms.ModelForm):
+    """The appeal's change form: officers assign it; everything else is computed or a step."""
+
+    class Meta:
+        model = Appeal
+        fields = ["assignee"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "assignee" in self.fields:
+            self.fields["assignee"].queryset = request_handlers()
+
+
+class AppealExtendForm(forms.Form):
+    at = forms.DateField(
+        widget=widgets.AdminDateWidget,
+        label="Notified on",
+        help_text="On or before the appeal's due date. The requester is sent the notice with the reason.",
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="The requester is told it.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["at"].initial = timezone.localdate()
+
+
+class AppealDecideForm(forms.Form):
+    outcome = forms.ChoiceField(choices=[("", "---------"), *AppealOutcome.choices])
+    outcome_reason = forms.CharField(
+        label="Reasons",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        required=False,  # the service says why they are needed
+        help_text="Sent to the requester in plain words; where the refusal stands the letter adds the Attorney "
+        "General's complaint route.",
+    )
+    reversed_lines = forms.ModelMultipleChoiceField(
+        queryset=RequestLine.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Partly reversed: the lines reopened (each gets a new due date). Reversed reopens them all.",
+    )
+
+    def __init__(self, *args, appeal: Appeal, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reversed_lines"].queryset = appeal.lines.select_related("right")
+        self.fields["reversed_lines"].label_from_instance = lambda line: line.right.name

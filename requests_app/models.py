@@ -300,6 +300,90 @@ class RequestRegime(models.Model):
         return f"{self.request}: {self.regime.code}"
 
 
+class AppealStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    IN_PROGRESS = "in_progress", "In progress"
+    DECIDED = "decided", "Decided"
+
+
+OPEN_APPEAL_STATUSES = [AppealStatus.RECEIVED, AppealStatus.IN_PROGRESS]
+
+
+class AppealOutcome(models.TextChoices):
+    UPHELD = "upheld", "Refusal upheld"
+    REVERSED = "reversed", "Refusal reversed"
+    PARTLY_REVERSED = "partly_reversed", "Refusal partly reversed"
+
+
+class Appeal(models.Model):
+    """A requester's appeal of a refusal (REGULATIONS §1b: the US state laws that require one).
+
+    Its dates (``due_date``, ``target_date``, ``is_extended``) come from the appeal
+    period and extension of the regime rows in ``regimes`` and the appeal's events in
+    the request's ledger (``requests_app.deadlines.compute_appeal_deadlines``); they
+    are stored for lists and jobs, never typed in.
+    """
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="appeals")
+    lines = models.ManyToManyField(RequestLine, related_name="appeals", help_text="The refused lines appealed.")
+    regimes = models.ManyToManyField(
+        Regime, related_name="appeals", help_text="The governing regimes whose appeal rules apply."
+    )
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.EMAIL)
+    received_at = models.DateTimeField()
+    statement = models.TextField(blank=True, help_text="What the requester wrote: why they disagree.")
+    status = models.CharField(max_length=20, choices=AppealStatus.choices, default=AppealStatus.RECEIVED)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_appeals"
+    )
+
+    # Computed from the ledger by requests_app.deadlines; never edited by hand.
+    due_date = models.DateField(null=True, blank=True, editable=False, db_index=True)
+    target_date = models.DateField(null=True, blank=True, editable=False)
+    is_extended = models.BooleanField(default=False, editable=False)
+
+    outcome = models.CharField(max_length=20, choices=AppealOutcome.choices, blank=True, editable=False)
+    outcome_reason = models.TextField(blank=True, editable=False, help_text="The reasons the requester is given.")
+    reversed_lines = models.ManyToManyField(RequestLine, related_name="reversed_by_appeals", blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_on_time = models.BooleanField(null=True, blank=True, editable=False)
+
+    api_client = models.ForeignKey(
+        "ApiClient", null=True, blank=True, on_delete=models.SET_NULL, related_name="appeals"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(get_user=history_user)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["status", "due_date"], name="appeal_status_due_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=AppealStatus.DECIDED)
+                | (Q(decided_at__isnull=False) & ~Q(outcome="") & ~Q(outcome_reason="")),
+                name="appeal_decided_has_outcome_and_reasons",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=AppealStatus.DECIDED) | Q(outcome=""),
+                name="appeal_outcome_only_when_decided",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appeal on {self.request.reference}" if self.request_id else "(new appeal)"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_APPEAL_STATUSES
+
+
 class EventType(models.TextChoices):
     RECEIVED = "received", "Received"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
@@ -312,6 +396,10 @@ class EventType(models.TextChoices):
     REGIME_ADDED = "regime_added", "Regime added"
     REGIME_DROPPED = "regime_dropped", "Regime dropped"
     LINE_COMPLETED = "line_completed", "Line completed"
+    APPEAL_RECEIVED = "appeal_received", "Appeal received"
+    APPEAL_EXTENSION_NOTIFIED = "appeal_extension_notified", "Appeal extension notified"
+    APPEAL_DECIDED = "appeal_decided", "Appeal decided"
+    LINE_REOPENED = "line_reopened", "Line reopened on appeal"
     FULFILLED = "fulfilled", "Fulfilled"
     RESPONDED = "responded", "Response sent"
     CLOSED = "closed", "Closed"
@@ -330,6 +418,9 @@ class RequestEvent(models.Model):
     )
     extended_to = models.DateField(
         null=True, blank=True, help_text="An extension to a date the controller sets (Swiss FADP): that date."
+    )
+    appeal = models.ForeignKey(
+        "Appeal", null=True, blank=True, on_delete=models.CASCADE, related_name="events", help_text="Appeal events."
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -350,6 +441,26 @@ class RequestEvent(models.Model):
                 | (Q(regime__isnull=False) & ~Q(reason="")),
                 name="request_event_regime_change_has_regime_and_reason",
             ),
+            models.CheckConstraint(
+                condition=~Q(
+                    type__in=[
+                        EventType.APPEAL_RECEIVED,
+                        EventType.APPEAL_EXTENSION_NOTIFIED,
+                        EventType.APPEAL_DECIDED,
+                        EventType.LINE_REOPENED,
+                    ]
+                )
+                | Q(appeal__isnull=False),
+                name="request_event_appeal_event_has_appeal",
+            ),
+            models.CheckConstraint(
+                condition=~Q(type__in=[EventType.APPEAL_EXTENSION_NOTIFIED, EventType.APPEAL_DECIDED]) | ~Q(reason=""),
+                name="request_event_appeal_step_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(type=EventType.LINE_REOPENED) | Q(line__isnull=False),
+                name="request_event_reopened_has_line",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -365,6 +476,17 @@ class LetterTemplate(models.TextChoices):
     EXTENSION_NOTICE = "extension_notice", "Extension notice"
     COMPLETION = "completion", "Completion"
     PARTIAL_OR_REFUSAL = "partial_or_refusal", "Partial fulfilment or refusal"
+    APPEAL_RECEIVED = "appeal_received", "Appeal received"
+    APPEAL_EXTENSION_NOTICE = "appeal_extension_notice", "Appeal extension notice"
+    APPEAL_DECISION = "appeal_decision", "Appeal decision"
+
+
+# Letters the appeal services send themselves, with the step they record.
+APPEAL_LETTERS = [
+    LetterTemplate.APPEAL_RECEIVED,
+    LetterTemplate.APPEAL_EXTENSION_NOTICE,
+    LetterTemplate.APPEAL_DECISION,
+]
 
 
 class Communication(models.Model):
@@ -378,6 +500,9 @@ class Communication(models.Model):
     edited = models.BooleanField(default=False, help_text="Staff changed the rendered text before sending.")
     event = models.OneToOneField(
         RequestEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="communication"
+    )
+    appeal = models.ForeignKey(
+        "Appeal", null=True, blank=True, on_delete=models.SET_NULL, related_name="communications"
     )
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -484,6 +609,7 @@ class NotificationKind(models.TextChoices):
     DUE_MISSED = "due_missed", "Due date missed"
     IDENTITY_REMINDER = "identity_reminder", "Waiting on identity for 7 days"
     LETTER_FAILED = "letter_failed", "Letter could not be delivered"
+    APPEAL_DUE_MISSED = "appeal_due_missed", "Appeal answer date missed"
 
 
 class NotificationSent(models.Model):

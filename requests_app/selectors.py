@@ -26,7 +26,7 @@ from requests_app.deadlines import (
     sla_bounds,
     sla_state,
 )
-from requests_app.models import OPEN_STATUSES, IdentityOutcome, RequestLine, RightsRequest
+from requests_app.models import OPEN_APPEAL_STATUSES, OPEN_STATUSES, Appeal, IdentityOutcome, RequestLine, RightsRequest
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,63 @@ def requests_in_sla_state(queryset: QuerySet[RightsRequest], state: str, today: 
     return open_requests
 
 
+def appeal_sla(appeal: Appeal, today: dt.date | None = None) -> str:
+    """The appeal's SLA state today, on the same thresholds as a request's (an appeal never pauses)."""
+    return sla_state(appeal.due_date, today or timezone.localdate(), is_open=appeal.is_open)
+
+
+def appeals_in_sla_state(queryset: QuerySet[Appeal], state: str, today: dt.date | None = None) -> QuerySet:
+    """Filter ``queryset`` to open appeals in ``state``, as a range on the indexed due date."""
+    today = today or timezone.localdate()
+    if state == CLOSED:
+        return queryset.exclude(status__in=OPEN_APPEAL_STATUSES)
+    open_appeals = queryset.filter(status__in=OPEN_APPEAL_STATUSES)
+    if state == PAUSED:
+        return open_appeals.none()
+    low, high = sla_bounds(state, today)
+    if low is not None:
+        open_appeals = open_appeals.filter(due_date__gte=low)
+    if high is not None:
+        open_appeals = open_appeals.filter(due_date__lte=high)
+    return open_appeals
+
+
+@dataclass(frozen=True)
+class AppealFigures:
+    open_by_sla: list[tuple[str, str, int]]  # (state, label, count), without "paused"
+    open_total: int
+    due_next_7_days: int
+    overdue: int
+
+
+def appeal_figures(*, today: dt.date | None = None) -> AppealFigures:
+    """Open appeals counted like requests: per SLA state, due in the next 7 days, overdue. One query."""
+    today = today or timezone.localdate()
+    states = [state for state in SLA_ORDER if state != PAUSED]
+    is_open = Q(status__in=OPEN_APPEAL_STATUSES)
+    counts = Appeal.objects.aggregate(
+        **{state: Count("pk", filter=is_open & _due_range_q(state, today)) for state in states},
+        open_total=Count("pk", filter=is_open),
+        due_next_7_days=Count("pk", filter=is_open & Q(due_date__gte=today, due_date__lte=today + NEXT_DAYS)),
+    )
+    return AppealFigures(
+        open_by_sla=[(state, SLA_LABELS[state], counts[state]) for state in states],
+        open_total=counts["open_total"],
+        due_next_7_days=counts["due_next_7_days"],
+        overdue=counts[OVERDUE],
+    )
+
+
+def _due_range_q(state: str, today: dt.date) -> Q:
+    low, high = sla_bounds(state, today)
+    q = Q()
+    if low is not None:
+        q &= Q(due_date__gte=low)
+    if high is not None:
+        q &= Q(due_date__lte=high)
+    return q
+
+
 @dataclass(frozen=True)
 class DashboardFigures:
     open_by_sla: list[tuple[str, str, int]]  # (state, label, count)
@@ -73,6 +130,7 @@ class DashboardFigures:
     weekly: list[dict[str, Any]]  # {"week": date, "received": {right: n}, "closed": {right: n}}
     rights: list[str]
     max_weekly: int
+    appeals: AppealFigures | None = None
 
 
 def dashboard_figures(*, today: dt.date | None = None, weeks: int = 12) -> DashboardFigures:
@@ -106,6 +164,7 @@ def dashboard_figures(*, today: dt.date | None = None, weeks: int = 12) -> Dashb
         weekly=weekly,
         rights=rights,
         max_weekly=max_weekly,
+        appeals=appeal_figures(today=today),
     )
 
 
@@ -196,7 +255,7 @@ class TimelineEntry:
 def request_timeline(request: RightsRequest) -> list[TimelineEntry]:
     """Events, letters and notes of a request, oldest first."""
     entries: list[TimelineEntry] = []
-    for event in request.events.select_related("actor", "api_client", "line__right"):
+    for event in request.events.select_related("actor", "api_client", "line__right", "appeal"):
         title = event.get_type_display()
         if event.line_id:
             title += f": {event.line.right.name}"

@@ -16,4 +16,9 @@ urlpatterns = [
         views.RightsRequestEventCreateView.as_view(),
         name="api-rights-request-events",
     ),
+    path(
+        "api/v1/rights-requests/<str:reference>/appeals/",
+        views.RightsRequestAppealCreateView.as_view(),
+        name="api-rights-request-appeals",
+    ),
 ]

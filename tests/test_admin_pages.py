@@ -58,6 +58,9 @@ ACCESS.update(
         "requests_app.rightsrequest": {"officer": "change", "agent": "add", "auditor": "view"},
         "requests_app.requestline": {"officer": "change", "agent": "view", "auditor": "view"},
         "requests_app.apiclient": {"officer": "change", "agent": "none", "auditor": "view"},
+        # Appeals: agents log them from the request's page (a step) and read them; officers assign them here
+        # and extend or decide them with the page's steps; nobody adds one without its request.
+        "requests_app.appeal": {"officer": "change", "agent": "view", "auditor": "view"},
     }
 )
 # Subprocessor register: officers keep it; the worker's evidence (notices sent, reminders, digests)

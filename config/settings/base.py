@@ -233,6 +233,9 @@ CONTROLLER_REGIMES = env.list("CONTROLLER_REGIMES", default=["uk_gdpr"])
 # The member state whose public holidays roll an EU GDPR due date (where the EU establishment or
 # representative acts); loaded into the EU GDPR regime row by the policy baseline.
 EU_GDPR_HOLIDAY_COUNTRY = env.str("EU_GDPR_HOLIDAY_COUNTRY", default="IE")
+# US appeals (§1b): the statutes let a consumer appeal "within a reasonable period" of a refusal. The
+# refusal letter names a date this many days after it; an appeal that arrives later is still logged.
+APPEAL_INVITED_WITHIN_DAYS = env.int("APPEAL_INVITED_WITHIN_DAYS", default=60)
 
 # ------------------------------------------------------------------------------
 # Celery
@@ -318,6 +321,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RightsRequestStatusEnum": "requests_app.models.RequestStatus",
         "RequestLineStatusEnum": "requests_app.models.RequestLine.Status",
+        # The rights of a new request and the lines of an appeal: one set.
+        "RightsEnum": "requests_app.api.serializers.RIGHT_CODES",
     },
 }
 

@@ -15,8 +15,8 @@ from rest_framework.fields import SkipField
 
 from compliance.baseline import REGIMES, RIGHTS
 from compliance.models import Regime
-from requests_app.models import Channel, EventType, RequestEvent, RequestLine, RightsRequest
-from requests_app.selectors import request_sla, rights_request_has_duplicate_of_client
+from requests_app.models import Appeal, Channel, EventType, RequestEvent, RequestLine, RightsRequest
+from requests_app.selectors import appeal_sla, request_sla, rights_request_has_duplicate_of_client
 from requests_app.services import rights_request_check
 from requests_app.services.requests import MANUAL_EVENT_TYPES, request_governing_regimes
 
@@ -175,6 +175,72 @@ class EventCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class AppealCreateSerializer(serializers.Serializer):
+    lines = serializers.ListField(
+        child=serializers.ChoiceField(choices=RIGHT_CODES),
+        required=False,
+        default=list,
+        max_length=len(RIGHT_CODES),
+        help_text="The rights of the refused or partly fulfilled lines appealed; all of them when left out.",
+    )
+    received_at = serializers.DateTimeField(
+        required=False, help_text="ISO 8601; defaults to now; never in the future nor before the answer appealed."
+    )
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
+    statement = serializers.CharField(
+        max_length=10000, required=False, allow_blank=True, default="", help_text="Why the requester disagrees."
+    )
+
+    def validate_lines(self, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each line can be appealed once.")
+        return value
+
+    def validate_received_at(self, value: dt.datetime) -> dt.datetime:
+        if value > timezone.now():
+            raise serializers.ValidationError("The appeal cannot be received in the future.")
+        return value
+
+
+class AppealSerializer(serializers.ModelSerializer):
+    lines = serializers.SerializerMethodField(help_text="Rights of the lines appealed.")
+    regimes = serializers.SlugRelatedField(
+        slug_field="code",
+        many=True,
+        read_only=True,
+        help_text="The regimes whose appeal period applies (REGULATIONS §1b); due on the earliest of their dates.",
+    )
+    reopened_lines = serializers.SerializerMethodField(help_text="Rights of the lines a reversal reopened.")
+    sla_state = serializers.SerializerMethodField(help_text="on_track, due_soon, urgent, overdue or closed.")
+
+    class Meta:
+        model = Appeal
+        fields = [
+            "status",
+            "channel",
+            "received_at",
+            "lines",
+            "regimes",
+            "due_date",
+            "target_date",
+            "is_extended",
+            "sla_state",
+            "outcome",
+            "outcome_reason",
+            "reopened_lines",
+            "decided_at",
+        ]
+
+    def get_lines(self, obj) -> list[str]:
+        return [line.right.slug for line in obj.lines.all()]
+
+    def get_reopened_lines(self, obj) -> list[str]:
+        return [line.right.slug for line in obj.reversed_lines.all()]
+
+    def get_sla_state(self, obj) -> str:
+        return appeal_sla(obj)
+
+
 class RequestLineSerializer(serializers.ModelSerializer):
     right = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     regimes = serializers.SlugRelatedField(
@@ -241,6 +307,7 @@ class RightsRequestSerializer(serializers.ModelSerializer):
 
 class RightsRequestDetailSerializer(RightsRequestSerializer):
     events = RequestEventSerializer(many=True, read_only=True)
+    appeals = AppealSerializer(many=True, read_only=True, help_text="Appeals of the request's refusals, newest first.")
 
     class Meta(RightsRequestSerializer.Meta):
-        fields = [*RightsRequestSerializer.Meta.fields, "events"]
+        fields = [*RightsRequestSerializer.Meta.fields, "events", "appeals"]

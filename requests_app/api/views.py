@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from requests_app.api.authentication import BearerTokenAuthentication
 from requests_app.api.parsers import BoundedJSONParser
 from requests_app.api.serializers import (
+    AppealCreateSerializer,
     EventCreateSerializer,
     RightsRequestCreateSerializer,
     RightsRequestDetailSerializer,
@@ -33,7 +34,7 @@ from requests_app.api.serializers import (
 from requests_app.api.throttling import ApiClientRateThrottle
 from requests_app.models import RightsRequest
 from requests_app.services import request_event_add_idempotent, rights_request_open_idempotent
-from requests_app.services.api_clients import IdempotencyConflict
+from requests_app.services.api_clients import IdempotencyConflict, appeal_open_idempotent
 
 MAX_IDEMPOTENCY_KEY = 255
 REFERENCE_PATTERN = re.compile(r"DSR-\d{4}-\d{5,7}")
@@ -126,7 +127,12 @@ class ApiView(APIView):
         if not REFERENCE_PATTERN.fullmatch(reference):
             raise Http404
         queryset = RightsRequest.objects.select_related("regime").prefetch_related(
-            "lines__right", "lines__regimes", "events"
+            "lines__right",
+            "lines__regimes",
+            "events",
+            "appeals__lines__right",
+            "appeals__regimes",
+            "appeals__reversed_lines__right",
         )
         return get_object_or_404(queryset, reference=reference, api_client=self.request.user)
 
@@ -217,6 +223,54 @@ class RightsRequestEventCreateView(ApiView):
                 idempotency_key=key,
                 body_hash=_body_hash(request.data),
                 data=data,
+            )
+        except DjangoValidationError as exc:
+            raise _domain_errors(exc) from exc
+        except IdempotencyConflict as exc:
+            raise Conflict() from exc
+        response = Response(
+            RightsRequestDetailSerializer(self._client_request(reference), context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class RightsRequestAppealCreateView(ApiView):
+    @extend_schema(
+        operation_id="rights_requests_appeals_create",
+        summary="Log the requester's appeal of a refusal (US state laws, REGULATIONS §1b); answers with the request",
+        description="The appeal gets its own due date from the appeal period of the regimes that give one "
+        "(Virginia 60 days, Oregon 45, Colorado 45 + 60 with notice); the requester is sent a receipt letter. "
+        "Refused with field errors when the request is not answered yet, an appeal is already open, a line was "
+        "fulfilled or already appealed, or no governing law gives an appeal.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=AppealCreateSerializer,
+        responses={
+            201: RightsRequestDetailSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHORISED,
+            404: NOT_FOUND,
+            409: CONFLICT,
+            413: TOO_LARGE,
+            415: UNSUPPORTED,
+            429: THROTTLED,
+        },
+        tags=["rights requests"],
+    )
+    def post(self, request, reference: str):
+        rights_request = self._client_request(reference)
+        key = _idempotency_key(request)
+        serializer = AppealCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            rights_request, created = appeal_open_idempotent(
+                client=request.user,
+                request=rights_request,
+                idempotency_key=key,
+                body_hash=_body_hash(request.data),
+                data=dict(serializer.validated_data),
             )
         except DjangoValidationError as exc:
             raise _domain_errors(exc) from exc

@@ -1,6 +1,7 @@
 """Every write of the rights-request app goes through these services.
 
-``requests`` covers intake, the event ledger, lines and closing; ``communications``
+``requests`` covers intake, the event ledger, lines and closing; ``appeals`` the US
+state appeals of refusals; ``communications``
 letters and emails; ``api_clients`` integration tokens; ``notifications`` the
 worker jobs' digests, escalations and reminders.
 """
@@ -11,6 +12,15 @@ from requests_app.services.api_clients import (
     api_client_revoke,
     request_event_add_idempotent,
     rights_request_open_idempotent,
+)
+from requests_app.services.appeals import (
+    appeal_assign,
+    appeal_decide,
+    appeal_decide_check,
+    appeal_extend,
+    appeal_open,
+    appeal_open_check,
+    appeal_recompute,
 )
 from requests_app.services.communications import (
     communication_deliver,
@@ -47,6 +57,13 @@ from requests_app.services.requests import (
 )
 
 __all__ = [
+    "appeal_assign",
+    "appeal_decide",
+    "appeal_decide_check",
+    "appeal_extend",
+    "appeal_open",
+    "appeal_open_check",
+    "appeal_recompute",
     "api_client_authenticate",
     "api_client_create",
     "api_client_revoke",

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from requests_app.models import ApiClient, IdempotencyRecord, RightsRequest
+from requests_app.services.appeals import appeal_open
 from requests_app.services.requests import _require, _save, request_event_add, rights_request_open
 
 TOKEN_PREFIX = "dsr_"  # noqa: S105 - a public marker, not a secret
@@ -148,6 +149,29 @@ def request_event_add_idempotent(
         client=client,
         idempotency_key=idempotency_key,
         endpoint=f"rights-requests/{request.reference}/events",
+        body_hash=body_hash,
+        perform=perform,
+    )
+
+
+def appeal_open_idempotent(
+    *,
+    client: ApiClient,
+    request: RightsRequest,
+    idempotency_key: str | None,
+    body_hash: str,
+    data: dict[str, Any],
+) -> tuple[RightsRequest, bool]:
+    """Log an appeal an integration received; with a key, a retry logs nothing."""
+
+    def perform() -> RightsRequest:
+        appeal_open(request=request, actor=None, api_client=client, **data)
+        return RightsRequest.objects.get(pk=request.pk)
+
+    return idempotent_call(
+        client=client,
+        idempotency_key=idempotency_key,
+        endpoint=f"rights-requests/{request.reference}/appeals",
         body_hash=body_hash,
         perform=perform,
     )

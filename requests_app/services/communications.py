@@ -27,6 +27,8 @@ from django.utils import timezone
 from jobs.services import job_enqueue
 from requests_app.deadlines import Deadlines, LedgerEntry
 from requests_app.models import (
+    APPEAL_LETTERS,
+    Appeal,
     Communication,
     EventType,
     LetterTemplate,
@@ -39,6 +41,7 @@ from requests_app.models import (
 from requests_app.services.requests import (
     DECIDE_PERMISSION,
     _lock,
+    _names,
     _require,
     _save,
     request_event_add,
@@ -103,6 +106,11 @@ def _same_text(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
+def _check_not_appeal_letter(template: str) -> None:
+    if template in APPEAL_LETTERS:
+        raise ValidationError({"template": ["Appeal letters are sent by the appeal's steps (log, extend, decide)."]})
+
+
 def communication_render(
     *,
     request: RightsRequest,
@@ -133,6 +141,8 @@ def communication_render(
         "regimes": regimes,
         "regimes_cited": _cited(regimes, deadlines, lines),
         "complaint_routes": _complaint_routes(regimes, shortfall_lines),
+        "appeal_routes": _appeal_routes(regimes, shortfall_lines),
+        "appeal_by": timezone.localdate() + dt.timedelta(days=settings.APPEAL_INVITED_WITHIN_DAYS),
         "promises_restart": _promises(regimes, request, "identity_starts_clock", lines),
         "promises_pause": _promises(regimes, request, "clarification_pauses_clock", lines),
         "deadlines": deadlines,
@@ -172,6 +182,17 @@ def _complaint_routes(regimes: list, shortfall_lines: list) -> list[dict[str, st
     ]
 
 
+def _appeal_routes(regimes: list, shortfall_lines: list) -> list[dict[str, Any]]:
+    """The governing regimes that give an appeal of a right we fell short on, with how long each gives us
+    to answer it (REGULATIONS §1b): a refusal letter must say how to appeal."""
+    granting = {regime.pk for line in shortfall_lines for regime in line.regimes.all()}
+    return [
+        {"regime": regime.name, "period": regime.appeal_period, "extension": regime.appeal_extension_period}
+        for regime in regimes
+        if regime.pk in granting and regime.appeal_period
+    ]
+
+
 def _promises(regimes: list, request: RightsRequest, rule: str, lines: list) -> bool:
     """Whether a letter may promise a restart (identity) or a pause (clarification).
 
@@ -196,6 +217,7 @@ def communication_preview(
     """The letter as it would be sent now, with the dates the event it records would give."""
     _check_template(template)
     communication_check_required(template=template, reason=reason)
+    _check_not_appeal_letter(template)
     event_type = TEMPLATE_EVENT[template]
     extra = [LedgerEntry(event_type, timezone.localdate())]
     deadlines = rights_request_deadlines(request=request, extra=extra)
@@ -241,6 +263,7 @@ def communication_send(
     """
     _check_template(template)
     communication_check_required(template=template, reason=reason)
+    _check_not_appeal_letter(template)
     if template in DECISION_TEMPLATES:
         _require(actor, DECIDE_PERMISSION, "Only compliance officers can send this letter.")
     _require(actor, "requests_app.add_communication", "You cannot send letters.")
@@ -297,6 +320,63 @@ def _fails_for_good(exc: BaseException) -> bool:
     if isinstance(exc, SMTPResponseException):
         return exc.smtp_code >= 500
     return False
+
+
+def communication_send_for_appeal(
+    *,
+    appeal: Appeal,
+    template: str,
+    event: RequestEvent,
+    actor,
+    at: dt.datetime,
+    context: dict[str, Any] | None = None,
+) -> Communication:
+    """Store an appeal's letter (received, extension notice, decision) and email it after commit.
+
+    Called by the appeal services inside the step's transaction; the letter is
+    rendered like every other letter, with the appeal, its lines and its dates.
+    """
+    if template not in APPEAL_LETTERS:
+        raise ValidationError({"template": [f"{template!r} is not an appeal letter."]})
+    request = appeal.request
+    appealed = list(appeal.lines.select_related("right").prefetch_related("regimes").order_by("right__display_order"))
+    reversed_ids = set(appeal.reversed_lines.values_list("pk", flat=True))
+    reopened = [line for line in request.lines.select_related("right") if line.pk in reversed_ids]
+    upheld = [line for line in appealed if line.pk not in reversed_ids]
+    regimes = list(appeal.regimes.all())
+    upheld_regimes = {regime.pk for line in upheld for regime in line.regimes.all()}
+    subject, body = communication_render(
+        request=request,
+        template=template,
+        context={
+            "appeal": appeal,
+            "appealed_lines": appealed,
+            "reopened_lines": reopened,
+            "upheld_lines": upheld,
+            "appeal_regimes": _names(regimes),
+            # Where the refusal stands: each applicable regime's complaint route (the Attorney General).
+            "attorney_general_routes": [
+                {"regime": r.name, "authority": r.supervisory_authority, "url": r.supervisory_authority_url}
+                for r in regimes
+                if r.pk in upheld_regimes and r.supervisory_authority
+            ],
+            **(context or {}),
+        },
+    )
+    communication = Communication(
+        request=request,
+        appeal=appeal,
+        template=template,
+        to_email=request.requester_email,
+        subject=subject[:255],
+        body=body,
+        event=event,
+        sent_by=actor,
+        sent_at=at,
+    )
+    _save(communication, actor)
+    job_enqueue("requests_app.tasks.communication_deliver_task", communication.pk)
+    return communication
 
 
 def communication_deliver(*, communication_id: int) -> bool:

@@ -23,7 +23,9 @@ from django.utils.module_loading import import_string
 from compliance.roles import COMPLIANCE_OFFICER
 from requests_app.deadlines import DUE_SOON_DAYS, sla_state
 from requests_app.models import (
+    OPEN_APPEAL_STATUSES,
     OPEN_STATUSES,
+    Appeal,
     Communication,
     EventType,
     NotificationKind,
@@ -71,7 +73,7 @@ def _open_not_paused():
 
 
 def digests_send(*, today: dt.date | None = None) -> int:
-    """Email each assignee the list of their open requests due soon, urgent or overdue. Once a day."""
+    """Email each assignee the list of their open requests and appeals due soon, urgent or overdue. Once a day."""
     today = today or timezone.localdate()
     horizon = today + dt.timedelta(days=DUE_SOON_DAYS - 1)
     rows = (
@@ -82,10 +84,24 @@ def digests_send(*, today: dt.date | None = None) -> int:
         .order_by("due_date", "reference")
     )
     by_assignee: dict[int, list[RightsRequest]] = defaultdict(list)
+    appeals_by_assignee: dict[int, list[Appeal]] = defaultdict(list)
     assignees = {}
     for request in rows:
         by_assignee[request.assignee_id].append(request)
         assignees[request.assignee_id] = request.assignee
+    # Appeals count like requests: an assignee's open appeals due within the same horizon.
+    appeals = (
+        Appeal.objects.filter(
+            status__in=OPEN_APPEAL_STATUSES, assignee__isnull=False, assignee__is_active=True, due_date__lte=horizon
+        )
+        .exclude(assignee__email="")
+        .select_related("assignee", "request")
+        .order_by("due_date", "pk")
+    )
+    for appeal in appeals:
+        appeals_by_assignee[appeal.assignee_id].append(appeal)
+        by_assignee.setdefault(appeal.assignee_id, [])
+        assignees[appeal.assignee_id] = appeal.assignee
     # What officers must hear of although no due date shows it (stalled fulfilment work): every officer
     # gets it, with their own requests or alone.
     attention = [line for path in settings.DIGEST_SECTIONS for line in import_string(path)()]
@@ -100,7 +116,10 @@ def digests_send(*, today: dt.date | None = None) -> int:
             if not _claim(kind=NotificationKind.DIGEST, recipient=recipient, on_date=today):
                 continue
             items = [{"request": r, "sla": sla_state(r.due_date, today)} for r in requests]
-            context = {**_base_context(today), "recipient": recipient, "items": items}
+            appeal_items = [
+                {"appeal": a, "sla": sla_state(a.due_date, today)} for a in appeals_by_assignee.get(assignee_id, [])
+            ]
+            context = {**_base_context(today), "recipient": recipient, "items": items, "appeal_items": appeal_items}
             context["attention"] = attention if assignee_id in officers else []
             _send(recipient, "digest", context)
             sent += 1
@@ -128,7 +147,8 @@ def _escalate(recipients: Iterable, candidates: list[tuple[str, RightsRequest, d
 
 
 def escalations_send(*, today: dt.date | None = None) -> int:
-    """Tell compliance officers about every missed acknowledgement or due date, once per date missed."""
+    """Tell compliance officers about every missed acknowledgement, due date or appeal answer date, once per
+    date missed."""
     today = today or timezone.localdate()
     candidates: list[tuple[str, RightsRequest, dt.date]] = []
     open_requests = _open_not_paused().select_related("regime", "assignee")
@@ -136,6 +156,10 @@ def escalations_send(*, today: dt.date | None = None) -> int:
         candidates.append((NotificationKind.ACK_MISSED, request, request.acknowledge_by))
     for request in open_requests.filter(due_date__lt=today).order_by("pk"):
         candidates.append((NotificationKind.DUE_MISSED, request, request.due_date))
+    # An appeal's answer date counts like a request's due date (recorded against its request).
+    overdue_appeals = Appeal.objects.filter(status__in=OPEN_APPEAL_STATUSES, due_date__lt=today)
+    for appeal in overdue_appeals.select_related("request__regime", "request__assignee").order_by("pk"):
+        candidates.append((NotificationKind.APPEAL_DUE_MISSED, appeal.request, appeal.due_date))
     if not candidates:
         return 0
     return _escalate(_officers(), candidates, today)

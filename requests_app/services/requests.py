@@ -258,8 +258,10 @@ def _record_event(
     api_client: ApiClient | None = None,
     regime: Regime | None = None,
     extended_to: dt.date | None = None,
+    appeal=None,
 ) -> RequestEvent:
     return RequestEvent.objects.create(
+        appeal=appeal,
         request=request,
         type=type,
         at=at,
@@ -296,14 +298,17 @@ def rights_request_deadlines(
     }
     rules = {regime.code: RegimeRule.from_regime(regime, rights_by_regime[regime.pk]) for regime in regimes}
     ledger = []
-    for type_, at, extended_to, letter_id, delivered_at in request.events.order_by("at", "id").values_list(
-        "type", "at", "extended_to", "communication__id", "communication__delivered_at"
+    for type_, at, extended_to, line_id, line_right, letter_id, delivered_at in request.events.order_by(
+        "at", "id"
+    ).values_list(
+        "type", "at", "extended_to", "line_id", "line__right__slug", "communication__id", "communication__delivered_at"
     ):
+        right = line_right if type_ == EventType.LINE_REOPENED and line_id else ""
         if letter_id is None:
-            ledger.append(LedgerEntry(type_, _local_day(at), extended_to))
+            ledger.append(LedgerEntry(type_, _local_day(at), extended_to, right))
         elif delivered_at is not None:
             # An event that rests on a letter counts once the letter went out, from the day it did.
-            ledger.append(LedgerEntry(type_, _local_day(delivered_at), extended_to))
+            ledger.append(LedgerEntry(type_, _local_day(delivered_at), extended_to, right))
     ledger.sort(key=lambda entry: entry.on)
     ledger.extend(extra)
     lines = list(request.lines.select_related("right"))

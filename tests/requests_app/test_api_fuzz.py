@@ -65,6 +65,7 @@ def test_the_api_answers_every_generated_call_as_its_schema_documents(api_schema
         "POST /api/v1/rights-requests/",
         "GET /api/v1/rights-requests/{reference}/",
         "POST /api/v1/rights-requests/{reference}/events/",
+        "POST /api/v1/rights-requests/{reference}/appeals/",
     }
     # The fields of issue 13 are in the bodies the fuzzer generates from (country, state, primary regime,
     # an extension's chosen date).
@@ -72,7 +73,13 @@ def test_the_api_answers_every_generated_call_as_its_schema_documents(api_schema
     create_schema = api_schema.raw_schema["components"]["schemas"]["RightsRequestCreate"]["properties"]
     assert {"requester_country", "requester_region", "regime"} <= set(create_schema)
     assert "extended_to" in api_schema.raw_schema["components"]["schemas"]["EventCreate"]["properties"]
-    assert set(bodies) == {"POST /api/v1/rights-requests/", "POST /api/v1/rights-requests/{reference}/events/"}
+    assert set(bodies) == {
+        "POST /api/v1/rights-requests/",
+        "POST /api/v1/rights-requests/{reference}/events/",
+        "POST /api/v1/rights-requests/{reference}/appeals/",
+    }
+    appeal_schema = api_schema.raw_schema["components"]["schemas"]["AppealCreate"]["properties"]
+    assert {"lines", "received_at", "channel", "statement"} <= set(appeal_schema)
     calls: dict[str, set[int]] = {}
 
     def fuzzer_for(operation):
@@ -92,6 +99,7 @@ def test_the_api_answers_every_generated_call_as_its_schema_documents(api_schema
     assert {201, 400} <= calls["POST /api/v1/rights-requests/"]
     assert {200, 404} <= calls["GET /api/v1/rights-requests/{reference}/"]
     assert 400 in calls["POST /api/v1/rights-requests/{reference}/events/"]
+    assert {400, 404} <= calls["POST /api/v1/rights-requests/{reference}/appeals/"]
 
 
 def test_a_bad_field_without_the_optional_received_date_is_a_400_not_a_server_error(client, client_token):

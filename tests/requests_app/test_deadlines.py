@@ -494,3 +494,146 @@ def test_sla_state_thresholds(days_left, state):
 
 def test_a_paused_request_is_shown_as_paused_not_overdue():
     assert sla_state(D(2026, 1, 1), D(2026, 3, 1), paused=True) == PAUSED
+
+
+# --- US appeals (REGULATIONS §1b) ------------------------------------------------------------------
+
+
+def appeal_dates(codes, received, events=()):
+    from requests_app.deadlines import AppealRule, compute_appeal_deadlines
+
+    rules = {code: AppealRule.from_regime(Regime.objects.get(code=code)) for code in codes}
+    return compute_appeal_deadlines(rules=rules, received_on=received, ledger=[entry(*event) for event in events])
+
+
+def test_an_oregon_appeal_is_answered_within_45_days_and_cannot_be_extended():
+    # Received Wed 1 Apr 2026 (day 0): due Sat 16 May 2026; an extension notice changes nothing.
+    assert appeal_dates(["ocpa"], D(2026, 4, 1)).due_date == D(2026, 5, 16)
+    extended = appeal_dates(["ocpa"], D(2026, 4, 1), [("appeal_extension_notified", D(2026, 4, 10))])
+    assert extended.due_date == D(2026, 5, 16)
+    assert not extended.is_extended
+
+
+def test_a_colorado_appeal_is_answered_within_45_days_plus_60_with_notice_given_in_time():
+    assert appeal_dates(["cpa"], D(2026, 4, 1)).due_date == D(2026, 5, 16)
+    extended = appeal_dates(["cpa"], D(2026, 4, 1), [("appeal_extension_notified", D(2026, 5, 16))])
+    assert extended.due_date == D(2026, 7, 15)  # 105 days after receipt
+    assert extended.is_extended
+    late = appeal_dates(["cpa"], D(2026, 4, 1), [("appeal_extension_notified", D(2026, 5, 17))])
+    assert late.due_date == D(2026, 5, 16)
+    assert not late.is_extended
+
+
+def test_an_appeal_under_two_laws_is_due_on_the_earlier_date_and_extends_only_as_far_as_both_allow():
+    both = appeal_dates(["vcdpa", "ocpa"], D(2026, 4, 1))
+    assert both.by_regime == {"vcdpa": D(2026, 5, 31), "ocpa": D(2026, 5, 16)}
+    assert both.due_date == D(2026, 5, 16)
+    assert both.governing_regime == "ocpa"
+
+
+def test_a_regime_without_an_appeal_period_gives_no_appeal_rule():
+    from requests_app.deadlines import AppealRule
+
+    assert AppealRule.from_regime(Regime.objects.get(code="ccpa")) is None
+    assert AppealRule.from_regime(Regime.objects.get(code="uk_gdpr")) is None
+    assert AppealRule.from_regime(Regime.objects.get(code="vcdpa")).period == 60
+
+
+def test_a_line_reopened_on_appeal_is_due_its_regimes_period_again_from_the_day_it_was_reopened():
+    ledger = [LedgerEntry("line_reopened", D(2026, 6, 1), None, "erasure")]
+    result = compute_request_deadlines(
+        rules={code: rule(code) for code in ["vcdpa", "uk_gdpr"]},
+        received_on=D(2026, 3, 2),
+        ledger=ledger,
+        rights=["erasure", "access"],
+        open_rights=["erasure"],
+        today=D(2026, 6, 1),
+    )
+    # UK GDPR: one month from Mon 1 Jun is Wed 1 Jul; Virginia: 45 days is Thu 16 Jul. The earlier.
+    assert result.line_due["erasure"] == D(2026, 7, 1)
+    assert result.line_due["access"] == D(2026, 4, 2)  # untouched
+    assert result.due_date == D(2026, 7, 1)
+
+
+def test_a_virginia_refusal_appealed_and_answered_on_day_60(officer, agent):
+    import time_machine
+    from django.utils import timezone
+
+    from requests_app.models import Communication, LetterTemplate
+    from requests_app.services import (
+        appeal_decide,
+        appeal_open,
+        communication_send,
+        request_line_complete,
+        rights_request_open,
+    )
+
+    def at(day):
+        return timezone.make_aware(dt.datetime.combine(day, dt.time(11, 0)))
+
+    with time_machine.travel(at(D(2026, 3, 2)), tick=False):
+        request = rights_request_open(
+            requester_name="Vera Hill",
+            requester_email="vera.hill@example.com",
+            requester_country="US",
+            requester_region="VA",
+            rights=["erasure"],
+            actor=agent,
+        )
+    assert request.regime.code == "vcdpa"
+    with time_machine.travel(at(D(2026, 3, 20)), tick=False):
+        line = request.lines.get()
+        request_line_complete(
+            line=line,
+            outcome="refused",
+            reason="The account is the subject of an open fraud investigation; its records are kept until it ends.",
+            actor=officer,
+        )
+        refusal = communication_send(request=request, template=LetterTemplate.PARTIAL_OR_REFUSAL, actor=officer)
+    # The refusal says how to appeal, by when, and how long Virginia gives us to answer.
+    assert "you can appeal it" in refusal.body
+    assert "by 19 May 2026" in refusal.body  # 60 days after the letter (APPEAL_INVITED_WITHIN_DAYS)
+    assert "under Virginia VCDPA, within 60 days of receiving your appeal" in refusal.body
+
+    with time_machine.travel(at(D(2026, 4, 1)), tick=False):  # day 0
+        appeal = appeal_open(request=request, statement="I closed my account; delete it.", actor=agent)
+    assert [regime.code for regime in appeal.regimes.all()] == ["vcdpa"]  # UK GDPR gives no appeal
+    assert appeal.due_date == D(2026, 5, 31)  # day 60
+    received = Communication.objects.get(appeal=appeal, template=LetterTemplate.APPEAL_RECEIVED)
+    assert "by Sunday 31 May 2026" in received.body
+
+    with time_machine.travel(at(D(2026, 5, 31)), tick=False):  # day 60: answered in time
+        appeal_decide(
+            appeal=appeal,
+            outcome="upheld",
+            reason="The investigation is still open; the law lets us keep these records until it ends.",
+            actor=officer,
+        )
+    appeal.refresh_from_db()
+    assert appeal.status == "decided"
+    assert appeal.decided_on_time is True
+    decision = Communication.objects.get(appeal=appeal, template=LetterTemplate.APPEAL_DECISION)
+    assert "we are keeping our decision" in decision.body
+    assert "to the Virginia Attorney General, online at https://www.oag.state.va.us/consumer-protection/" in (
+        decision.body
+    )
+
+
+def test_a_virginia_appeal_answered_on_day_61_is_late(officer, agent, refused_request):
+    import time_machine
+    from django.utils import timezone
+
+    from requests_app.services import appeal_decide, appeal_open
+
+    def at(day):
+        return timezone.make_aware(dt.datetime.combine(day, dt.time(11, 0)))
+
+    with time_machine.travel(at(D(2026, 3, 2)), tick=False):
+        request = refused_request(region="VA")
+    with time_machine.travel(at(D(2026, 4, 1)), tick=False):
+        appeal = appeal_open(request=request, actor=agent)
+    with time_machine.travel(at(D(2026, 6, 1)), tick=False):
+        appeal_decide(appeal=appeal, outcome="upheld", reason="Still kept for the investigation.", actor=officer)
+    appeal.refresh_from_db()
+    assert appeal.due_date == D(2026, 5, 31)
+    assert appeal.decided_on_time is False
