@@ -36,17 +36,23 @@ def test_approving_a_plan_with_its_button_is_recorded_and_a_refused_approval_is_
     assert events(AccessEvent.Action.APPROVED_PLAN).count() == 1
 
 
-def test_approving_plans_with_the_list_action_is_recorded(client, planned, officer, django_capture_on_commit_callbacks):
+def test_the_list_action_approves_no_erasure_plan_so_nothing_is_recorded(
+    client, planned, officer, django_capture_on_commit_callbacks
+):
+    """Erasure plans are approved one at a time from their confirmation page (recorded: the test above); the
+    list action skips them with a warning, approves nothing and records nothing."""
     plan = FulfilmentPlan.objects.get(request=planned, kind="erasure")
     client.force_login(officer)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(
+        response = client.post(
             reverse("admin:fulfilment_fulfilmentplan_changelist"),
             {"action": "approve_selected", "_selected_action": [plan.pk]},
+            follow=True,
         )
     plan.refresh_from_db()
-    assert plan.approved_by == officer
-    the_event(AccessEvent.Action.APPROVED_PLAN, plan, officer)
+    assert plan.approved_by is None and plan.status == FulfilmentPlan.Status.AWAITING_APPROVAL
+    assert b"confirmation page" in response.content
+    assert not events(AccessEvent.Action.APPROVED_PLAN).exists()
 
 
 def test_a_staff_download_of_a_bundle_is_recorded_and_a_refused_one_is_not(client, planned, officer, auditor):

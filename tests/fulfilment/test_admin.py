@@ -31,7 +31,7 @@ def test_an_officer_starts_fulfilment_from_the_request_page_and_sees_the_locate_
     assert response.status_code == 302
     page = client.get(_change(request))
     assert b"Start fulfilment" not in page.content
-    assert b"subject located (rows per table)" in page.content.lower() or b"Subject located" in page.content
+    assert b"Where the subject was found" in page.content
     assert b"api_requests" in page.content and b"Awaiting approval" in page.content
 
 
