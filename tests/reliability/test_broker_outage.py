@@ -39,8 +39,9 @@ def _intake(regime: str, rights: list[str]) -> dict:
         "regime": Regime.objects.get(code=regime).pk,
         "rights": [Right.objects.get(slug=slug).pk for slug in rights],
         "channel": "email",
-        "received_at_0": timezone.localdate().isoformat(),
-        "received_at_1": "09:30:00",
+        # A minute ago (a fixed time of day would lie in the future for a run before it).
+        "received_at_0": (timezone.localtime() - timedelta(minutes=1)).date().isoformat(),
+        "received_at_1": (timezone.localtime() - timedelta(minutes=1)).strftime("%H:%M:%S"),
         "description": "Email to the privacy address.",
     }
 
