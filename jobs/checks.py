@@ -2,8 +2,8 @@
 
 Jobs are acknowledged late, so a job a worker has taken stays in Redis until it is done. A Redis without
 persistence forgets every queued and in-flight job when it restarts; the outbox has marked them sent by
-then. Fulfilment's stall job finds that work again after ``FULFILMENT_LEASE_SECONDS`` (README,
-Reliability), but other jobs (letters, notices) would wait for their own periodic resend: production
+then. Fulfilment's stall job finds that work again after ``FULFILMENT_LEASE_SECONDS`` (docs/reliability.md),
+but other jobs (letters, notices) would wait for their own periodic resend: production
 Redis should run with ``appendonly yes``.
 """
 
@@ -39,7 +39,7 @@ def broker_persistence_check(app_configs=None, **kwargs):
         Warning(
             "The Celery broker is Redis without append-only persistence: a Redis restart loses every queued "
             "and in-flight job.",
-            hint="Run Redis with 'appendonly yes' (see the README's Reliability section), or accept that after "
+            hint="Run Redis with 'appendonly yes' (see docs/reliability.md), or accept that after "
             "a restart fulfilment work resumes only when the stall job finds it (FULFILMENT_LEASE_SECONDS) "
             "and other jobs when their periodic resend runs.",
             id="jobs.W001",

@@ -133,7 +133,7 @@ def register_last_updated() -> datetime | None:
 def public_register() -> dict:
     """The public list as one document: the JSON endpoint returns it as is, HTML and CSV render it.
 
-    Field names are stable (documented in the README); internal fields (risk rating,
+    Field names are stable (documented in docs/subprocessors.md); internal fields (risk rating,
     owner, DPAs, notes, contacts) and proposed or retired vendors never appear.
     """
     subprocessors = [public_subprocessor(sub) for sub in _public_queryset()]

@@ -1,6 +1,6 @@
 """The webhook connector: a system that does the work itself, asked by a signed HTTP POST.
 
-Protocol (also in the README, for the teams that build receivers):
+Protocol (also in docs/data-map.md, for the teams that build receivers):
 
 Request: ``POST <webhook_url>`` with a JSON body ``{"operation": ..., "system":
 <slug>, "idempotency_key": ..., ...parameters}`` and the headers
