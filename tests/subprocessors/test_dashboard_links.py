@@ -37,7 +37,7 @@ def register(baseline):
 
 def _warning(page: str, words: str) -> tuple[str, str]:
     """The <li> of the warning that says ``words``, and its link."""
-    item = next(li for li in re.findall(r"<li[^>]*>.*?</li>", page, re.S) if words in li)
+    item = next(li for li in re.findall(r"<li(?:\s[^>]*)?>.*?</li>", page, re.S) if words in li)
     return item, unescape(re.search(r'href="([^"]+)"', item).group(1))
 
 
