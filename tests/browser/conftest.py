@@ -116,15 +116,6 @@ def protections_on(settings):
     return settings
 
 
-@pytest.fixture
-def jobs_run_eagerly():
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_eager_propagates = False
-
-
 @dataclass
 class Worker:
     mail: Path
@@ -145,7 +136,7 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
             "journeys",
             DJANGO_SETTINGS_MODULE="tests.browser.worker_settings",
             EMAIL_URL=f"filemail://{mail}",
-            JOURNEY_PRIVATE_STORAGE=str(private),
+            TEST_PRIVATE_STORAGE=str(private),
         )
     try:
         yield Worker(mail=mail, private=private)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from compliance.models import Regime, Right
 from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep
@@ -418,6 +419,9 @@ def test_requester_opens_the_emailed_link_types_their_email_and_downloads_then_u
     page.goto(local_path(link))
     shots(page, "requester opens the link from the email")
     assert request.reference in page.inner_text("main")
+    # The email and the page give the link's expiry alike, in the one date format ("3 October 2025").
+    expiry = date_format(timezone.localtime(DownloadLink.objects.get(bundle__request=request).expires_at))
+    assert f"works until {expiry}" in body_of(ready[0]) and f"works until {expiry}," in page.inner_text("main")
     page.fill("#id_email", "someone.else@example.com")
     page.click("button[name=download]")
     page.wait_for_selector(".refusal")
