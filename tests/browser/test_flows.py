@@ -549,9 +549,11 @@ def test_a_customer_reads_the_public_subprocessor_list_and_subscribes(
 
     page.fill("form.subscribe input[type=email]", "procurement@customer.example")
     page.click("form.subscribe button[type=submit]")
+    subscriber = eventually(
+        lambda: NoticeSubscriber.objects.filter(email="procurement@customer.example").first(), what="the subscriber"
+    )
     page.wait_for_load_state()
     shots(page, "subscription requested")
-    subscriber = NoticeSubscriber.objects.get(email="procurement@customer.example")
     assert subscriber.confirmed_at is None
     [message] = delivered_eventually(mail_folder, "procurement@customer.example", "")
     link = re.search(r"https?://\S+/subprocessors/confirm/\S+/", body_of(message)).group(0)
@@ -559,7 +561,9 @@ def test_a_customer_reads_the_public_subprocessor_list_and_subscribes(
     page.goto("/" + link.split("://", 1)[1].split("/", 1)[1])
     shots(page, "confirmation page")
     page.click("button:has-text('Confirm subscription')")
+    eventually(
+        lambda: NoticeSubscriber.objects.filter(pk=subscriber.pk, confirmed_at__isnull=False).exists(),
+        what="the subscription confirmed",
+    )
     page.wait_for_load_state()
     shots(page, "subscription confirmed")
-    subscriber.refresh_from_db()
-    assert subscriber.confirmed_at is not None
