@@ -48,7 +48,7 @@ def filesystem_worker(tmp_path, _private_storage):
 
 def test_a_plan_run_by_a_worker_on_the_filesystem_broker_sends_one_job_per_step(
     platform,
-    helpdesk,
+    helpdesk,  # noqa: F811
     open_request,
     officer,
     filesystem_worker,  # noqa: F811
