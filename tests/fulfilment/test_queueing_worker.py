@@ -51,7 +51,7 @@ def test_a_plan_run_by_a_worker_on_the_filesystem_broker_sends_one_job_per_step(
     helpdesk,  # noqa: F811
     open_request,
     officer,
-    filesystem_worker,  # noqa: F811
+    filesystem_worker,
 ):
     _ticket_at_the_helpdesk(platform.subject.email)
     request = open_request(platform.subject, ["access", "erasure"])
