@@ -6,6 +6,7 @@ import re
 
 import time_machine
 from django.urls import reverse
+from django.utils.formats import date_format
 
 from requests_app.services import communication_deliver, communication_send, request_note_add
 from tests.requests_app.conftest import aware
@@ -44,3 +45,20 @@ def test_the_list_page_timeline_history_and_letter_write_dates_one_way(client, o
     for name, text in texts.items():
         assert not ISO.search(text), (name, ISO.search(text).group(0))
         assert not SHORT.search(text), (name, SHORT.search(text).group(0))
+
+
+def test_the_request_page_says_how_far_each_open_deadline_is(client, officer, open_request):
+    """ "12 days left" wherever a due date is shown: the answer, the target and the acknowledgement."""
+    request = open_request(regime=None, requester_country="US", requester_region="CA", rights=["access"])
+    request.refresh_from_db()
+    assert request.acknowledge_by is not None and request.target_date is not None
+    with time_machine.travel(request.received_at, tick=False):
+        client.force_login(officer)
+        page = _text(client.get(reverse("admin:requests_app_rightsrequest_change", args=[request.pk])).content.decode())
+    page = " ".join(page.split())
+    for label, day in [
+        ("Acknowledge by:", request.acknowledge_by),
+        ("Target date:", request.target_date),
+        ("Due:", request.due_date),
+    ]:
+        assert re.search(rf"{label} {date_format(day)} \(\d+ days left\)", page), (label, day)
