@@ -23,6 +23,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.formats import date_format
 from simple_history.models import HistoricalRecords
 
 from compliance.models import DataCategory, MappedTable, SystemOfRecord
@@ -349,7 +351,7 @@ class DownloadAttempt(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.get_outcome_display()} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.get_outcome_display()} at {date_format(timezone.localtime(self.at), 'DATETIME_FORMAT')}"
 
 
 class RecipientNotice(models.Model):
@@ -441,4 +443,5 @@ class ErasureLedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.request_reference} erased from {self.system.slug} on {self.erased_at:%Y-%m-%d}"
+        erased_on = date_format(timezone.localdate(self.erased_at))
+        return f"{self.request_reference} erased from {self.system.slug} on {erased_on}"

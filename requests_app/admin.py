@@ -263,8 +263,8 @@ class RightsRequestAdmin(AuditedAdmin):
         "sla_display",
         "clock_started_on",
         "due",
-        "acknowledge_by",
-        "target_date",
+        "acknowledge_by_due",
+        "target_date_due",
         "is_extended",
         "paused_days",
         "paused_since",
@@ -330,6 +330,14 @@ class RightsRequestAdmin(AuditedAdmin):
     @admin.display(description="Due", ordering="due_date")
     def due(self, obj):
         return due_display(obj.due_date, is_open=obj.is_open)
+
+    @admin.display(description="Acknowledge by")
+    def acknowledge_by_due(self, obj):
+        return due_display(obj.acknowledge_by, is_open=obj.is_open and obj.acknowledged_at is None)
+
+    @admin.display(description="Target date")
+    def target_date_due(self, obj):
+        return due_display(obj.target_date, is_open=obj.is_open)
 
     @admin.display(description="SLA", ordering=SLA_ORDERING)
     def sla(self, obj):
@@ -438,7 +446,7 @@ class RightsRequestAdmin(AuditedAdmin):
                     "fields": [
                         "status",
                         "sla_display",
-                        ("clock_started_on", "due", "target_date", "acknowledge_by"),
+                        ("clock_started_on", "due", "target_date_due", "acknowledge_by_due"),
                         ("is_extended", "paused_days", "paused_since"),
                         ("acknowledged_at", "responded_at", "closed_at"),
                         ("outcome", "closed_on_time"),

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.formats import date_format
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
@@ -464,7 +466,7 @@ class RequestEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_type_display()} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.get_type_display()} at {date_format(timezone.localtime(self.at), 'DATETIME_FORMAT')}"
 
 
 class LetterTemplate(models.TextChoices):
@@ -526,7 +528,7 @@ class Communication(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_template_display()} ({self.sent_at:%Y-%m-%d})"
+        return f"{self.get_template_display()} ({date_format(timezone.localdate(self.sent_at))})"
 
 
 class RequestNote(models.Model):
@@ -544,7 +546,7 @@ class RequestNote(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"Note on {self.request.reference} ({self.created_at:%Y-%m-%d})"
+        return f"Note on {self.request.reference} ({date_format(timezone.localdate(self.created_at))})"
 
 
 class ReferenceCounter(models.Model):

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from requests_app.deadlines import AppealDeadlines, AppealRule, LedgerEntry, compute_appeal_deadlines, receipt_day
 from requests_app.models import (
@@ -274,7 +275,8 @@ def appeal_extend(*, appeal: Appeal, reason: str, actor, at: dt.datetime | dt.da
         current = appeal_deadlines(appeal=appeal)
         on = _local_day(when)
         if on > current.due_date:
-            errors["at"] = [f"An extension must be notified on or before the due date ({current.due_date:%d %b %Y})."]
+            due = date_format(current.due_date)
+            errors["at"] = [f"An extension must be notified on or before the due date ({due})."]
         else:
             preview = appeal_deadlines(appeal=appeal, extra=[LedgerEntry(EventType.APPEAL_EXTENSION_NOTIFIED, on)])
             if preview.due_date == current.due_date:

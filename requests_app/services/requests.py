@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django_countries import countries
 
 from compliance.models import Regime, RegimeRight, Right, SubjectType
@@ -782,7 +783,8 @@ def _check_extension(
     """An extension must be in time, give a date where a governing regime needs one, and move a line."""
     current = rights_request_deadlines(request=request)
     if on > current.general_due:
-        errors["at"] = [f"An extension must be notified on or before the due date ({current.general_due:%d %b %Y})."]
+        due = date_format(current.general_due)
+        errors["at"] = [f"An extension must be notified on or before the due date ({due})."]
         return
     regimes = request_governing_regimes(request)
     open_rights = set(request.lines.exclude(status=RequestLine.Status.COMPLETED).values_list("right__slug", flat=True))
@@ -792,7 +794,7 @@ def _check_extension(
         errors["extended_to"] = [f"{_names(chosen)}: give the date the requester is told the answer will come by."]
         return
     if extended_to is not None and extended_to <= current.due_date:
-        errors["extended_to"] = [f"The new date must be after the current due date ({current.due_date:%d %b %Y})."]
+        errors["extended_to"] = [f"The new date must be after the current due date ({date_format(current.due_date)})."]
         return
     preview = rights_request_deadlines(
         request=request, extra=[LedgerEntry(EventType.EXTENSION_NOTIFIED, on, extended_to)]

@@ -5,8 +5,13 @@ missing); Playwright never downloads one. Every step is saved as a screenshot un
 ``test-artifacts/browser/<test>/``. The second factor and the login lockout are on, as in production:
 staff type their password, then the code their authenticator would show.
 
-Jobs run eagerly: when a page's transaction commits, the outbox hands each job to Celery, which runs it
-in the live server's thread, so the page after a button shows what the worker did.
+The journeys run their jobs on a real Celery worker (``worker``: one process per test module, on the
+test databases and this test process's Redis database), as the demo does: when a page's transaction
+commits, the outbox hands each job to the broker and the worker takes it. The live server and the worker
+share the database, so those tests are transactional; they wait for the worker's effect by polling the
+database or reloading the page until a deadline (``eventually``), never by sleeping a fixed time.
+Email goes through the file backend into a folder of the module (``mail_folder``), which the worker
+reads from ``EMAIL_URL=filemail:///<folder>`` as the demo would.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -109,13 +116,73 @@ def protections_on(settings):
     return settings
 
 
+@dataclass
+class Worker:
+    mail: Path
+    private: Path
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker for the tests of one module: started once (its start-up is paid once per
+    module), on the test databases, sending email into ``mail`` and writing bundles into ``private``."""
+    from tests.reliability.processes import start_worker, stop_process
+
+    mail = tmp_path_factory.mktemp("mail")
+    private = tmp_path_factory.mktemp("private")
+    with django_db_blocker.unblock():
+        celery_app.control.purge()  # messages an interrupted earlier run left on this Redis database
+        process = start_worker(
+            "journeys",
+            DJANGO_SETTINGS_MODULE="tests.browser.worker_settings",
+            EMAIL_URL=f"filemail://{mail}",
+            TEST_PRIVATE_STORAGE=str(private),
+        )
+    try:
+        yield Worker(mail=mail, private=private)
+    finally:
+        stop_process(process)
+
+
 @pytest.fixture
-def jobs_run_eagerly():
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_eager_propagates = False
+def mail_folder(worker, settings) -> Path:
+    """The folder the file backend writes email into, for the live server and the worker alike (emptied
+    for each test)."""
+    for old in worker.mail.iterdir():
+        old.unlink()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(worker.mail)
+    return worker.mail
+
+
+@pytest.fixture
+def private_storage(worker, settings) -> Path:
+    """Bundles in the worker's private folder, which the live server serves the download from."""
+    from django.core.files.storage import storages
+
+    for old in worker.private.iterdir():
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(worker.private)},
+        },
+    }
+    storages._storages.pop("private", None)
+    yield worker.private
+    storages._storages.pop("private", None)
+
+
+def eventually(check, *, timeout: float = 60.0, what: str = "the worker's effect"):
+    """Poll ``check`` (a database read or a page reload) until it returns something true, or fail after
+    ``timeout`` seconds saying what did not happen."""
+    from tests.reliability.processes import wait_for
+
+    try:
+        return wait_for(check, timeout=timeout, interval=0.1)
+    except AssertionError:
+        raise AssertionError(f"{what}: not seen within {timeout:.0f} s") from None
 
 
 @pytest.fixture

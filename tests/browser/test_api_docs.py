@@ -37,3 +37,12 @@ def test_the_api_reference_page_has_no_inline_script(client):
     script = client.get("/api/docs/?script=")
     assert script.status_code == 200 and script["Content-Type"].startswith("application/javascript")
     assert "/api/schema/" in script.content.decode()
+
+
+def test_the_api_clients_page_links_to_the_api_reference(client, officer):
+    client.force_login(officer)
+    page = client.get("/admin/requests_app/apiclient/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<a href="/api/docs/">API reference</a>' in html and "/api/schema/" in html
+    assert client.get("/api/docs/").status_code == 200

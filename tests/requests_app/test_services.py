@@ -148,7 +148,7 @@ def test_an_extension_after_the_due_date_is_refused(open_request, officer):
         request_event_add(
             request=request, type=EventType.EXTENSION_NOTIFIED, at=D(2025, 10, 6), reason="complex", actor=officer
         )
-    assert "on or before the due date (03 Oct 2025)" in errors_of(excinfo)["at"][0]
+    assert "on or before the due date (3 October 2025)" in errors_of(excinfo)["at"][0]
 
 
 def test_an_extension_moves_the_due_date_and_is_recorded_once(open_request, officer):
