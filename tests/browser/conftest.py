@@ -19,8 +19,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from config.celery_app import app as celery_app
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -110,12 +108,8 @@ def protections_on(settings):
 
 
 @pytest.fixture
-def jobs_run_eagerly():
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_eager_propagates = False
+def jobs_run_eagerly(eager_tasks):
+    """The outbox's jobs run in the live server's thread (``eager_tasks`` of tests/support)."""
 
 
 @pytest.fixture

@@ -24,11 +24,14 @@ from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep
 from requests_app.models import Communication, RightsRequest
 from subprocessors.models import NoticeSubscriber, SubprocessorChange
 from subprocessors.services.changes import subprocessor_change_activate, subprocessor_change_announce
-from tests.fulfilment.conftest import _private_storage, platform, vendors  # noqa: F401 - fixtures
 from tests.security.conftest import PASSWORD, code_for, enrolled
-from tests.subprocessors.factories import DPAFactory, LocationFactory, SubprocessorFactory
+from tests.support.factories import DPAFactory, LocationFactory, SubprocessorFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, databases=["default", "platform"]),
+    pytest.mark.usefixtures("private_storage"),  # bundles and letters in the test's own folder
+]
 
 REQUESTER = "Beatrix Fernsby"
 
@@ -105,7 +108,7 @@ def complete_open_manual_tasks(page, shots, who: str) -> int:
 
 
 @pytest.fixture
-def finance_drive(platform, officer):  # noqa: F811
+def finance_drive(platform, officer):
     """A system of record the back office cannot reach: a shared drive a person searches by hand."""
     from compliance.models import DataCategory, MappedColumn, MappedTable, SystemOfRecord
 
@@ -129,7 +132,7 @@ def finance_drive(platform, officer):  # noqa: F811
     return system
 
 
-def logged_request(platform, agent, **extra):  # noqa: F811
+def logged_request(platform, agent, **extra):
     """The access + erasure request the agent logged (see the agent's journey), through the services."""
     from requests_app.services import rights_request_open
 
@@ -147,7 +150,7 @@ def logged_request(platform, agent, **extra):  # noqa: F811
     )
 
 
-def answered_request(platform, agent, officer):  # noqa: F811
+def answered_request(platform, agent, officer):
     """The request after the officer's journey, through the services: verified, fulfilled, answered."""
     from fulfilment.selectors import letter_context
     from fulfilment.services import fulfilment_start, plan_approve
@@ -176,7 +179,7 @@ def test_support_agent_logs_a_request_that_came_by_email_and_sends_the_acknowled
     jobs_run_eagerly,
     mail_folder,
     adequacy_list,
-    platform,  # noqa: F811
+    platform,
     agent,
 ):
     subject = platform.subject
@@ -229,8 +232,8 @@ def test_compliance_officer_verifies_fulfils_approves_completes_a_manual_task_an
     jobs_run_eagerly,
     mail_folder,
     adequacy_list,
-    platform,  # noqa: F811
-    vendors,  # noqa: F811
+    platform,
+    vendors,
     finance_drive,
     agent,
     officer,
@@ -339,7 +342,7 @@ def test_requester_opens_the_emailed_link_types_their_email_and_downloads_then_u
     jobs_run_eagerly,
     mail_folder,
     adequacy_list,
-    platform,  # noqa: F811
+    platform,
     agent,
     officer,
 ):
@@ -409,10 +412,10 @@ def test_auditor_reads_the_request_and_its_history_and_cannot_change_either(
     jobs_run_eagerly,
     mail_folder,
     adequacy_list,
-    platform,  # noqa: F811
+    platform,
     agent,
     officer,
-    auditor,  # noqa: F811
+    auditor,
 ):
     request = answered_request(platform, agent, officer)
     page = new_page()

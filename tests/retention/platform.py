@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import pytest
 from django.db import connections
 
 from compliance.models import ColumnTreatment, DataCategory, MappedColumn, MappedTable, SystemOfRecord
+from retention.models import EMPTY_EVIDENCE
+from retention.services.runs import chain_evidence
 from sample_platform import models as pm
 
 
@@ -134,3 +137,16 @@ def reset_sequences() -> None:
 def digest(keys) -> str:
     """The connector's per-batch evidence: SHA-256 of the keys in order, joined by commas."""
     return hashlib.sha256(",".join(str(k) for k in keys).encode()).hexdigest()
+
+
+# Sweeps across real transactions (the lock, the lease and the transaction-status check only mean
+# something there): transactional tests on both databases.
+real_db = pytest.mark.django_db(transaction=True, databases=["default", "platform"])
+
+
+def uninterrupted_evidence(batches) -> str:
+    """The evidence chain of a run that swept ``batches`` (lists of keys) without interruption."""
+    evidence = EMPTY_EVIDENCE
+    for keys in batches:
+        evidence = chain_evidence(evidence, digest(keys))
+    return evidence
