@@ -3,36 +3,17 @@ and ends with the same rows gone and the same evidence as a run nobody interrupt
 
 import os
 import signal
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from compliance.models import DataCategory, LegalBasis
 from retention.models import RetentionRun, RunStatus
 from retention.services import legal_hold_place, retention_rule_create, retention_run_execute, retention_run_start
 from sample_platform import models as pm
-from tests.retention.platform import build_platform_map, ids, visitor_events
+from tests.retention.platform import BATCH, OLD_ROWS, build_platform_map, ids, run_state, seed_rows
 from tests.support.processes import wait_for
 
-OLD_ROWS = 10_000
-BATCH = 50
-HELD_ACCOUNT = 7
 LEASE_SECONDS = 2
-
-
-def seed_rows() -> None:
-    old = timezone.now() - timedelta(days=200)
-    rows = [(pk, HELD_ACCOUNT if pk % 97 == 0 else None, old + timedelta(seconds=pk)) for pk in range(1, OLD_ROWS + 1)]
-    rows += [(OLD_ROWS + pk, None, timezone.now() - timedelta(days=1)) for pk in range(1, 51)]
-    present = set(ids(pm.VisitorEvent))  # the second time, what the first sweep left stays as it is
-    visitor_events([row for row in rows if row[0] not in present])
-
-
-def run_state(run: RetentionRun) -> tuple:
-    run.refresh_from_db()
-    batches = list(run.batch_records.order_by("number").values_list("number", "affected", "keys_sha256"))
-    return run.status, run.rows_affected, run.rows_skipped_held, run.evidence_sha256, batches
 
 
 @pytest.mark.worker
