@@ -1,34 +1,46 @@
 """The three staff roles, as Django groups with permissions, kept in step idempotently.
 
-The spec is data: each role lists permission patterns ``app_label.codename``
-where the codename may be ``*`` (every permission of the app) or start with
-``view_``/``add_``... followed by ``*``. Apps add their models' permissions by
-editing the lists below; ``tests/compliance/test_roles.py`` checks every
-explicit codename exists, so a typo cannot silently drop a permission.
+The spec is data, and each app owns its part: ``<app>/roles.py`` declares
+``ROLE_PERMISSIONS``, a dict from role name to permission patterns
+``app_label.codename``, where the codename may be ``*`` (every permission of the
+app) or start with ``view_``/``add_``... followed by ``*``. They are found the way
+``periodic.py`` is (every installed app, in INSTALLED_APPS order), so an app adds
+or changes its roles' permissions without touching this module.
+``tests/compliance/test_roles.py`` checks every explicit codename exists, so a typo
+cannot silently drop a permission.
+
+The roles are complete after every ``migrate`` (see ``sync_roles_after_migrate``)
+and after ``manage.py setup_roles``.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import importlib
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 COMPLIANCE_OFFICER = "Compliance officer"
 SUPPORT_AGENT = "Support agent"
 AUDITOR = "Auditor"
+ROLES = (COMPLIANCE_OFFICER, AUDITOR, SUPPORT_AGENT)
 
-# The apps whose records staff work on.
-BACK_OFFICE_APPS = [
-    "compliance",
-    "jobs",
-    "subprocessors",
-    "retention",
-    "requests_app",
-    "fulfilment",
-    "django_celery_beat",
-]
+# This app's part, and what belongs to no app of ours: staff accounts (read only) and beat's schedules,
+# which compliance sets up (``periodic_tasks_setup``).
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    COMPLIANCE_OFFICER: ["compliance.*", "django_celery_beat.*", "auth.view_user", "auth.view_group"],
+    AUDITOR: ["compliance.view_*", "django_celery_beat.view_*", "auth.view_user", "auth.view_group"],
+    SUPPORT_AGENT: [
+        # Reference data the intake form shows.
+        "compliance.view_regime",
+        "compliance.view_right",
+        "compliance.view_subjecttype",
+        "compliance.view_workerheartbeat",
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -37,42 +49,21 @@ class RoleSpec:
     patterns: list[str] = field(default_factory=list)
 
 
-ROLE_SPECS: list[RoleSpec] = [
-    RoleSpec(
-        COMPLIANCE_OFFICER,
-        [f"{app}.*" for app in BACK_OFFICE_APPS] + ["auth.view_user", "auth.view_group", "security.view_accessevent"],
-    ),
-    RoleSpec(
-        AUDITOR,
-        [f"{app}.view_*" for app in BACK_OFFICE_APPS]
-        + ["auth.view_user", "auth.view_group", "security.view_accessevent"],
-    ),
-    RoleSpec(
-        SUPPORT_AGENT,
-        [
-            # Reference data the intake form shows.
-            "compliance.view_regime",
-            "compliance.view_right",
-            "compliance.view_subjecttype",
-            "compliance.view_workerheartbeat",
-            # Rights requests: log and read them, send acknowledgement, identity and clarification
-            # letters, record ledger events, add notes. Closing, refusing, extending and identity
-            # decisions need requests_app.decide_request, which only officers hold.
-            "requests_app.add_rightsrequest",
-            "requests_app.view_rightsrequest",
-            "requests_app.view_requestline",
-            "requests_app.add_requestevent",
-            "requests_app.view_requestevent",
-            "requests_app.add_communication",
-            "requests_app.view_communication",
-            "requests_app.add_requestnote",
-            "requests_app.view_requestnote",
-            # Appeals of refusals (REGULATIONS §1b): agents log and read them; officers extend and decide.
-            "requests_app.add_appeal",
-            "requests_app.view_appeal",
-        ],
-    ),
-]
+def role_specs() -> list[RoleSpec]:
+    """Every app's ``roles.ROLE_PERMISSIONS``, merged per role, in INSTALLED_APPS order."""
+    patterns: dict[str, list[str]] = {name: [] for name in ROLES}
+    for config in apps.get_app_configs():
+        try:
+            module = importlib.import_module(f"{config.name}.roles")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.roles":
+                raise
+            continue
+        for role, app_patterns in getattr(module, "ROLE_PERMISSIONS", {}).items():
+            if role not in patterns:
+                raise ValueError(f"{config.name}.roles names a role that does not exist: {role!r}")
+            patterns[role].extend(app_patterns)
+    return [RoleSpec(name, patterns[name]) for name in ROLES]
 
 
 def _matching_permissions(pattern: str, permissions: list[Permission]) -> list[Permission]:
@@ -89,7 +80,7 @@ def unknown_explicit_patterns() -> list[str]:
     permissions = list(Permission.objects.select_related("content_type"))
     return [
         pattern
-        for spec in ROLE_SPECS
+        for spec in role_specs()
         for pattern in spec.patterns
         if "*" not in pattern and not _matching_permissions(pattern, permissions)
     ]
@@ -100,7 +91,7 @@ def roles_sync() -> dict[str, int]:
     """Create the groups and set exactly the permissions of the spec. Idempotent."""
     permissions = list(Permission.objects.select_related("content_type"))
     counts = {}
-    for spec in ROLE_SPECS:
+    for spec in role_specs():
         group, _ = Group.objects.get_or_create(name=spec.name)
         wanted = {perm.pk for pattern in spec.patterns for perm in _matching_permissions(pattern, permissions)}
         current = set(group.permissions.values_list("pk", flat=True))
@@ -111,8 +102,17 @@ def roles_sync() -> dict[str, int]:
 
 
 def sync_roles_after_migrate(sender, using="default", **kwargs) -> None:
-    # Runs once per migrated app; only the last app's signal sees every permission,
-    # but each run is idempotent and cheap, so keeping it simple is fine.
-    if using != "default" or sender.name != "compliance":
+    """Bring the roles in step at the end of every ``migrate`` of the back office's database.
+
+    ``post_migrate`` is sent once per app, in INSTALLED_APPS order, and Django creates each app's
+    permissions in its own turn: only the last app's signal comes after every permission exists
+    (an earlier one would give the roles the permissions of the apps before it only).
+    """
+    if using != "default" or sender is not _last_migrated_app():
         return
     roles_sync()
+
+
+def _last_migrated_app():
+    # The apps post_migrate is sent for: those with a models module (emit_post_migrate_signal).
+    return [config for config in apps.get_app_configs() if config.models_module is not None][-1]

@@ -13,11 +13,11 @@ depend on a worker being up while it loads.
 
 from __future__ import annotations
 
+from celery import current_app
 from django.contrib.auth import get_user_model
 
 from compliance.connectors import get_connector
 from compliance.models import ManualTask, ManualTaskTable, SystemOfRecord
-from config.celery_app import app as celery_app
 from fulfilment.models import DownloadAttempt, FulfilmentPlan, RecipientNotice
 from requests_app.models import RightsRequest
 from requests_app.services import rights_request_identity_record, rights_request_open
@@ -125,8 +125,8 @@ def load_demo_fulfilment(*, stdout) -> None:
         return
     access_subject, erased_subject, pending_subject = subjects[-1], subjects[-2], subjects[-3]
 
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
     try:
         access = _request(
             access_subject, ["access", "portability"], "uk_gdpr", "Wants a copy of everything, to move it.", officer
@@ -158,7 +158,7 @@ def load_demo_fulfilment(*, stdout) -> None:
         fulfilment_start(request=pending, actor=officer)
         _carry_out(pending, officer)
     finally:
-        celery_app.conf.task_always_eager = eager
+        current_app.conf.task_always_eager = eager
     stdout.write(
         f"  fulfilment: 3 requests carried out on the sample platform ({access.reference} bundle ready, "
         f"{erasure.reference} erased with {erasure.recipient_notices.count()} Art. 19 notices, "

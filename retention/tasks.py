@@ -8,6 +8,8 @@ from django.db import OperationalError
 from compliance.connectors import ConnectorUnavailable
 
 MAX_RETRIES = 5
+# Emails: a database or mail server that is down or refuses (smtplib's errors are OSErrors) is retried.
+_EMAIL_RETRY = {"autoretry_for": (OperationalError, OSError), "retry_backoff": True, "max_retries": MAX_RETRIES}
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
@@ -52,3 +54,19 @@ def retention_runs_resume_stalled_task(self) -> None:
     from retention.services import retention_runs_resume_stalled
 
     retention_runs_resume_stalled()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, **_EMAIL_RETRY)
+def retention_run_failed_notify_task(self, run_id: int) -> None:
+    """Email the rule's owner that a run failed (a mail server that is down is retried)."""
+    from retention.notifications import notify_run_failed
+
+    notify_run_failed(run_id=run_id)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, **_EMAIL_RETRY)
+def retention_run_awaiting_approval_notify_task(self, run_id: int) -> None:
+    """Email the rule's owner that a run waits for a compliance officer's approval."""
+    from retention.notifications import notify_run_awaiting_approval
+
+    notify_run_awaiting_approval(run_id=run_id)

@@ -6,6 +6,9 @@ from compliance.roles import AUDITOR, COMPLIANCE_OFFICER, SUPPORT_AGENT, roles_s
 from compliance.services import policy_baseline_load
 from subprocessors.adequacy import adequacy_list_load
 
+# Fixtures shared across the test packages (see tests/support/__init__.py): ask for them by name.
+pytest_plugins = ["tests.support.fixtures", "tests.support.platform", "tests.support.retention"]
+
 
 @pytest.fixture
 def baseline(db):

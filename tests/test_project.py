@@ -46,7 +46,7 @@ def test_models_and_migrations_are_in_step():
 def test_production_settings_pass_the_deploy_check(tmp_path):
     """Production as the README describes it, with a Redis broker that keeps its jobs (append-only file): no
     warning at all. The machine's shared Redis keeps nothing on disk, so the test runs a Redis of its own."""
-    from tests.reliability.processes import RedisServer, free_port
+    from tests.support.processes import RedisServer, free_port
 
     redis = RedisServer(free_port(), "--appendonly", "yes", "--dir", str(tmp_path))
     redis.start()

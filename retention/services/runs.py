@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from compliance.connectors.base import Connector, ConnectorError, ConnectorUnavailable, SweepBatch
 from compliance.models import MappedTable
+from jobs.services import job_enqueue
 from retention.models import (
     ACTIVE_RUN_STATUSES,
     EMPTY_EVIDENCE,
@@ -49,7 +50,6 @@ from retention.models import (
     RetentionRunHoldSkip,
     RunStatus,
 )
-from retention.notifications import notify_run_awaiting_approval, notify_run_failed
 from retention.selectors import cutoff_for, hold_subject, holds_for_table, table_categories, timestamp_column_for
 from security.models import AccessEvent
 from security.services import access_event_record
@@ -158,20 +158,18 @@ def _count(connector: Connector, rule: RetentionRule, cutoff, holds: list[LegalH
 
 
 def _fail(run: RetentionRun, message: str) -> None:
-    """Mark the run failed with a PII-free message and alert the rule's owner (on commit)."""
+    """Mark the run failed with a PII-free message and alert the rule's owner (through the outbox)."""
     RetentionRun.objects.filter(pk=run.pk).update(
         status=RunStatus.FAILED, error=message[:2000], finished_at=timezone.now(), worker=""
     )
     run.refresh_from_db()
-    transaction.on_commit(lambda: notify_run_failed(run_id=run.pk), robust=True)
+    job_enqueue("retention.tasks.retention_run_failed_notify_task", run.pk)
 
 
 def _enqueue_execute(run_id: int) -> None:
-    from retention.tasks import retention_run_execute_task
-
-    # robust: a broker outage must not turn a committed start or approval into an error; the
-    # "resume stalled runs" job queues the run again.
-    transaction.on_commit(lambda: retention_run_execute_task.delay(run_id), robust=True)
+    # Through the outbox: a broker outage at commit delays the sweep, never turns a committed start or
+    # approval into an error (the outbox resends; the "resume stalled runs" job is a second net).
+    job_enqueue("retention.tasks.retention_run_execute_task", run_id)
 
 
 def retention_run_start(
@@ -242,7 +240,7 @@ def retention_run_start(
             }
         elif count.to_affect > rule.approval_threshold:
             updates |= {"status": RunStatus.AWAITING_APPROVAL}
-            transaction.on_commit(lambda: notify_run_awaiting_approval(run_id=run.pk), robust=True)
+            job_enqueue("retention.tasks.retention_run_awaiting_approval_notify_task", run.pk)
         else:
             updates |= {"status": RunStatus.QUEUED}
             if enqueue:

@@ -26,8 +26,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from config.celery_app import app as celery_app
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

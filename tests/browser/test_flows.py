@@ -28,9 +28,8 @@ from requests_app.models import Communication, RightsRequest
 from subprocessors.models import NoticeSubscriber, SubprocessorChange
 from subprocessors.services.changes import subprocessor_change_activate, subprocessor_change_announce
 from tests.browser.conftest import eventually
-from tests.fulfilment.conftest import platform, vendors  # noqa: F401 - fixtures
 from tests.security.conftest import PASSWORD, code_for, enrolled
-from tests.subprocessors.factories import DPAFactory, LocationFactory, SubprocessorFactory
+from tests.support.factories import DPAFactory, LocationFactory, SubprocessorFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -132,7 +131,7 @@ def complete_manual_tasks_until_finished(page, shots, who: str, plan) -> int:
 
 
 @pytest.fixture
-def finance_drive(platform, officer):  # noqa: F811
+def finance_drive(platform, officer):
     """A system of record the back office cannot reach: a shared drive a person searches by hand."""
     from compliance.models import DataCategory, MappedColumn, MappedTable, SystemOfRecord
 
@@ -156,7 +155,7 @@ def finance_drive(platform, officer):  # noqa: F811
     return system
 
 
-def logged_request(platform, agent, **extra):  # noqa: F811
+def logged_request(platform, agent, **extra):
     """The access + erasure request the agent logged (see the agent's journey), through the services."""
     from requests_app.services import rights_request_open
 
@@ -174,7 +173,7 @@ def logged_request(platform, agent, **extra):  # noqa: F811
     )
 
 
-def answered_request(platform, agent, officer):  # noqa: F811
+def answered_request(platform, agent, officer):
     """The request after the officer's journey, through the services and the worker: verified, fulfilled,
     answered (the answer delivered)."""
     from fulfilment.selectors import letter_context
@@ -217,7 +216,7 @@ def test_support_agent_logs_a_request_that_came_by_email_and_sends_the_acknowled
     protections_on,
     mail_folder,
     adequacy_list,
-    platform,  # noqa: F811
+    platform,
     agent,
 ):
     subject = platform.subject
@@ -268,8 +267,8 @@ def test_compliance_officer_verifies_fulfils_approves_completes_a_manual_task_an
     protections_on,
     mail_folder,
     adequacy_list,
-    platform,  # noqa: F811
-    vendors,  # noqa: F811
+    platform,
+    vendors,
     finance_drive,
     agent,
     officer,
@@ -402,7 +401,7 @@ def test_requester_opens_the_emailed_link_types_their_email_and_downloads_then_u
     protections_on,
     mail_folder,
     adequacy_list,
-    platform,  # noqa: F811
+    platform,
     agent,
     officer,
 ):
@@ -474,10 +473,10 @@ def test_auditor_reads_the_request_and_its_history_and_cannot_change_either(
     protections_on,
     mail_folder,
     adequacy_list,
-    platform,  # noqa: F811
+    platform,
     agent,
     officer,
-    auditor,  # noqa: F811
+    auditor,
 ):
     request = answered_request(platform, agent, officer)
     page = new_page()

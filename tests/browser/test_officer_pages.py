@@ -11,7 +11,6 @@ from django.utils import timezone
 from requests_app.services import rights_request_open
 from retention.models import RetentionRun, RetentionRunBatch, RunStatus
 from tests.browser.test_flows import log_in
-from tests.retention.conftest import make_rule, minimap  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]
 
@@ -68,7 +67,7 @@ def test_a_refused_page_is_drawn_in_the_admin_look(new_page, shots, protections_
     assert response.status in (200, 302, 404)  # the admin redirects a missing object to the list with a message
 
 
-def test_a_retention_run_page_fits_the_page(new_page, shots, protections_on, officer, make_rule):  # noqa: F811
+def test_a_retention_run_page_fits_the_page(new_page, shots, protections_on, officer, make_rule):
     rule = make_rule()
     run = RetentionRun.objects.create(
         rule=rule,

@@ -13,8 +13,8 @@ from fulfilment.services.exports import link_token
 from fulfilment.tasks import download_code_deliver_task
 from jobs.models import PendingJob
 from jobs.services import pending_jobs_resend
-from tests.reliability.processes import broker, free_port
 from tests.reliability.smtp import SmtpServer, smtp_server
+from tests.support.processes import broker, free_port
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])
 CODE = r"\b(\d{8})\b"

@@ -12,7 +12,7 @@ from django.core import mail
 from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep, LocatedTable
 from fulfilment.services import fulfilment_start, plan_approve
 from fulfilment.services.common import bundle_storage
-from tests.fulfilment.conftest import SCRIPT_PROMPT, platform_rows, platform_values
+from tests.support.platform import SCRIPT_PROMPT, platform_rows, platform_values
 
 pytestmark = [pytest.mark.django_db(databases=["default", "platform"]), pytest.mark.usefixtures("eager_tasks")]
 

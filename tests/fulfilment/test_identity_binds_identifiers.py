@@ -21,7 +21,7 @@ from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep
 from fulfilment.services.common import bundle_storage
 from requests_app.models import RightsRequest
 from requests_app.services import api_client_create
-from tests.fulfilment.conftest import platform_rows
+from tests.support.platform import platform_rows
 
 pytestmark = [pytest.mark.django_db(databases=["default", "platform"]), pytest.mark.usefixtures("eager_tasks")]
 

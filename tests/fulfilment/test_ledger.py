@@ -9,7 +9,7 @@ from django.utils import timezone
 from fulfilment.models import ErasureLedgerEntry, FulfilmentPlan
 from fulfilment.services import fulfilment_start, plan_approve
 from fulfilment.services.common import identifier_hmac
-from tests.fulfilment.conftest import platform_restore, platform_state
+from tests.support.platform import platform_restore, platform_state
 
 pytestmark = [pytest.mark.django_db(databases=["default", "platform"]), pytest.mark.usefixtures("eager_tasks")]
 

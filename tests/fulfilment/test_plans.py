@@ -23,7 +23,7 @@ from fulfilment.services import (
     waiting_steps_poll,
 )
 from requests_app.services import request_line_complete, rights_request_close
-from tests.fulfilment.conftest import platform_rows, platform_state, platform_values
+from tests.support.platform import platform_rows, platform_state, platform_values
 
 pytestmark = [pytest.mark.django_db(databases=["default", "platform"]), pytest.mark.usefixtures("eager_tasks")]
 
@@ -358,7 +358,7 @@ def test_rectification_in_a_webhook_system_is_a_signed_call_carrying_the_change(
 def test_the_back_office_record_of_the_request_is_kept_without_making_the_erasure_partial(
     platform, open_request, officer, django_capture_on_commit_callbacks
 ):
-    from tests.fulfilment.conftest import platform_execute
+    from tests.support.platform import platform_execute
 
     # Someone without an account who wrote to support once, and whose requests the back office maps too.
     email = "walk-in.visitor@example.org"

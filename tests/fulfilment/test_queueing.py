@@ -14,7 +14,7 @@ from fulfilment.services import fulfilment_start, locate_step_run, plan_approve
 from fulfilment.services.plans import bundle_progress, plan_continue
 from jobs.models import PendingJob
 from jobs.services import job_send
-from tests.fulfilment.conftest import platform_execute
+from tests.support.platform import platform_execute
 
 pytestmark = [pytest.mark.django_db(databases=["default", "platform"]), pytest.mark.usefixtures("eager_tasks")]
 

@@ -16,7 +16,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from datetime import timedelta
@@ -24,7 +23,6 @@ from datetime import timedelta
 import psycopg
 import pytest
 import time_machine
-from django.conf import settings
 from django.core.files.storage import storages
 from django.db import connections
 from django.utils import timezone
@@ -36,8 +34,9 @@ from fulfilment.services import fulfilment_start, locate_step_run, plan_approve
 from fulfilment.services.common import bundle_storage
 from fulfilment.services.stalls import stalled_work_resume
 from jobs.models import PendingJob
-from tests.fulfilment.conftest import platform_execute, platform_restore, platform_state
-from tests.reliability.processes import RedisServer, broker, free_port
+from tests.support import processes
+from tests.support.platform import platform_execute, platform_restore, platform_state
+from tests.support.processes import RedisServer, broker, free_port, purge_default_queue, url_for
 
 # Production's visibility timeout: a killed worker's message comes back only after an hour.
 VISIBILITY_TIMEOUT = "3600"
@@ -45,12 +44,6 @@ VISIBILITY_TIMEOUT = "3600"
 LEASE_SECONDS = 3
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]
-
-
-def _url(alias: str) -> str:
-    db = connections[alias].settings_dict
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return f"postgres://{db.get('USER') or 'postgres'}@{host}:{port}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -73,60 +66,22 @@ def _short_lease(settings):
 
 
 @pytest.fixture
-def worker(bundles_dir):
-    """Start real workers on the test databases; every one still running is stopped afterwards."""
-    with celery_app.connection_for_write() as connection:
-        connection.default_channel.queue_purge("celery")  # nothing left over from earlier runs
-        connection.default_channel.client.delete("unacked", "unacked_index")  # nor held by killed workers
-    started: list[subprocess.Popen] = []
+def worker(bundles_dir, workers):
+    """Start real workers on the test databases, sharing the bundles' folder; all are stopped afterwards."""
+    purge_default_queue(unacked=True)  # nor anything held by workers killed in earlier tests
 
     def start(broker_url: str | None = None) -> subprocess.Popen:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": _url("default"),
-            "PLATFORM_DATABASE_URL": _url("platform"),
-            "CELERY_BROKER_URL": broker_url or settings.CELERY_BROKER_URL,
-            "CELERY_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT,
-            "FULFILMENT_LEASE_SECONDS": str(LEASE_SECONDS),
-            "EXPORT_BUNDLE_STORAGE": "default",
-            "DJANGO_MEDIA_ROOT": str(bundles_dir),
-            "EXPORT_BUNDLE_TEMP_DIR": str(bundles_dir.parent),
-        }
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool",
-                "solo",
-                "--queues",
-                "celery",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "WARNING",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            start_new_session=True,
+        return workers(
+            "faults",
+            broker_url=broker_url,
+            CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT,
+            FULFILMENT_LEASE_SECONDS=str(LEASE_SECONDS),
+            EXPORT_BUNDLE_STORAGE="default",
+            DJANGO_MEDIA_ROOT=str(bundles_dir),
+            EXPORT_BUNDLE_TEMP_DIR=str(bundles_dir.parent),
         )
-        started.append(process)
-        return process
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    return start
 
 
 def kill(process: subprocess.Popen) -> None:
@@ -134,15 +89,9 @@ def kill(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def wait_for(predicate, *, timeout: float = 180.0, interval: float = 0.02):
-    """Poll another process's effect in the database (not a clock freeze: the worker is a separate process)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+def wait_for(predicate, *, timeout: float = 180.0):
+    """Poll another process's effect in the database (the harness's, with this module's longer timeout)."""
+    return processes.wait_for(predicate, timeout=timeout, interval=0.02)
 
 
 def resume_after_the_lease() -> int:
@@ -247,7 +196,7 @@ def test_an_erasure_killed_in_the_middle_of_a_table_resumes_to_the_same_end_stat
     _eager(False)
 
     # Another session holds one of the subject's API request rows, so the worker blocks inside that table's step.
-    blocker = psycopg.connect(_url("platform"))
+    blocker = psycopg.connect(url_for("platform"))
     blocker.execute("SELECT id FROM api_requests WHERE account_id = %s ORDER BY id LIMIT 1 FOR UPDATE", [account_id])
     plan_approve(plan=plan, actor=officer)  # queued for the worker on commit
     first = worker()
@@ -308,7 +257,7 @@ def test_a_worker_killed_between_a_bundles_completion_and_the_plans_bookkeeping_
 
     # Another session holds the plan's row, so the worker stops inside the bundle's last transaction: the
     # bundle is built and marked ready there, the plan's bookkeeping waits. Then the worker is killed.
-    blocker = psycopg.connect(_url("default"))
+    blocker = psycopg.connect(url_for("default"))
     blocker.execute("SELECT id FROM fulfilment_fulfilmentplan WHERE id = %s FOR UPDATE", [plan.pk])
     first = worker()
     try:
@@ -353,7 +302,7 @@ def test_a_redis_restart_that_loses_the_jobs_is_recovered_by_the_stall_job(
     _eager(False)
     account_id = int(platform.subject.account_ref)
     with broker(redis_server.url):
-        blocker = psycopg.connect(_url("platform"))
+        blocker = psycopg.connect(url_for("platform"))
         blocker.execute(
             "SELECT id FROM api_requests WHERE account_id = %s ORDER BY id LIMIT 1 FOR UPDATE", [account_id]
         )

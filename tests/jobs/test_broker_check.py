@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from tests.reliability.processes import RedisServer, free_port
+from tests.support.processes import RedisServer, free_port
 
 
 @pytest.fixture

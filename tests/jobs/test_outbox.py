@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from jobs.models import PendingJob
 from jobs.services import UnknownTask, job_enqueue, job_send, pending_jobs_resend, sent_jobs_purge
-from tests.reliability.processes import broker, free_port
+from tests.support.processes import broker, free_port
 
 TASK = "compliance.tasks.worker_heartbeat_task"
 

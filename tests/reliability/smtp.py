@@ -9,7 +9,7 @@ from email.message import Message
 
 from aiosmtpd.controller import Controller
 
-from tests.reliability.processes import free_port
+from tests.support.processes import free_port
 
 
 class _Handler:

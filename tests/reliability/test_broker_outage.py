@@ -18,7 +18,7 @@ from compliance.tasks import worker_heartbeat_task
 from jobs.models import PendingJob
 from jobs.services import pending_jobs_resend
 from requests_app.models import Communication, RightsRequest
-from tests.reliability.processes import RedisServer, broker, free_port, start_worker, stop_process, wait_for
+from tests.support.processes import RedisServer, broker, free_port, start_worker, stop_process, wait_for
 
 DELIVER = "requests_app.tasks.communication_deliver_task"
 

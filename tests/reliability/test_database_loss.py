@@ -18,9 +18,8 @@ from config.celery_app import app as celery_app
 from retention.models import RetentionRun, RunStatus
 from retention.services import legal_hold_place, retention_rule_create, retention_run_execute, retention_run_start
 from sample_platform import models as pm
-from tests.reliability.processes import start_worker, stop_process, url_for, wait_for
-from tests.retention.platform import build_platform_map, ids
-from tests.retention.test_worker import BATCH, OLD_ROWS, run_state, seed_rows
+from tests.retention.platform import BATCH, OLD_ROWS, build_platform_map, ids, run_state, seed_rows
+from tests.support.processes import start_worker, stop_process, url_for, wait_for
 
 LEASE_SECONDS = 2
 PERSONAL = ("@", "visitor", "user_agent", "ip_address")

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from requests_app.models import IdentityMethod, IdentityOutcome
 from requests_app.services import rights_request_identity_record, rights_request_open
+from tests.support.factories import RightsRequestFactory
 
 
 def aware(year, month, day, hour=10, minute=0):
@@ -16,11 +17,11 @@ def open_request(baseline, agent):
     """Log a request as the support agent: ``open_request(regime="uk_gdpr", rights=["access"], ...)``."""
 
     def make(regime="uk_gdpr", rights=("access",), received_at=None, email="ana.silva@example.com", **extra):
-        return rights_request_open(
+        return RightsRequestFactory(
             requester_name=extra.pop("requester_name", "Ana Silva"),
             requester_email=email,
             regime=regime,
-            rights=list(rights),
+            rights=rights,
             received_at=received_at,
             channel=extra.pop("channel", "email"),
             actor=extra.pop("actor", agent),

@@ -6,7 +6,7 @@ import sys
 
 from django.conf import settings
 
-from tests.reliability.processes import url_for
+from tests.support.processes import url_for
 
 CLIENTS = 12
 RACE = f"""

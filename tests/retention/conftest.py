@@ -1,100 +1,28 @@
-"""Fixtures for retention: a small data map, rules and holds built through the services."""
+"""Fixtures for retention. The small data map (``minimap``) and ``make_rule`` are shared with the
+browser tests: see ``tests/support/retention.py``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from compliance.models import (
-    ColumnTreatment,
-    DataCategory,
-    LegalBasis,
-    MappedColumn,
-    MappedTable,
-    SystemOfRecord,
-)
-from retention.services import retention_rule_create
-
-
-@dataclass
-class MiniMap:
-    system: SystemOfRecord
-    accounts: MappedTable
-    api_requests: MappedTable
-    prompts: MappedTable
-    invoices: MappedTable
-    columns: dict[str, MappedColumn]
-
-
-def _column(table, name, category=None, *, timestamp=False, treatment=ColumnTreatment.KEEP, not_personal=False):
-    return MappedColumn.objects.create(
-        table=table,
-        name=name,
-        data_category=category,
-        not_personal=not_personal or category is None,
-        is_timestamp=timestamp,
-        treatment=treatment,
-    )
+from tests.retention.platform import build_platform_map, visitor_events
+from tests.support.factories import RetentionRuleFactory
 
 
 @pytest.fixture
-def minimap(baseline) -> MiniMap:
-    """A data map of four tables of a SQL system, classified like the sample platform's."""
-    identity = DataCategory.objects.get(slug="account-identity")
-    usage = DataCategory.objects.get(slug="api-usage")
-    content = DataCategory.objects.get(slug="content")
-    billing = DataCategory.objects.get(slug="billing-transactions")
-    system = SystemOfRecord.objects.create(
-        name="Mini platform", slug="mini", owner="Platform team", kind="sql", database_alias="platform"
+def rule(baseline, officer):
+    """A rule on the platform's visitor events (nine old rows, one recent), three rows a batch."""
+    pmap = build_platform_map()
+    old = timezone.now() - timedelta(days=200)
+    visitor_events([(pk, None, old + timedelta(minutes=pk)) for pk in range(1, 10)] + [(50, None, timezone.now())])
+    return RetentionRuleFactory(
+        actor=officer,
+        name="Website visitor events: 90 days",
+        table=pmap.tables["visitor_events"],
+        trigger_column=pmap.columns["visitor_events.created_at"],
+        justification="Website analytics are kept 90 days.",
+        batch_size=3,
     )
-    accounts = MappedTable.objects.create(
-        system=system, table_name="accounts", subject_column="id", subject_key="account_id"
-    )
-    api_requests = MappedTable.objects.create(
-        system=system, table_name="api_requests", subject_column="account_id", subject_key="account_id"
-    )
-    prompts = MappedTable.objects.create(
-        system=system, table_name="prompts", parent=api_requests, parent_column="api_request_id"
-    )
-    invoices = MappedTable.objects.create(
-        system=system, table_name="invoices", subject_column="account_id", subject_key="account_id"
-    )
-    columns = {
-        "accounts.email": _column(accounts, "email", identity, treatment=ColumnTreatment.HASH),
-        "accounts.closed_at": _column(accounts, "closed_at", timestamp=True),
-        "api_requests.ip_address": _column(api_requests, "ip_address", usage, treatment=ColumnTreatment.NULL),
-        "api_requests.prompt_tokens": _column(api_requests, "prompt_tokens"),
-        "api_requests.created_at": _column(api_requests, "created_at", timestamp=True),
-        "api_requests.model_id": _column(api_requests, "model_id"),
-        "prompts.content": _column(prompts, "content", content, treatment=ColumnTreatment.DELETE_ROW),
-        "prompts.created_at": _column(prompts, "created_at", timestamp=True),
-        "invoices.billing_name": _column(invoices, "billing_name", billing),
-        "invoices.issued_at": _column(invoices, "issued_at", timestamp=True),
-    }
-    return MiniMap(system, accounts, api_requests, prompts, invoices, columns)
-
-
-@pytest.fixture
-def make_rule(minimap, officer):
-    """Create a rule through the service with sensible defaults for the mini map."""
-
-    def make(**overrides):
-        table = overrides.pop("table", minimap.api_requests)
-        values = {
-            "actor": officer,
-            "name": f"Rule on {table.table_name} {overrides.get('action', 'delete')}",
-            "data_category": DataCategory.objects.get(slug="api-usage"),
-            "table": table,
-            "trigger_column": minimap.columns.get(f"{table.table_name}.created_at"),
-            "period": 90,
-            "period_unit": "days",
-            "action": "delete",
-            "justification": "Security and abuse controls need recent request metadata only.",
-            "legal_basis": LegalBasis.objects.get(slug="legitimate-interests"),
-            "owner": officer,
-        }
-        values.update(overrides)
-        return retention_rule_create(**values)
-
-    return make

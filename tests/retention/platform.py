@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from django.db import connections
+from django.utils import timezone
 
 from compliance.models import ColumnTreatment, DataCategory, MappedColumn, MappedTable, SystemOfRecord
+from retention.models import EMPTY_EVIDENCE, RetentionRun
+from retention.services.runs import chain_evidence
 from sample_platform import models as pm
 
 
@@ -134,3 +138,37 @@ def reset_sequences() -> None:
 def digest(keys) -> str:
     """The connector's per-batch evidence: SHA-256 of the keys in order, joined by commas."""
     return hashlib.sha256(",".join(str(k) for k in keys).encode()).hexdigest()
+
+
+# Sweeps across real transactions (the lock, the lease and the transaction-status check only mean
+# something there): transactional tests on both databases.
+real_db = pytest.mark.django_db(transaction=True, databases=["default", "platform"])
+
+
+def uninterrupted_evidence(batches) -> str:
+    """The evidence chain of a run that swept ``batches`` (lists of keys) without interruption."""
+    evidence = EMPTY_EVIDENCE
+    for keys in batches:
+        evidence = chain_evidence(evidence, digest(keys))
+    return evidence
+
+
+# A sweep big enough that a worker can be killed in the middle of it (tests/retention/test_worker.py,
+# tests/reliability/test_database_loss.py): 10,000 old rows, every 97th held, and 50 recent ones.
+OLD_ROWS = 10_000
+BATCH = 50
+HELD_ACCOUNT = 7
+
+
+def seed_rows() -> None:
+    old = timezone.now() - timedelta(days=200)
+    rows = [(pk, HELD_ACCOUNT if pk % 97 == 0 else None, old + timedelta(seconds=pk)) for pk in range(1, OLD_ROWS + 1)]
+    rows += [(OLD_ROWS + pk, None, timezone.now() - timedelta(days=1)) for pk in range(1, 51)]
+    present = set(ids(pm.VisitorEvent))  # the second time, what the first sweep left stays as it is
+    visitor_events([row for row in rows if row[0] not in present])
+
+
+def run_state(run: RetentionRun) -> tuple:
+    run.refresh_from_db()
+    batches = list(run.batch_records.order_by("number").values_list("number", "affected", "keys_sha256"))
+    return run.status, run.rows_affected, run.rows_skipped_held, run.evidence_sha256, batches

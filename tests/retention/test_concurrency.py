@@ -12,41 +12,11 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from compliance.connectors import get_connector
-from compliance.models import DataCategory, LegalBasis
-from retention.models import EMPTY_EVIDENCE, RetentionRun, RunStatus
-from retention.services import RunLeaseHeld, retention_rule_create, retention_run_execute, retention_run_start
-from retention.services.runs import _claim, _LeaseLost, _record, _sweep_one, chain_evidence
+from retention.models import RetentionRun, RunStatus
+from retention.services import RunLeaseHeld, retention_run_execute, retention_run_start
+from retention.services.runs import _claim, _LeaseLost, _record, _sweep_one
 from sample_platform import models as pm
-from tests.retention.platform import build_platform_map, digest, ids, visitor_events
-
-real_db = pytest.mark.django_db(transaction=True, databases=["default", "platform"])
-
-
-@pytest.fixture
-def rule(baseline, officer):
-    pmap = build_platform_map()
-    old = timezone.now() - timedelta(days=200)
-    visitor_events([(pk, None, old + timedelta(minutes=pk)) for pk in range(1, 10)] + [(50, None, timezone.now())])
-    return retention_rule_create(
-        actor=officer,
-        name="Website visitor events: 90 days",
-        data_category=DataCategory.objects.get(slug="api-usage"),
-        table=pmap.tables["visitor_events"],
-        trigger_column=pmap.columns["visitor_events.created_at"],
-        period=90,
-        period_unit="days",
-        action="delete",
-        justification="Website analytics are kept 90 days.",
-        legal_basis=LegalBasis.objects.get(slug="legitimate-interests"),
-        batch_size=3,
-    )
-
-
-def uninterrupted_evidence(batches) -> str:
-    evidence = EMPTY_EVIDENCE
-    for keys in batches:
-        evidence = chain_evidence(evidence, digest(keys))
-    return evidence
+from tests.retention.platform import ids, real_db, uninterrupted_evidence
 
 
 def in_threads(target, count: int) -> list:

@@ -12,12 +12,11 @@ from retention.models import RunStatus
 from retention.services import retention_run_execute, retention_run_resume, retention_run_start
 from retention.services.runs import _claim, _interrupted, _sweep_one
 from sample_platform import models as pm
-from tests.retention.platform import ids
-from tests.retention.test_concurrency import real_db, rule, uninterrupted_evidence  # noqa: F401 - fixture
+from tests.retention.platform import ids, real_db, uninterrupted_evidence
 
 
 @real_db
-def test_a_lost_connection_fails_the_run_cleanly_and_resuming_finishes_it_with_the_same_evidence(rule):  # noqa: F811
+def test_a_lost_connection_fails_the_run_cleanly_and_resuming_finishes_it_with_the_same_evidence(rule):
     run = retention_run_start(rule_id=rule.pk, enqueue=False)
     claimed = _claim(run.pk, "worker-1")
     _sweep_one(get_connector(rule.table.system), claimed, rule.table, "worker-1", [])
@@ -37,7 +36,7 @@ def test_a_lost_connection_fails_the_run_cleanly_and_resuming_finishes_it_with_t
 
 
 @real_db
-def test_an_interruption_of_a_worker_that_lost_its_lease_records_nothing(rule):  # noqa: F811
+def test_an_interruption_of_a_worker_that_lost_its_lease_records_nothing(rule):
     run = retention_run_start(rule_id=rule.pk, enqueue=False)
     _claim(run.pk, "worker-2")
     _interrupted(run.pk, "some-other-worker", OperationalError())
@@ -46,7 +45,7 @@ def test_an_interruption_of_a_worker_that_lost_its_lease_records_nothing(rule): 
 
 
 @real_db
-def test_only_officers_resume_and_only_a_failed_sweep(rule, officer, agent):  # noqa: F811
+def test_only_officers_resume_and_only_a_failed_sweep(rule, officer, agent):
     run = retention_run_start(rule_id=rule.pk, enqueue=False)
     _claim(run.pk, "worker-3")
     _interrupted(run.pk, "worker-3", OperationalError())
@@ -64,7 +63,7 @@ def test_only_officers_resume_and_only_a_failed_sweep(rule, officer, agent):  # 
 
 
 @real_db
-def test_a_failed_runs_page_offers_officers_the_resume_button(client, rule, officer, auditor):  # noqa: F811
+def test_a_failed_runs_page_offers_officers_the_resume_button(client, rule, officer, auditor):
     from django.urls import reverse
 
     run = retention_run_start(rule_id=rule.pk, enqueue=False)

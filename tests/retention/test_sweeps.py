@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 
 from compliance.models import DataCategory, LegalBasis, MappedColumn, MappedTable
+from jobs.models import PendingJob
 from retention.models import RetentionRun, RunStatus
 from retention.services import (
     legal_hold_place,
@@ -351,6 +352,33 @@ def test_a_queued_run_is_enqueued_for_a_worker_once_the_start_commits(
     with django_capture_on_commit_callbacks() as callbacks:
         run = retention_run_start(rule_id=rule.pk)
     assert run.status == RunStatus.QUEUED and len(callbacks) == 1
+    # Through the outbox: the job is a row of the start's transaction, naming the task and the run's id only.
+    job = PendingJob.objects.get()
+    assert (job.task_name, job.args, job.sent_at) == ("retention.tasks.retention_run_execute_task", [run.pk], None)
+
+
+@both
+def test_approving_a_run_queues_its_sweep_through_the_outbox(two_accounts_old_requests, rule_for, officer):
+    run = sweep(api_rule(rule_for, approval_threshold=5))
+    assert run.status == RunStatus.AWAITING_APPROVAL
+    alert = PendingJob.objects.get()  # the owner's alert, sent by a worker
+    assert (alert.task_name, alert.args) == ("retention.tasks.retention_run_awaiting_approval_notify_task", [run.pk])
+    retention_run_approve(run_id=run.pk, actor=officer)
+    job = PendingJob.objects.exclude(pk=alert.pk).get()
+    assert (job.task_name, job.args) == ("retention.tasks.retention_run_execute_task", [run.pk])
+
+
+@both
+def test_the_alert_that_a_run_awaits_approval_reaches_its_owner_through_the_outbox(
+    two_accounts_old_requests, rule_for, officer, django_capture_on_commit_callbacks, eager_tasks
+):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = sweep(api_rule(rule_for, approval_threshold=5))
+    assert run.status == RunStatus.AWAITING_APPROVAL
+    assert [m.to for m in mail.outbox] == [[officer.email]]
+    assert f"Retention run #{run.pk} awaits approval" in mail.outbox[0].subject
+    assert PendingJob.objects.get().sent_at is not None
 
 
 @both
@@ -369,7 +397,7 @@ def test_cancelling_stops_before_the_next_batch(two_accounts_old_requests, rule_
 
 @both
 def test_a_rule_whose_table_left_the_schema_fails_clearly_and_alerts_its_owner(
-    pmap, rule_for, officer, django_capture_on_commit_callbacks
+    pmap, rule_for, officer, django_capture_on_commit_callbacks, eager_tasks
 ):
     rule = rule_for()
     with connections["platform"].cursor() as cursor:
@@ -381,6 +409,8 @@ def test_a_rule_whose_table_left_the_schema_fails_clearly_and_alerts_its_owner(
     assert "Table 'visitor_events'" in run.error and "no longer exists" in run.error
     assert [m.to for m in mail.outbox] == [[officer.email]]
     assert "failed" in mail.outbox[0].subject and "visitor_events" in mail.outbox[0].body
+    alert = PendingJob.objects.get(task_name="retention.tasks.retention_run_failed_notify_task")
+    assert alert.args == [run.pk] and alert.sent_at is not None
 
 
 @both

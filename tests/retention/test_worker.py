@@ -3,110 +3,22 @@ and ends with the same rows gone and the same evidence as a run nobody interrupt
 
 import os
 import signal
-import subprocess
-import sys
-import time
-from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.db import connections
-from django.utils import timezone
 
 from compliance.models import DataCategory, LegalBasis
-from config.celery_app import app as celery_app
 from retention.models import RetentionRun, RunStatus
 from retention.services import legal_hold_place, retention_rule_create, retention_run_execute, retention_run_start
 from sample_platform import models as pm
-from tests.retention.platform import build_platform_map, ids, visitor_events
+from tests.retention.platform import BATCH, OLD_ROWS, build_platform_map, ids, run_state, seed_rows
+from tests.support.processes import wait_for
 
-OLD_ROWS = 10_000
-BATCH = 50
-HELD_ACCOUNT = 7
 LEASE_SECONDS = 2
-
-
-def _url_for(db: dict) -> str:
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    user = db.get("USER") or "postgres"
-    return f"postgres://{user}@{host}:{port}/{db['NAME']}"
-
-
-def start_worker(name: str) -> subprocess.Popen:
-    """A real Celery worker on the test databases, consuming the default queue of this run's broker."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _url_for(connections["default"].settings_dict),
-        "PLATFORM_DATABASE_URL": _url_for(connections["platform"].settings_dict),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        # A killed worker's job comes back after 3 s; its claim on the run is stale after 2 s.
-        "CELERY_VISIBILITY_TIMEOUT": "3",
-        "RETENTION_LEASE_SECONDS": str(LEASE_SECONDS),
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--hostname",
-            f"{name}@%h",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        start_new_session=True,
-    )
-
-
-def stop_worker(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def wait_for(predicate, timeout: float = 90.0, interval: float = 0.02):
-    """Poll a real process's effect (the worker is another process: nothing to freeze)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
-
-
-def seed_rows() -> None:
-    old = timezone.now() - timedelta(days=200)
-    rows = [(pk, HELD_ACCOUNT if pk % 97 == 0 else None, old + timedelta(seconds=pk)) for pk in range(1, OLD_ROWS + 1)]
-    rows += [(OLD_ROWS + pk, None, timezone.now() - timedelta(days=1)) for pk in range(1, 51)]
-    present = set(ids(pm.VisitorEvent))  # the second time, what the first sweep left stays as it is
-    visitor_events([row for row in rows if row[0] not in present])
-
-
-def run_state(run: RetentionRun) -> tuple:
-    run.refresh_from_db()
-    batches = list(run.batch_records.order_by("number").values_list("number", "affected", "keys_sha256"))
-    return run.status, run.rows_affected, run.rows_skipped_held, run.evidence_sha256, batches
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True, databases=["default", "platform"])
-def test_a_sweep_killed_mid_run_resumes_and_matches_an_uninterrupted_run(baseline, officer, settings):
+def test_a_sweep_killed_mid_run_resumes_and_matches_an_uninterrupted_run(baseline, officer, settings, workers):
     settings.RETENTION_LEASE_SECONDS = LEASE_SECONDS
     pmap = build_platform_map()
     rule = retention_rule_create(
@@ -136,28 +48,22 @@ def test_a_sweep_killed_mid_run_resumes_and_matches_an_uninterrupted_run(baselin
 
     # The same rows again, swept by a real worker that is killed mid-run.
     seed_rows()
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("celery")
-    first = start_worker("first")
-    second = None
-    try:
-        run = retention_run_start(rule_id=rule.pk)  # queued; enqueued for the worker on commit
-        wait_for(lambda: RetentionRun.objects.filter(pk=run.pk, batches__gte=20).exists())
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(timeout=15)
-        killed_at = RetentionRun.objects.get(pk=run.pk)
-        assert killed_at.status == RunStatus.RUNNING
-        assert 20 <= killed_at.batches < expected_state[4][-1][0]
-        assert len(ids(pm.VisitorEvent)) > len(expected_rows)
+    # A killed worker's job comes back after 3 s; its claim on the run is stale after 2 s.
+    worker_env = {"CELERY_VISIBILITY_TIMEOUT": "3", "RETENTION_LEASE_SECONDS": str(LEASE_SECONDS)}
+    first = workers("first", **worker_env)  # empties the queue first
+    run = retention_run_start(rule_id=rule.pk)  # queued; enqueued for the worker on commit
+    wait_for(lambda: RetentionRun.objects.filter(pk=run.pk, batches__gte=20).exists(), interval=0.02)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=15)
+    killed_at = RetentionRun.objects.get(pk=run.pk)
+    assert killed_at.status == RunStatus.RUNNING
+    assert 20 <= killed_at.batches < expected_state[4][-1][0]
+    assert len(ids(pm.VisitorEvent)) > len(expected_rows)
 
-        # The job is redelivered (acks late) to a new worker, which waits for the dead
-        # worker's claim to go stale and continues from the checkpoint.
-        second = start_worker("second")
-        wait_for(lambda: RetentionRun.objects.filter(pk=run.pk, status=RunStatus.SUCCEEDED).exists(), timeout=120)
-    finally:
-        stop_worker(first, signal.SIGKILL)
-        if second is not None:
-            stop_worker(second)
+    # The job is redelivered (acks late) to a new worker, which waits for the dead
+    # worker's claim to go stale and continues from the checkpoint.
+    workers("second", **worker_env)
+    wait_for(lambda: RetentionRun.objects.filter(pk=run.pk, status=RunStatus.SUCCEEDED).exists(), timeout=120)
 
     assert run_state(run) == expected_state
     assert ids(pm.VisitorEvent) == expected_rows

@@ -28,15 +28,10 @@ from jobs.models import PendingJob
 from requests_app.models import RightsRequest
 from requests_app.services import api_client_create
 from retention.models import RetentionRun
-from tests.fulfilment.conftest import (  # noqa: F401 - fixtures
-    _private_storage,
-    eager_tasks,
-    platform,
-    vendors,
-)
 from tests.security.test_least_privilege import _logged_in
 
-pytestmark = pytest.mark.django_db(databases=["default", "platform"])
+# Bundles and letters in the test's own folder (``private_storage`` of tests/support).
+pytestmark = [pytest.mark.django_db(databases=["default", "platform"]), pytest.mark.usefixtures("private_storage")]
 
 NAME = "Zephyrine Quillfeather"
 
@@ -80,9 +75,9 @@ def _name_forms(name: str) -> list[str]:
 
 
 def test_a_full_request_lifecycle_leaves_no_personal_data_in_logs_task_arguments_errors_or_urls(
-    platform,  # noqa: F811
-    vendors,  # noqa: F811
-    eager_tasks,  # noqa: F811
+    platform,
+    vendors,
+    eager_tasks,
     officer,
     agent,
     every_log_record,
@@ -248,7 +243,7 @@ def test_the_web_server_log_keeps_no_search_term_or_link_token(baseline, tmp_pat
 
     from django.conf import settings
 
-    from tests.reliability.processes import free_port, stop_process, url_for, wait_for
+    from tests.support.processes import free_port, stop_process, url_for, wait_for
 
     email = "zephyrine.quillfeather@example.org"
     port = free_port()

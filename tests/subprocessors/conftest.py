@@ -7,7 +7,6 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from compliance.models import DataCategory, ProcessingPurpose
-from config.celery_app import app as celery_app
 from subprocessors.models import Subprocessor, SubprocessorChange
 from subprocessors.services.changes import subprocessor_change_activate, subprocessor_change_announce
 
@@ -30,16 +29,6 @@ def baseline(baseline):
 
     if not AdequacyDecision.objects.exists():
         importlib.import_module("subprocessors.migrations.0002_adequacy_list").load(apps, None)
-
-
-@pytest.fixture
-def eager_tasks():
-    """Tasks run in-process when enqueued, so on-commit work happens inside the test."""
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_eager_propagates = False
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from config.celery_app import app
 from jobs.models import PendingJob
 from jobs.services import pending_jobs_resend
 from subprocessors.models import NoticeSubscriber
-from tests.reliability.processes import broker, free_port
 from tests.reliability.smtp import SmtpServer, smtp_server
+from tests.support.processes import broker, free_port
 
 pytestmark = pytest.mark.django_db
 TASK = "subprocessors.tasks.subscriber_confirmation_send_task"

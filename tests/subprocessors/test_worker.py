@@ -11,14 +11,14 @@ from compliance.tasks import worker_heartbeat_task
 from subprocessors.models import ChangeNoticeDelivery, SubprocessorChange
 from subprocessors.services.changes import subprocessor_change_announce
 from subprocessors.tasks import change_notices_send_pending_task, change_notices_send_task
-from tests.compliance.test_worker_roundtrip import start_worker, stop_worker, wait_for
+from tests.support.processes import wait_for
 
 from .factories import DPAFactory, LocationFactory, SubprocessorFactory, SubscriberFactory
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_sends_each_notice_once_even_when_the_jobs_are_queued_again(officer, categories):
+def test_a_real_worker_sends_each_notice_once_even_when_the_jobs_are_queued_again(officer, categories, workers):
     sub = SubprocessorFactory(data_categories=[categories["support"]])
     LocationFactory(subprocessor=sub)
     DPAFactory(subprocessor=sub)
@@ -31,16 +31,13 @@ def test_a_real_worker_sends_each_notice_once_even_when_the_jobs_are_queued_agai
         actor=officer,
     )
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    worker = start_worker(queue)
-    try:
-        change_notices_send_task.apply_async(args=[change.pk], queue=queue)
-        change_notices_send_task.apply_async(args=[change.pk], queue=queue)
-        change_notices_send_pending_task.apply_async(queue=queue)
-        # The solo worker runs its queue in order: once the heartbeat queued last has run, so have the others.
-        worker_heartbeat_task.apply_async(queue=queue)
-        wait_for(lambda: WorkerHeartbeat.objects.filter(worker__startswith=f"test-{queue}@").exists())
-    finally:
-        stop_worker(worker)
+    workers(f"test-{queue}", queues=queue)
+    change_notices_send_task.apply_async(args=[change.pk], queue=queue)
+    change_notices_send_task.apply_async(args=[change.pk], queue=queue)
+    change_notices_send_pending_task.apply_async(queue=queue)
+    # The solo worker runs its queue in order: once the heartbeat queued last has run, so have the others.
+    worker_heartbeat_task.apply_async(queue=queue)
+    wait_for(lambda: WorkerHeartbeat.objects.filter(worker__startswith=f"test-{queue}@").exists(), timeout=60)
     deliveries = ChangeNoticeDelivery.objects.filter(change=change)
     assert sorted(d.subscriber_id for d in deliveries) == sorted(s.pk for s in subscribers[:2])
     assert all(d.attempts == 1 and d.sent_at for d in deliveries)

@@ -1,5 +1,6 @@
 """Fail fast, with the variable to set, when the database or broker cannot be reached."""
 
+from celery import current_app
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
@@ -24,10 +25,9 @@ class Command(BaseCommand):
             except Exception as exc:
                 first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 problems.append(f"database {alias!r} unreachable ({first_line}); set {variable}")
-        from config.celery_app import app
-
         try:
-            with app.connection_for_write() as connection:
+            # The project's Celery app (config/celery_app.py, made current when Django loads the settings).
+            with current_app.connection_for_write() as connection:
                 connection.ensure_connection(max_retries=1, timeout=3)
         except Exception as exc:
             problems.append(f"broker unreachable ({type(exc).__name__}); set CELERY_BROKER_URL")
