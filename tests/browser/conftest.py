@@ -124,12 +124,12 @@ class Worker:
 def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker for the tests of one module: started once (its start-up is paid once per
     module), on the test databases, sending email into ``mail`` and writing bundles into ``private``."""
-    from tests.reliability.processes import start_worker, stop_process
+    from tests.support.processes import purge_default_queue, start_worker, stop_process
 
     mail = tmp_path_factory.mktemp("mail")
     private = tmp_path_factory.mktemp("private")
     with django_db_blocker.unblock():
-        celery_app.control.purge()  # messages an interrupted earlier run left on this Redis database
+        purge_default_queue()  # messages an interrupted earlier run left on this Redis database
         process = start_worker(
             "journeys",
             DJANGO_SETTINGS_MODULE="tests.browser.worker_settings",
@@ -175,7 +175,7 @@ def private_storage(worker, settings) -> Path:
 def eventually(check, *, timeout: float = 60.0, what: str = "the worker's effect"):
     """Poll ``check`` (a database read or a page reload) until it returns something true, or fail after
     ``timeout`` seconds saying what did not happen."""
-    from tests.reliability.processes import wait_for
+    from tests.support.processes import wait_for
 
     try:
         return wait_for(check, timeout=timeout, interval=0.1)

@@ -2,7 +2,7 @@
 demo erasure over 3 systems put about 950 jobs in the outbox and 460 messages on the broker).
 
 The broker's folders are a folder of this test; the worker is a real Celery process on the test databases
-(``tests/reliability/processes.py``); the test waits for its effect by polling the database."""
+(``tests/support/processes.py``); the test waits for its effect by polling the database."""
 
 import pytest
 
@@ -11,7 +11,7 @@ from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep
 from fulfilment.services import fulfilment_start, plan_approve
 from jobs.models import PendingJob
 from tests.fulfilment.test_queueing import _jobs, _ticket_at_the_helpdesk, helpdesk  # noqa: F401 - fixture
-from tests.reliability.processes import broker, start_worker, stop_process, wait_for
+from tests.support.processes import broker, start_worker, stop_process, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]
 
