@@ -592,7 +592,7 @@ def _table_problems(table: MappedTable, schema: SchemaReader) -> list[str]:
     info = schema.table(table.table_name)
     problems = []
     for label, column in [
-        ("primary key", table.primary_key),
+        *(("primary key", name) for name in table.key_columns()),
         ("subject column", table.subject_column),
         ("parent column", table.parent_column),
         ("restriction flag column", table.restriction_flag_column),
@@ -600,6 +600,9 @@ def _table_problems(table: MappedTable, schema: SchemaReader) -> list[str]:
     ]:
         if column and column not in info.columns:
             problems.append(f"{where}: {label} {column!r} does not exist.")
+    keys = table.key_columns()
+    if keys and set(keys) <= set(info.columns) and not info.is_view and not info.identifies_rows(keys):
+        problems.append(f"{where}: primary key {table.primary_key!r} is not the table's primary key or a unique key.")
     try:
         path = table.join_path()
     except RecursionError:  # pragma: no cover - loops are refused on save

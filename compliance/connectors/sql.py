@@ -892,6 +892,7 @@ class SQLConnector(Connector):
         table = self._table(table)
         if action not in {"delete", "anonymise"}:
             raise ConnectorError(f"Unknown sweep action {action!r}.")
+        self._refuse_view(table, "a retention sweep")
         age_sql, age_params = self._age_condition(table, timestamp_column, cutoff)
         where, where_params = [age_sql], list(age_params)
         columns = self._mapped_columns(table)

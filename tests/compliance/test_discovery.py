@@ -3,6 +3,7 @@
 Every test runs on a schema written for it (``crm_schema``), on PostgreSQL and on SQLite.
 """
 
+import json
 from io import StringIO
 
 import pytest
@@ -163,7 +164,7 @@ def test_the_draft_imports_after_review_and_the_audit_then_passes(crm, tmp_path)
     draft = yaml.safe_load(text)
     datamap_import(draft)  # as written: every suggestion still flagged
     problems = _audit(crm)
-    assert problems and all("flagged for review" in line for line in problems)
+    assert problems and [line for line in problems if "flagged for review" not in line] == []
     assert any(line.startswith(f"{crm.system.slug}.Newsletter.Address:") for line in problems)
 
     # The review: a person reads each suggestion and clears its flag.
@@ -338,7 +339,7 @@ def test_json_fixed_replacement_must_be_json_and_sqlite_types_are_read_by_affini
     datamap_import(data)
 
     # TIMESTAMP is a timestamp, NVARCHAR(60) holds 60 characters: a hash (69) does not fit, on both backends.
-    full_name = MappedColumn.objects.get(table__system=crm.system, name="FullName")
+    full_name = MappedColumn.objects.get(table__system=crm.system, table__table_name="Customer", name="FullName")
     full_name.treatment = "hash"
     with pytest.raises(ValidationError, match="holds 60 characters"):
         full_name.full_clean()
@@ -474,7 +475,7 @@ def test_a_view_is_located_and_exported_but_never_erased_or_swept(crm):
     assert {c.table_name: c.rows for c in connector.locate(ada)}["CustomerCard"] == 1
     sink = MemorySink(formats=("jsonl",))
     connector.export(ada, sink)
-    assert '"FullName": "Ada Lovelace"' in sink.text("CustomerCard", "jsonl")
+    assert json.loads(sink.text("CustomerCard", "jsonl"))["FullName"] == "Ada Lovelace"
 
     with pytest.raises(ConnectorError, match="CustomerCard is a view: .* erasure never writes through a view"):
         connector.erase(ada, ErasurePlan([TablePlan(view.pk, "delete")]))
