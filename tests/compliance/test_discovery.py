@@ -566,3 +566,9 @@ def test_the_file_may_declare_its_categories_and_an_unknown_one_is_one_short_lin
         == category
     )
     assert datamap_import(data).created == 0  # declared again: the existing category is used as it is
+
+
+def test_the_admin_add_form_proposes_no_made_up_key(crm, client, officer):
+    client.force_login(officer)
+    page = client.get(reverse("admin:compliance_mappedtable_add")).content.decode()
+    assert 'name="primary_key"' in page and 'name="primary_key" value="id"' not in page
