@@ -361,6 +361,19 @@ class MappedTableAdmin(DataMapAuditMixin, AuditedAdmin):
     inlines = [MappedColumnInline]
     actions = ["check_against_schema", "import_columns_from_schema"]
 
+    def get_changeform_initial_data(self, request):
+        # Not the model's "id": a table may have no such column. Left empty, the table's own key is taken.
+        return {"primary_key": "", **super().get_changeform_initial_data(request)}
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["help_texts"] = {
+            **(kwargs.get("help_texts") or {}),
+            "primary_key": "The column(s) identifying one row, separated by commas for a key of several: the "
+            "table's primary key or a unique constraint's columns. Leave empty to take the table's own; a table "
+            "without one (a log) is located, exported and erased by its subject, but not swept.",
+        }
+        return super().get_form(request, obj, **kwargs)
+
     @admin.action(description="Check against schema", permissions=["view"])
     def check_against_schema(self, request, queryset):
         from compliance.datamap import datamap_audit

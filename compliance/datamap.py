@@ -63,6 +63,7 @@ _TABLE_KEYS = {
     "columns",
 }
 _REVIEWED_KEYS = {"name", "reason", "needs_review"}
+_CATEGORY_KEYS = {"slug", "name", "description", "examples"}
 _COLUMN_KEYS = {"name", "category", "not_personal", "treatment", "replacement", "timestamp", "notes", "needs_review"}
 
 
@@ -149,7 +150,7 @@ def datamap_export(*, systems=None) -> dict[str, Any]:
                     {
                         "name": table.table_name,
                         "description": table.description,
-                        "primary_key": table.primary_key,
+                        "primary_key": _key_out(table),
                         "subject_column": table.subject_column,
                         "subject_key": table.subject_key,
                         "parent": by_id[table.parent_id].table_name if table.parent_id else "",
@@ -169,6 +170,18 @@ def datamap_export(*, systems=None) -> dict[str, Any]:
             ]
         out.append(entry)
     return {"version": FORMAT_VERSION, "systems": out}
+
+
+def _key_out(table: MappedTable) -> str | list[str]:
+    """``primary_key`` as the file writes it: a column name, or a list for a key of several columns."""
+    columns = table.key_columns()
+    return columns if len(columns) > 1 else table.primary_key
+
+
+def _key_in(value: Any) -> str:
+    """``primary_key`` from the file (a name, "a, b" or a list) as the map stores it: names joined by commas."""
+    names = value if isinstance(value, list) else _text(value).split(",")
+    return ",".join(_text(name).strip() for name in names if _text(name).strip())
 
 
 def datamap_dump(*, systems=None) -> str:
@@ -208,6 +221,8 @@ def _validate_file(data: Any) -> list[str]:
     if not isinstance(data["systems"], list):
         return [*problems, "'systems' must be a list."]
     categories = set(DataCategory.objects.values_list("slug", flat=True))
+    categories |= _validate_categories(data.get("data_categories"), problems)
+    unknown_categories: dict[str, list[str]] = {}
     kinds = set(SystemOfRecord.Kind.values)
     treatments = set(ColumnTreatment.values)
     subject_keys = set(MappedTable.SubjectKey.values)
@@ -224,7 +239,7 @@ def _validate_file(data: Any) -> list[str]:
             problems.append(f"{where}: unknown kind {system['kind']!r} (one of {', '.join(sorted(kinds))}).")
         for slug in system.get("data_categories") or []:
             if slug not in categories:
-                problems.append(f"{where}: unknown data category {slug!r}.")
+                unknown_categories.setdefault(_text(slug), []).append(where)
         _validate_reviewed(where, system.get("reviewed_tables"), problems)
         names = set()
         tables = system.get("tables") or []
@@ -239,10 +254,13 @@ def _validate_file(data: Any) -> list[str]:
             if table["name"] in names:
                 problems.append(f"{t_where}: the table is listed twice.")
             names.add(table["name"])
-            if isinstance(table.get("primary_key"), list | dict):
+            key = table.get("primary_key")
+            if isinstance(key, dict) or (
+                isinstance(key, list) and not all(isinstance(name, str) and name and "," not in name for name in key)
+            ):
                 problems.append(
-                    f"{t_where}: primary_key must be one column name (a key of several columns is not supported "
-                    "yet: name a column with a unique constraint, or leave primary_key out to take the table's own)."
+                    f"{t_where}: primary_key is a column name or a list of column names (a key of several "
+                    "columns); leave it out to take the table's own."
                 )
             if table.get("subject_key") and table["subject_key"] not in subject_keys:
                 problems.append(f"{t_where}: unknown subject key {table['subject_key']!r}.")
@@ -260,13 +278,64 @@ def _validate_file(data: Any) -> list[str]:
                     problems.append(f"{c_where}: the column is listed twice.")
                 seen.add(column["name"])
                 if column.get("category") and column["category"] not in categories:
-                    problems.append(f"{c_where}: unknown data category {column['category']!r}.")
+                    unknown_categories.setdefault(_text(column["category"]), []).append(c_where)
                 if column.get("treatment", ColumnTreatment.KEEP) not in treatments:
                     problems.append(f"{c_where}: unknown treatment {column['treatment']!r}.")
         for table in tables:
             if isinstance(table, dict) and table.get("parent") and table["parent"] not in names:
                 problems.append(f"{where}.{table.get('name')}: parent {table['parent']!r} is not a table of the file.")
+    problems.extend(_unknown_category_lines(unknown_categories))
     return problems
+
+
+def _validate_categories(declared: Any, problems: list[str]) -> set[str]:
+    """The slugs of the categories the file declares (``data_categories`` at its top), checked."""
+    if declared is None:
+        return set()
+    if not isinstance(declared, list):
+        problems.append("data_categories: expected a list of categories (slug, name, description, examples).")
+        return set()
+    slugs = set()
+    for index, entry in enumerate(declared):
+        where = f"data_categories[{index}]"
+        if not _check_keys(where, entry, _CATEGORY_KEYS, {"slug", "name"}, problems):
+            continue
+        examples = entry.get("examples")
+        if examples is not None and not isinstance(examples, str | list):
+            problems.append(f"{where}: examples is a text or a list of texts.")
+        slugs.add(_text(entry["slug"]))
+    return slugs
+
+
+def _unknown_category_lines(unknown: dict[str, list[str]]) -> list[str]:
+    """One line per unknown category, however many columns use it, saying where to add it."""
+    lines = []
+    for slug, places in sorted(unknown.items()):
+        more = f" and {len(places) - 1} more" if len(places) > 1 else ""
+        lines.append(
+            f"unknown data category {slug!r} (used by {places[0]}{more}): declare it in the file under "
+            "data_categories (slug, name, description, examples), or add it in the admin under Data categories."
+        )
+    return lines
+
+
+def _import_categories(declared: list[dict[str, Any]], report: ImportReport, problems: list[str], actor) -> None:
+    """Create the categories the file declares that do not exist yet. An existing category (the policy's,
+    edited by compliance staff in the admin) is used as it is: the file never rewrites it."""
+    existing = set(DataCategory.objects.values_list("slug", flat=True))
+    for entry in declared:
+        slug = _text(entry["slug"])
+        if slug in existing:
+            report.unchanged += 1
+            continue
+        examples = entry.get("examples") or ""
+        if isinstance(examples, list):
+            examples = "\n".join(_text(example) for example in examples)
+        category = DataCategory(
+            slug=slug, name=_text(entry["name"]), description=_text(entry.get("description")), examples=examples
+        )
+        _save_if_changed(category, {}, report, f"data_categories.{slug}", problems, actor)
+        existing.add(slug)
 
 
 def _validate_reviewed(where: str, reviewed: Any, problems: list[str]) -> None:
@@ -350,9 +419,10 @@ def datamap_import(data: Any, *, actor=None, prune: bool = False) -> ImportRepor
     if problems:
         raise DataMapFileError(problems)
     report = ImportReport()
-    categories = {c.slug: c for c in DataCategory.objects.all()}
     User = get_user_model()
     with transaction.atomic(), schema_cache():
+        _import_categories(data.get("data_categories") or [], report, problems, actor)
+        categories = {c.slug: c for c in DataCategory.objects.all()}
         for entry in data["systems"]:
             slug = _text(entry["slug"])
             assignee = None
@@ -410,7 +480,7 @@ def _import_tables(system, tables, categories, report, problems, actor, prune) -
             table,
             {
                 "description": _text(entry.get("description")),
-                "primary_key": _text(entry.get("primary_key") or _introspected_key(system, name)),
+                "primary_key": _key_in(entry.get("primary_key")) or _introspected_key(system, name),
                 "subject_column": _text(entry.get("subject_column")),
                 "subject_key": _text(entry.get("subject_key")),
                 "parent": parent,
@@ -468,16 +538,16 @@ def _import_tables(system, tables, categories, report, problems, actor, prune) -
 
 
 def _introspected_key(system: SystemOfRecord, table_name: str) -> str:
-    """The table's own primary key when the file names none ("" for a table without one; "id" when the
-    schema cannot tell, so the usual error names the column)."""
+    """The table's own primary key when the file names none: its columns joined by commas, "" for a table
+    without one (or one the schema cannot find: the table's own error then says so, never a made-up "id")."""
     if system.kind != SystemOfRecord.Kind.SQL:
         return "id"
     try:
         from compliance.connectors.introspection import schema_reader
 
-        return schema_reader(system.database_alias).table(table_name).primary_key or ""
+        return schema_reader(system.database_alias).table(table_name).key_text
     except ConnectorError:
-        return "id"
+        return ""
 
 
 def _import_reviewed(system, reviewed, report, problems, actor, prune) -> None:
@@ -522,7 +592,7 @@ def _table_problems(table: MappedTable, schema: SchemaReader) -> list[str]:
     info = schema.table(table.table_name)
     problems = []
     for label, column in [
-        ("primary key", table.primary_key),
+        *(("primary key", name) for name in table.key_columns()),
         ("subject column", table.subject_column),
         ("parent column", table.parent_column),
         ("restriction flag column", table.restriction_flag_column),
@@ -530,6 +600,9 @@ def _table_problems(table: MappedTable, schema: SchemaReader) -> list[str]:
     ]:
         if column and column not in info.columns:
             problems.append(f"{where}: {label} {column!r} does not exist.")
+    keys = table.key_columns()
+    if keys and set(keys) <= set(info.columns) and not info.is_view and not info.identifies_rows(keys):
+        problems.append(f"{where}: primary key {table.primary_key!r} is not the table's primary key or a unique key.")
     try:
         path = table.join_path()
     except RecursionError:  # pragma: no cover - loops are refused on save
@@ -639,7 +712,8 @@ def unmapped_table_names(system: SystemOfRecord, reader: SchemaReader | None = N
     covered |= set(ReviewedTable.objects.filter(system__in=same_alias).values_list("table_name", flat=True))
     return sorted(
         name
-        for name in reader.table_names()
+        # Views only show rows of tables, which are audited themselves: a view is mapped only to export through it.
+        for name in reader.table_names(views=False)
         if name not in covered and not backoffice_table_problem(system.database_alias, name)
     )
 

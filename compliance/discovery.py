@@ -257,7 +257,7 @@ def sample_columns(reader: SchemaReader, table: TableInfo, columns: list[str], *
     if not columns:
         return evidence
     hints = {column: "postcode" in name_hints(column) for column in columns}
-    sql = f"SELECT {', '.join(qn(c) for c in columns)} FROM {qn(table.name)} LIMIT %s"  # noqa: S608 (introspected names)
+    sql = f"SELECT {', '.join(qn(c) for c in columns)} FROM {reader.quoted(table.name)} LIMIT %s"  # noqa: S608 (introspected names)
     try:
         with transaction.atomic(using=reader.alias), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
@@ -378,7 +378,11 @@ def discover(system: SystemOfRecord, *, limit: int = SAMPLE_ROWS) -> Discovery:
     names = sorted(
         n
         for n in reader.table_names()
-        if not backoffice_table_problem(alias, n) and n not in reviewed and n not in covered_elsewhere
+        if not backoffice_table_problem(alias, n)
+        and n not in reviewed
+        and n not in covered_elsewhere
+        # A view only shows rows of tables discovered themselves; a mapped one still gets its columns judged.
+        and (n in mapped or not reader.is_view(n))
     )
     infos = {name: reader.table(name) for name in names}
     discovery = Discovery(system=system)
@@ -421,13 +425,10 @@ def discover(system: SystemOfRecord, *, limit: int = SAMPLE_ROWS) -> Discovery:
         info = infos[name]
         suggestion = TableSuggestion(table=name)
         reasons = []
-        if info.primary_key:
-            suggestion.primary_key = info.primary_key
-        elif info.primary_key_columns:
-            reasons.append(
-                f"its primary key has several columns ({', '.join(info.primary_key_columns)}): the map names no "
-                "key, so the table is located, exported and erased by its subject but not swept"
-            )
+        if info.primary_key_columns:
+            suggestion.primary_key = info.key_text
+            if len(info.primary_key_columns) > 1:
+                reasons.append(f"its primary key has several columns ({', '.join(info.primary_key_columns)})")
         else:
             reasons.append("it has no primary key: it is located, exported and erased by its subject, not swept")
         link = _subject_link(name, account, graph, mapped, email_column)
@@ -606,7 +607,8 @@ def discovery_draft(discovery: Discovery) -> str:
             )
             continue
         table = {"name": suggestion.table, "description": f"Suggested by datamap_discover: {suggestion.evidence}"}
-        table["primary_key"] = suggestion.primary_key
+        key = suggestion.primary_key.split(",") if "," in suggestion.primary_key else suggestion.primary_key
+        table["primary_key"] = key
         for key in ("subject_column", "subject_key", "parent", "parent_column", "account_email_column"):
             if getattr(suggestion, key):
                 table[key] = str(getattr(suggestion, key))

@@ -464,6 +464,14 @@ class MappedTable(models.Model):
             raise ValidationError(
                 {"parent": f"The parent table {self.parent.table_name!r} has no primary key to join on: name one."}
             )
+        if self.parent_id and len(self.parent.key_columns()) > 1:
+            raise ValidationError(
+                {
+                    "parent": f"The parent table {self.parent.table_name!r} has a key of several columns; a child "
+                    "joins on one: name a unique column of the parent as its key, or link this table to the "
+                    "subject by its own column."
+                }
+            )
         # The join path must reach a table that identifies the subject, without a cycle.
         seen = {self.pk} if self.pk else set()
         step = self.parent
@@ -513,22 +521,14 @@ class MappedTable(models.Model):
             table = schema.table(self.table_name)
             if self.parent_id and self.parent.table_name and schema.has_table(self.parent.table_name):
                 parent_columns = schema.table(self.parent.table_name).columns
-                if self.parent.primary_key not in parent_columns:
+                if self.parent.primary_key and self.parent.primary_key not in parent_columns:
                     raise ValidationError(
                         {"parent": f"The parent's primary key {self.parent.primary_key!r} does not exist."}
                     )
         except ConnectorError as exc:
             raise ValidationError(str(exc)) from None
-        errors = {}
-        if self.primary_key and self.primary_key in table.columns and not table.is_unique_key(self.primary_key):
-            errors["primary_key"] = (
-                f"Column {self.primary_key!r} is neither the primary key of table {self.table_name!r} nor under a "
-                "unique constraint: it does not identify one row. Name the table's primary key"
-                + (f" ({table.primary_key!r})" if table.primary_key else "")
-                + " or a unique column."
-            )
+        errors = self._check_key(table)
         for field_name in [
-            "primary_key",
             "subject_column",
             "parent_column",
             "restriction_flag_column",
@@ -542,6 +542,34 @@ class MappedTable(models.Model):
             errors["restriction_flag_column"] = f"Column {flag.name!r} is not a boolean column."
         if errors:
             raise ValidationError(errors)
+
+    def key_columns(self) -> list[str]:
+        """The columns of ``primary_key``: one, several (a composite key, written "a,b"), or none."""
+        return [name.strip() for name in self.primary_key.split(",") if name.strip()]
+
+    def _check_key(self, table) -> dict[str, str]:
+        """``primary_key`` against the table's introspection (``table``: its ``TableInfo``): each column
+        exists and together they identify a row; none given takes the table's own key."""
+        if not self.primary_key.strip():
+            self.primary_key = table.key_text  # "" for a table without one (a log): located by its subject
+            return {}
+        columns = self.key_columns()
+        missing = [name for name in columns if name not in table.columns]
+        if missing:
+            return {"primary_key": f"Column {missing[0]!r} does not exist in table {self.table_name!r}."}
+        if len(set(columns)) != len(columns):
+            return {"primary_key": "A column is named twice in the key."}
+        if table.is_view:
+            return {}  # a view has no constraints to check against; it is never written through
+        if not table.identifies_rows(columns):
+            own = f" ({', '.join(table.primary_key_columns)})" if table.primary_key_columns else ""
+            return {
+                "primary_key": f"Column {self.primary_key!r} is neither the primary key of table {self.table_name!r} "
+                f"nor under a unique constraint: it does not identify one row. Name the table's primary key{own} "
+                "or a unique column, or leave it empty to take the table's own."
+            }
+        self.primary_key = ",".join(columns)
+        return {}
 
     def join_path(self) -> list[MappedTable]:
         """This table, then each parent up to the one holding the subject column."""

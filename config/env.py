@@ -108,6 +108,16 @@ def broker_from_env(variable: str, default: str) -> str:
     return raw
 
 
+def refuse_memory_broker(variable: str, url: str) -> None:
+    """``memory://`` keeps messages inside one process: the worker never sees a job the web process sent,
+    so jobs marked sent never run. The test settings may use it; every other settings module calls this."""
+    if url.split(":", 1)[0].lower() == "memory":
+        raise ImproperlyConfigured(
+            f"{variable}=memory:// is for the test settings only: jobs sent through it never reach a worker. "
+            "Use a redis://, amqp:// or filesystem:// URL."
+        )
+
+
 def cache_from_env(variable: str, default: str, *, key_prefix: str) -> dict[str, Any]:
     """The default cache from a URL: ``redis://`` or ``rediss://`` (shared by every process and machine),
     ``file:///path`` (shared by the processes of one machine) or ``locmem://`` (one process)."""

@@ -186,6 +186,8 @@ def kept_whys(request: RightsRequest, steps: list[FulfilmentStep]) -> list[str]:
 def kept_items(request: RightsRequest) -> list[dict[str, str]]:
     """What an erasure kept, why and until when, as the completion and refusal letters list it (Art. 17(3)):
     one item per reason, naming the categories of data and the systems (manual ones included)."""
+    from fulfilment.services.plans import NOT_KEPT_REASONS
+
     steps = list(
         FulfilmentStep.objects.filter(
             request=request,
@@ -193,6 +195,7 @@ def kept_items(request: RightsRequest) -> list[dict[str, str]]:
             action=TableAction.KEEP,
             status=FulfilmentStep.Status.DONE,
         )
+        .exclude(reason__in=NOT_KEPT_REASONS)
         .select_related("system", "table")
         .order_by("system__name", "table__table_name")
     )

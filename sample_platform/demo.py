@@ -8,6 +8,13 @@ DEMO_REQUESTS_PER_ACCOUNT = 30
 
 def load_demo(stdout) -> None:
     """Seed the sample platform when it has no account yet (safe to run again)."""
+    from django.core.management.base import CommandError
+    from django.db import connections
+
+    if "platform" not in connections:
+        raise CommandError(
+            "The demo runs on the sample platform: set PLATFORM_DATABASE_URL (empty leaves the platform out)."
+        )
     if platform_account_count() > 0:
         stdout.write("Sample platform: already has data, left as it is.")
         return

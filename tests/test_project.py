@@ -67,6 +67,7 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
         ("CELERY_BROKER_URL", "kafka://x", "CELERY_BROKER_URL must be a redis://"),
         ("SESSION_IDLE_TIMEOUT_SECONDS", "soon", "SESSION_IDLE_TIMEOUT_SECONDS must be an integer"),
         ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG must be true or false"),
+        ("CELERY_BROKER_URL", "memory://", "CELERY_BROKER_URL=memory:// is for the test settings only"),
     ],
 )
 def test_bad_environment_fails_at_start_up_with_one_line_naming_the_variable(variable, value, message):
@@ -74,6 +75,35 @@ def test_bad_environment_fails_at_start_up_with_one_line_naming_the_variable(var
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert message in result.stderr
+
+
+def test_the_back_office_runs_without_the_sample_platform_and_refuses_a_memory_broker(tmp_path):
+    local = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/backoffice.sqlite3",  # four slashes: an absolute path
+        "PLATFORM_DATABASE_URL": "",
+    }
+    result = manage(
+        "shell", "--no-imports", "-c", "from django.db import connections; print(sorted(connections))", env=local
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['default']"
+    assert manage("check", env=local).returncode == 0
+
+    refused = manage("check", env={**local, "CELERY_BROKER_URL": "memory://"})
+    assert refused.returncode == 2
+    assert "memory:// is for the test settings only" in refused.stderr
+
+
+def test_sqlite_urls_with_three_slashes_are_relative_to_the_working_directory(tmp_path, monkeypatch):
+    from config.env import database_from_env
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOME_DATABASE_URL", "sqlite:///var/crm.sqlite3")
+    assert database_from_env("SOME_DATABASE_URL", "")["NAME"] == "var/crm.sqlite3"
+    assert (tmp_path / "var").is_dir()
+    monkeypatch.setenv("SOME_DATABASE_URL", f"sqlite:///{tmp_path}/abs/crm.sqlite3")
+    assert database_from_env("SOME_DATABASE_URL", "")["NAME"] == f"{tmp_path}/abs/crm.sqlite3"
 
 
 def test_setup_commands_run_twice_change_nothing(db, baseline):

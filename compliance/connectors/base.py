@@ -149,8 +149,9 @@ class SweepBatch:
     ``checkpoint`` is the last primary key the batch looked at (resume after it);
     ``done`` says there is nothing older than the cutoff left after it.
     ``keys_sha256`` is the SHA-256 (hex) of the affected primary keys of this
-    batch, in key order, as text joined by commas; callers chain the digests of
-    successive batches into the run's evidence.
+    batch, in key order, as text joined by commas (a key of several columns as
+    its columns' texts joined by ``|``, its checkpoint a JSON list of them);
+    callers chain the digests of successive batches into the run's evidence.
     """
 
     matched: int

@@ -74,10 +74,22 @@ class TableInfo:
     # Foreign keys: column -> (referenced table, referenced column).
     foreign_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     primary_key_columns: tuple[str, ...] = ()
+    # A view: read through like a table (locate, export), never written (erasure, sweeps).
+    is_view: bool = False
 
     def is_unique_key(self, column: str) -> bool:
         """``column`` alone identifies a row (it is the primary key or has a unique constraint)."""
         return (column,) in self.unique_keys
+
+    def identifies_rows(self, columns: list[str] | tuple[str, ...]) -> bool:
+        """``columns`` together identify a row: they include the primary key or a unique constraint's columns."""
+        wanted = set(columns)
+        return bool(wanted) and any(set(key) <= wanted for key in self.unique_keys)
+
+    @property
+    def key_text(self) -> str:
+        """The table's own primary key as the data map writes it: its columns joined by commas ("" if none)."""
+        return ",".join(self.primary_key_columns)
 
 
 _DECLARED_LENGTH = re.compile(r"\(\s*(\d+)\s*\)")
@@ -123,6 +135,26 @@ def _is_safe_identifier(name: str) -> bool:
     return bool(name) and len(name) <= 128 and not any(ch in name for ch in "\"'`;\\") and name.isprintable()
 
 
+@dataclass(frozen=True)
+class _Relation:
+    """Where a name of the map lives: its schema (None: on the search path) and whether it is a view."""
+
+    schema: str | None
+    name: str
+    is_view: bool
+
+
+# Every relation PostgreSQL can read rows from, in every schema but its own catalogues: tables (also
+# partitioned and foreign ones), views and materialised views. A relation on the search path is named as
+# Django names it ("Customer"); one in another schema by its schema too ("crm.Contact").
+_PG_RELATIONS = """
+    SELECT n.nspname, c.relname, c.relkind IN ('v', 'm'), pg_catalog.pg_table_is_visible(c.oid)
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm')
+      AND NOT c.relispartition AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
+"""
+
+
 class SchemaReader:
     """Reads one alias's tables lazily and remembers them for the life of the object."""
 
@@ -131,20 +163,63 @@ class SchemaReader:
             raise ConnectorError(f"No database alias {alias!r} in settings.")
         self.alias = alias
         self.connection = connections[alias]
-        self._tables: set[str] | None = None
+        self._relations: dict[str, _Relation] | None = None
         self._described: dict[str, TableInfo] = {}
 
     def _unreachable(self, exc: Exception) -> ConnectorError:
         return ConnectorError(f"Cannot reach database alias {self.alias!r} ({type(exc).__name__}).")
 
-    def table_names(self) -> set[str]:
-        if self._tables is None:
+    def _read_relations(self) -> dict[str, _Relation]:
+        if self._relations is None:
+            relations: dict[str, _Relation] = {}
             try:
                 with self.connection.cursor() as cursor:
-                    self._tables = set(self.connection.introspection.table_names(cursor))
+                    if self.connection.vendor == "postgresql":
+                        cursor.execute(_PG_RELATIONS)
+                        for schema, name, is_view, visible in cursor.fetchall():
+                            if visible:
+                                relations[name] = _Relation(None, name, bool(is_view))
+                            else:
+                                relations[f"{schema}.{name}"] = _Relation(schema, name, bool(is_view))
+                    else:
+                        for info in self.connection.introspection.get_table_list(cursor):
+                            relations[info.name] = _Relation(None, info.name, info.type == "v")
             except DatabaseError as exc:
                 raise self._unreachable(exc) from None
-        return self._tables
+            self._relations = relations
+        return self._relations
+
+    def table_names(self, *, views: bool = True) -> set[str]:
+        """Every table (and view, unless ``views`` is false) of the alias, by the name the map uses."""
+        return {name for name, relation in self._read_relations().items() if views or not relation.is_view}
+
+    def is_view(self, name: str) -> bool:
+        relation = self._read_relations().get(name)
+        return relation is not None and relation.is_view
+
+    def quoted(self, name: str) -> str:
+        """The table's name quoted for SQL (``"crm"."Contact"`` for a table of another schema); it must exist."""
+        self.table(name)
+        relation = self._read_relations()[name]
+        qn = self.connection.ops.quote_name
+        return f"{qn(relation.schema)}.{qn(relation.name)}" if relation.schema else qn(relation.name)
+
+    @contextmanager
+    def _visible(self, cursor, relation: _Relation) -> Iterator[str]:
+        """Django's introspection reads the tables on the search path: for one of another schema, put that
+        schema alone on it while it is read, then restore it."""
+        if relation.schema is None:
+            yield relation.name
+            return
+        cursor.execute("SELECT pg_catalog.current_setting('search_path')")
+        previous = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident(%s), false)", [relation.schema]
+        )
+        try:
+            yield relation.name
+        finally:
+            cursor.execute("SELECT pg_catalog.set_config('search_path', %s, false)", [previous])
 
     def has_table(self, name: str) -> bool:
         return _is_safe_identifier(name) and name in self.table_names()
@@ -160,12 +235,13 @@ class SchemaReader:
         if not self.has_table(name):
             raise ConnectorError(f"Table {name!r} does not exist in database alias {self.alias!r}.")
         introspection = self.connection.introspection
+        relation = self._read_relations()[name]
         try:
-            with self.connection.cursor() as cursor:
-                description = introspection.get_table_description(cursor, name)
-                primary_key = introspection.get_primary_key_column(cursor, name)
-                constraints = introspection.get_constraints(cursor, name)
-                relations = introspection.get_relations(cursor, name)
+            with self.connection.cursor() as cursor, self._visible(cursor, relation) as visible_name:
+                description = introspection.get_table_description(cursor, visible_name)
+                primary_key = introspection.get_primary_key_column(cursor, visible_name)
+                constraints = introspection.get_constraints(cursor, visible_name)
+                relations = introspection.get_relations(cursor, visible_name)
         except DatabaseError as exc:
             raise self._unreachable(exc) from None
         columns = {}
@@ -195,20 +271,20 @@ class SchemaReader:
         ]
         if len(key_columns) > 1:
             primary_key = None  # a key of several columns: no single column identifies a row
-        foreign_keys = {column: (target, target_column) for column, (target_column, target) in relations.items()}
-        table = TableInfo(name, columns, primary_key, unique_keys, foreign_keys, tuple(key_columns))
+        foreign_keys = {
+            # A foreign key of a table in another schema points into that schema (Django reads only those).
+            column: (f"{relation.schema}.{target}" if relation.schema else target, target_column)
+            for column, (target_column, target) in relations.items()
+        }
+        table = TableInfo(
+            name, columns, primary_key, unique_keys, foreign_keys, tuple(key_columns), is_view=relation.is_view
+        )
         self._described[name] = table
         return table
 
     def references(self, table: str) -> set[str]:
         """The tables ``table`` has foreign keys to (its parents in the database)."""
-        self.table(table)
-        try:
-            with self.connection.cursor() as cursor:
-                relations = self.connection.introspection.get_relations(cursor, table)
-        except DatabaseError as exc:
-            raise self._unreachable(exc) from None
-        return {target for _column, target in relations.values()}
+        return {target for target, _column in self.table(table).foreign_keys.values()}
 
     def column(self, table: str, column: str) -> ColumnInfo:
         info = self.table(table)

@@ -120,6 +120,40 @@ class _Plan:
     columns: list[MappedColumn]
 
 
+@dataclass
+class _Sweep:
+    """One sweep batch's table, key and validated SQL fragments, shared by the PostgreSQL and SQLite paths."""
+
+    table: MappedTable
+    source: str
+    keys: list[ColumnInfo]
+    key_sql: list[str]
+    after: list[Any] | None
+    age_sql: str
+    age_params: list[Any]
+    held_sql: str
+    held_params: list[Any]
+    holds: bool
+    deletes: bool
+    assignments: str
+    assign_params: list[Any]
+    done: str
+    done_params: list[Any]
+    batch_size: int
+
+
+def _row(parts: Sequence[str]) -> str:
+    """A key as SQL: the column itself, or a row value ``(a, b)`` for a key of several columns."""
+    return parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
+
+
+def _checkpoint_text(parts: Sequence[Any]) -> str | None:
+    """A batch's last key as a checkpoint: its text, or a JSON list of the parts' texts for a composite key."""
+    if not parts or parts[0] is None:
+        return None
+    return str(parts[0]) if len(parts) == 1 else json.dumps([str(part) for part in parts])
+
+
 class SQLConnector(Connector):
     """Locate, export, erase and sweep through a Django database alias named by the data map."""
 
@@ -168,13 +202,20 @@ class SQLConnector(Connector):
         return bool(self._path(table)[-1].subject_column)
 
     def qn_table(self, name: str) -> str:
-        self.schema.table(name)  # raises unless the table exists
-        return self.connection.ops.quote_name(name)
+        return self.schema.quoted(name)  # raises unless the table exists; "crm"."Contact" for another schema
 
     def qn_column(self, table: str, column: str) -> str:
         self.schema.column(table, column)  # raises unless the column exists
-        qn = self.connection.ops.quote_name
-        return f"{qn(table)}.{qn(column)}"
+        return f"{self.schema.quoted(table)}.{self.connection.ops.quote_name(column)}"
+
+    def _refuse_view(self, table: MappedTable, what: str) -> None:
+        """A view is mapped for locate and export only: nothing is ever written through it."""
+        if self.schema.table(table.table_name).is_view:
+            raise ConnectorError(
+                f"{self.system.slug}.{table.table_name} is a view: it is mapped to locate and export the subject's "
+                f"rows, but {what} never writes through a view. Map the table(s) it reads from, which {what} "
+                "changes directly."
+            )
 
     def _column(self, table: str, column: str) -> ColumnInfo:
         return self.schema.column(table, column)
@@ -300,10 +341,20 @@ class SQLConnector(Connector):
         for child, parent in reversed(list(zip(path, path[1:], strict=False))):
             condition = (
                 f"{self.qn_column(child.table_name, child.parent_column)} IN "
-                f"(SELECT {self.qn_column(parent.table_name, parent.primary_key)} "
+                f"(SELECT {self.qn_column(parent.table_name, self._join_key(parent))} "
                 f"FROM {self.qn_table(parent.table_name)} WHERE {condition})"
             )
         return condition
+
+    def _join_key(self, parent: MappedTable) -> str:
+        """The one column a child's ``parent_column`` refers to (the map refuses a parent without one)."""
+        columns = parent.key_columns()
+        if len(columns) != 1:
+            raise ConnectorError(
+                f"{self.system.slug}.{parent.table_name}: a parent table needs a key of one column to join on "
+                "(name a unique column of it as its key)."
+            )
+        return columns[0]
 
     # -- errors ---------------------------------------------------------------------------------
 
@@ -492,6 +543,8 @@ class SQLConnector(Connector):
             deletes = entry.action == "delete" or (
                 entry.action == "mask" and any(c.treatment == ColumnTreatment.DELETE_ROW for c in columns)
             )
+            if entry.action != "keep":
+                self._refuse_view(table, "erasure")
             if entry.action == "keep":
                 with self._guard(table.table_name), self.connection.cursor() as cursor:
                     cursor.execute(f"SELECT count(*) FROM {source} WHERE {condition}", params)
@@ -599,6 +652,13 @@ class SQLConnector(Connector):
         batch_size: int,
         held_subjects: list[Subject] | None = None,
     ) -> SweepBatch:
+        """Delete or anonymise the rows older than ``cutoff`` among the next ``batch_size`` keys after
+        ``checkpoint``, in one transaction; the key may have several columns (a composite key).
+
+        A batch is the key range (checkpoint, k], k the ``batch_size``-th key after the checkpoint, found
+        in the key's index alone. Within it, the rows older than the cutoff are deleted or anonymised by
+        one range scan: each row is read once, never looked up again by its key.
+        """
         table = self._table(table)
         if action not in {"delete", "anonymise"}:
             raise ConnectorError(f"Unknown sweep action {action!r}.")
@@ -606,17 +666,8 @@ class SQLConnector(Connector):
             raise ConnectorError("The batch size must be at least 1.")
         if cutoff.tzinfo is None:
             raise ConnectorError("The cutoff must be a timezone-aware datetime.")
-        if not table.primary_key:
-            raise ConnectorError(
-                f"{self.system.slug}.{table.table_name}: the map names no primary key, and a sweep works through "
-                "the table in key order. Name the table's primary key or a unique column in the map (or add one "
-                "to the table) to sweep it; erasure by subject works without one."
-            )
-        source = self.qn_table(table.table_name)
-        pk = table.primary_key
-        pk_sql = self.qn_column(table.table_name, pk)
-        pk_info = self._column(table.table_name, pk)
-        after = self._checkpoint_value(checkpoint, pk_info)
+        self._refuse_view(table, "a retention sweep")
+        keys = self._sweep_keys(table)
         age_sql, age_params = self._age_condition(table, timestamp_column, cutoff)
         held_sql, held_params = self._held_condition(table, held_subjects or [])
         columns = self._mapped_columns(table)
@@ -629,88 +680,29 @@ class SQLConnector(Connector):
                 raise ConnectorError(
                     f"{self.system.slug}.{table.table_name}: no column has a treatment to anonymise with."
                 )
-        # A batch is the key range (checkpoint, k], k the ``batch_size``-th key after the checkpoint,
-        # found in the primary key index alone. Within it, the rows older than the cutoff are deleted
-        # or anonymised by one range scan: each row is read once, never looked up again by its key.
-        after_sql, after_params = (f" AND {pk_sql} > %s", [after]) if after is not None else ("", [])
+        sweep = _Sweep(
+            table=table,
+            source=self.qn_table(table.table_name),
+            keys=keys,
+            key_sql=[self.qn_column(table.table_name, key.name) for key in keys],
+            after=self._checkpoint_value(checkpoint, keys),
+            age_sql=age_sql,
+            age_params=age_params,
+            held_sql=held_sql,
+            held_params=held_params,
+            holds=bool(held_subjects),
+            deletes=deletes,
+            assignments=assignments,
+            assign_params=assign_params,
+            done=done,
+            done_params=done_params,
+            batch_size=batch_size,
+        )
         started = time.perf_counter()
         if self.vendor == "postgresql":
-            collate = ' COLLATE "C"' if pk_info.is_text else ""
-            if after is not None:
-                after_sql = f" AND {pk_sql}{collate} > %s"
-            in_range = f"{age_sql}{after_sql} AND {pk_sql}{collate} <= bound.hi"
-            bound = (
-                f"SELECT max(k{collate}) AS hi, count(*) AS n FROM (SELECT {pk_sql} AS k FROM {source} "
-                f"WHERE TRUE{after_sql} ORDER BY {pk_sql}{collate} LIMIT %s) c"
-            )
-            bound_params = [*after_params, batch_size]
-            if deletes:
-                change = (
-                    f"DELETE FROM {source} USING bound WHERE {in_range} AND NOT COALESCE({held_sql}, FALSE) "
-                    f"RETURNING {pk_sql} AS k"
-                )
-                change_params = [*age_params, *after_params, *held_params]
-            else:
-                change = (
-                    f"UPDATE {source} SET {assignments} FROM bound WHERE {in_range} "
-                    f"AND NOT COALESCE({held_sql}, FALSE) AND NOT ({done}) RETURNING {pk_sql} AS k"
-                )
-                change_params = [*assign_params, *age_params, *after_params, *held_params, *done_params]
-            held_count, held_count_params = "0", []
-            if held_subjects:
-                held_count = f"(SELECT count(*) FROM {source} WHERE {in_range} AND COALESCE({held_sql}, FALSE))"
-                held_count_params = [*age_params, *after_params, *held_params]
-            old_count, old_count_params = "NULL", []
-            if not deletes:  # rows already anonymised are matched but not changed again
-                old_count = f"(SELECT count(*) FROM {source} WHERE {in_range})"
-                old_count_params = [*age_params, *after_params]
-            sql = (
-                f"WITH bound AS ({bound}), changed AS ({change}) "
-                f"SELECT bound.n, bound.hi::text, {held_count}, {old_count}, done.n, "
-                "encode(sha256(convert_to(coalesce(done.keys, ''), 'UTF8')), 'hex') FROM bound, "
-                # array_to_string(array_agg(...)) builds the same text as string_agg(k::text, ...) at less
-                # than half its cost per key (measured: the evidence was 40% of a batch's time with string_agg).
-                f"(SELECT count(*) AS n, array_to_string(array_agg(k ORDER BY k{collate}), ',') AS keys "
-                "FROM changed) done"
-            )
-            params = [*bound_params, *change_params, *held_count_params, *old_count_params]
-            with self._write_transaction(table.table_name) as cursor:
-                cursor.execute(sql, params)
-                looked_at, last, held, old, affected, digest = cursor.fetchone()
+            looked_at, last, held, old, affected, digest = self._sweep_postgres(sweep)
         else:
-            in_range = f"{age_sql}{after_sql} AND {pk_sql} <= %s"
-            with self._write_transaction(table.table_name) as cursor:
-                cursor.execute(
-                    f"SELECT {pk_sql} FROM {source} WHERE 1 = 1{after_sql} ORDER BY {pk_sql} LIMIT %s",
-                    [*after_params, batch_size],
-                )
-                keys = [row[0] for row in cursor.fetchall()]
-                looked_at, last, held, old, changed = len(keys), (str(keys[-1]) if keys else None), 0, None, []
-                if keys:
-                    range_params = [*age_params, *after_params, keys[-1]]
-                    if held_subjects:
-                        cursor.execute(
-                            f"SELECT count(*) FROM {source} WHERE {in_range} AND COALESCE({held_sql}, 0)",
-                            [*range_params, *held_params],
-                        )
-                        held = cursor.fetchone()[0]
-                    if deletes:
-                        cursor.execute(
-                            f"DELETE FROM {source} WHERE {in_range} AND NOT COALESCE({held_sql}, 0) RETURNING {pk_sql}",
-                            [*range_params, *held_params],
-                        )
-                    else:
-                        cursor.execute(f"SELECT count(*) FROM {source} WHERE {in_range}", range_params)
-                        old = cursor.fetchone()[0]
-                        self._prepare_hash(cursor)
-                        cursor.execute(
-                            f"UPDATE {source} SET {assignments} WHERE {in_range} AND NOT COALESCE({held_sql}, 0) "
-                            f"AND NOT ({done}) RETURNING {pk_sql}",
-                            [*assign_params, *range_params, *held_params, *done_params],
-                        )
-                    changed = [row[0] for row in cursor.fetchall()]
-            affected = len(changed)
-            digest = keys_digest(sorted(changed))
+            looked_at, last, held, old, affected, digest = self._sweep_generic(sweep)
         matched = old if old is not None else affected + held
         duration_ms = (time.perf_counter() - started) * 1000
         return SweepBatch(
@@ -723,14 +715,167 @@ class SQLConnector(Connector):
             duration_ms=duration_ms,
         )
 
-    def _checkpoint_value(self, checkpoint: str | None, pk: ColumnInfo) -> Any:
+    def _sweep_keys(self, table: MappedTable) -> list[ColumnInfo]:
+        """The columns a sweep walks the table by, in the map's order: its key, one column or several."""
+        names = table.key_columns()
+        if not names:
+            raise ConnectorError(
+                f"{self.system.slug}.{table.table_name}: the map names no primary key, and a sweep works through "
+                "the table in key order. Name the table's primary key or a unique column in the map (or add one "
+                "to the table) to sweep it; erasure by subject works without one."
+            )
+        return [self._column(table.table_name, name) for name in names]
+
+    def _sweep_postgres(self, sweep: _Sweep) -> tuple[int, str | None, int, int | None, int, str]:
+        """One statement: the batch's bound, the change, the held and matched counts and the digest of the
+        changed keys, all computed in the database."""
+        source, composite = sweep.source, len(sweep.keys) > 1
+        # Text keys compare byte by byte ("C"), as Python and SQLite order them, so both give the same batches.
+        keyed = [
+            f'{sql} COLLATE "C"' if key.is_text else sql for sql, key in zip(sweep.key_sql, sweep.keys, strict=True)
+        ]
+        after_sql, after_params = "", []
+        if sweep.after is not None:
+            after_sql, after_params = f" AND {_row(keyed)} > {_row(['%s'] * len(keyed))}", list(sweep.after)
+        if composite:
+            # The last key of the batch: the highest of the first ``batch_size`` keys, one column per part.
+            names = [f"k{i}" for i in range(len(keyed))]
+            ks = [f'{name} COLLATE "C"' if key.is_text else name for name, key in zip(names, sweep.keys, strict=True)]
+            first = (
+                f"SELECT {', '.join(f'{sql} AS {name}' for sql, name in zip(sweep.key_sql, names, strict=True))} "
+                f"FROM {source} WHERE TRUE{after_sql} ORDER BY {', '.join(keyed)} LIMIT %s"
+            )
+            his = ", ".join(f"{name} AS hi{i}" for i, name in enumerate(names))
+            bound = (
+                f"SELECT (SELECT count(*) FROM batch) AS n, top.* FROM (SELECT 1) one LEFT JOIN "
+                f"(SELECT {his} FROM batch ORDER BY {', '.join(f'{k} DESC' for k in ks)} LIMIT 1) top ON TRUE"
+            )
+            head = f"WITH batch AS ({first}), bound AS ({bound})"
+            upper = _row([f"bound.hi{i}" for i in range(len(keyed))])
+            returning = ", ".join(f"{sql} AS k{i}" for i, sql in enumerate(sweep.key_sql))
+            key_text = "concat_ws('|', " + ", ".join(f"k{i}::text" for i in range(len(keyed))) + ")"
+            key_order = ", ".join(ks)
+            last_sql = ", ".join(f"bound.hi{i}::text" for i in range(len(keyed)))
+        else:
+            collate = ' COLLATE "C"' if sweep.keys[0].is_text else ""
+            pk_sql = sweep.key_sql[0]
+            head = (
+                f"WITH bound AS (SELECT max(k{collate}) AS hi, count(*) AS n FROM (SELECT {pk_sql} AS k "
+                f"FROM {source} WHERE TRUE{after_sql} ORDER BY {pk_sql}{collate} LIMIT %s) c)"
+            )
+            upper, returning, key_text, key_order, last_sql = (
+                "bound.hi",
+                f"{pk_sql} AS k",
+                "k",
+                f"k{collate}",
+                "bound.hi::text",
+            )
+        in_range = f"{sweep.age_sql}{after_sql} AND {_row(keyed)} <= {upper}"
+        bound_params = [*after_params, sweep.batch_size]
+        held_sql, held_params = sweep.held_sql, sweep.held_params
+        if sweep.deletes:
+            change = (
+                f"DELETE FROM {source} USING bound WHERE {in_range} AND NOT COALESCE({held_sql}, FALSE) "
+                f"RETURNING {returning}"
+            )
+            change_params = [*sweep.age_params, *after_params, *held_params]
+        else:
+            change = (
+                f"UPDATE {source} SET {sweep.assignments} FROM bound WHERE {in_range} "
+                f"AND NOT COALESCE({held_sql}, FALSE) AND NOT ({sweep.done}) RETURNING {returning}"
+            )
+            change_params = [*sweep.assign_params, *sweep.age_params, *after_params, *held_params, *sweep.done_params]
+        held_count, held_count_params = "0", []
+        if sweep.holds:
+            held_count = f"(SELECT count(*) FROM {source} WHERE {in_range} AND COALESCE({held_sql}, FALSE))"
+            held_count_params = [*sweep.age_params, *after_params, *held_params]
+        old_count, old_count_params = "NULL", []
+        if not sweep.deletes:  # rows already anonymised are matched but not changed again
+            old_count = f"(SELECT count(*) FROM {source} WHERE {in_range})"
+            old_count_params = [*sweep.age_params, *after_params]
+        sql = (
+            f"{head}, changed AS ({change}) "
+            f"SELECT bound.n, {last_sql}, {held_count}, {old_count}, done.n, "
+            "encode(sha256(convert_to(coalesce(done.keys, ''), 'UTF8')), 'hex') FROM bound, "
+            # array_to_string(array_agg(...)) builds the same text as string_agg(k::text, ...) at less
+            # than half its cost per key (measured: the evidence was 40% of a batch's time with string_agg).
+            f"(SELECT count(*) AS n, array_to_string(array_agg({key_text} ORDER BY {key_order}), ',') AS keys "
+            "FROM changed) done"
+        )
+        params = [*bound_params, *change_params, *held_count_params, *old_count_params]
+        with self._write_transaction(sweep.table.table_name) as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        looked_at, *last_parts = row[: 1 + len(sweep.keys)]
+        held, old, affected, digest = row[1 + len(sweep.keys) :]
+        return looked_at, _checkpoint_text(last_parts), held, old, affected, digest
+
+    def _sweep_generic(self, sweep: _Sweep) -> tuple[int, str | None, int, int | None, int, str]:
+        """The same batch on SQLite, a few simple statements in one transaction, the digest in Python."""
+        source, key_row = sweep.source, _row(sweep.key_sql)
+        placeholders = _row(["%s"] * len(sweep.keys))
+        after_sql, after_params = "", []
+        if sweep.after is not None:
+            after_sql, after_params = f" AND {key_row} > {placeholders}", list(sweep.after)
+        in_range = f"{sweep.age_sql}{after_sql} AND {key_row} <= {placeholders}"
+        held_sql, held_params = sweep.held_sql, sweep.held_params
+        held, old, changed = 0, None, []
+        with self._write_transaction(sweep.table.table_name) as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(sweep.key_sql)} FROM {source} WHERE 1 = 1{after_sql} "
+                f"ORDER BY {', '.join(sweep.key_sql)} LIMIT %s",
+                [*after_params, sweep.batch_size],
+            )
+            keys = [tuple(row) for row in cursor.fetchall()]
+            if keys:
+                range_params = [*sweep.age_params, *after_params, *keys[-1]]
+                if sweep.holds:
+                    cursor.execute(
+                        f"SELECT count(*) FROM {source} WHERE {in_range} AND COALESCE({held_sql}, 0)",
+                        [*range_params, *held_params],
+                    )
+                    held = cursor.fetchone()[0]
+                if sweep.deletes:
+                    cursor.execute(
+                        f"DELETE FROM {source} WHERE {in_range} AND NOT COALESCE({held_sql}, 0) "
+                        f"RETURNING {', '.join(sweep.key_sql)}",
+                        [*range_params, *held_params],
+                    )
+                else:
+                    cursor.execute(f"SELECT count(*) FROM {source} WHERE {in_range}", range_params)
+                    old = cursor.fetchone()[0]
+                    self._prepare_hash(cursor)
+                    cursor.execute(
+                        f"UPDATE {source} SET {sweep.assignments} WHERE {in_range} AND NOT COALESCE({held_sql}, 0) "
+                        f"AND NOT ({sweep.done}) RETURNING {', '.join(sweep.key_sql)}",
+                        [*sweep.assign_params, *range_params, *held_params, *sweep.done_params],
+                    )
+                changed = [tuple(row) for row in cursor.fetchall()]
+        last = _checkpoint_text([str(part) for part in keys[-1]]) if keys else None
+        digest = keys_digest(["|".join(str(part) for part in key) for key in sorted(changed)])
+        return len(keys), last, held, old, len(changed), digest
+
+    def _checkpoint_value(self, checkpoint: str | None, keys: list[ColumnInfo]) -> list[Any] | None:
+        """The key a batch starts after: a key's text, or for a composite key a JSON list of its parts' texts."""
         if checkpoint is None or checkpoint == "":
             return None
-        if pk.is_integer:
-            if not _INTEGER.match(str(checkpoint)):
+        parts: Any = [checkpoint]
+        if len(keys) > 1:
+            try:
+                parts = json.loads(checkpoint)
+            except ValueError:
+                parts = None
+            if not isinstance(parts, list) or len(parts) != len(keys):
                 raise ConnectorError("The checkpoint is not a key of this table.")
-            return int(checkpoint)
-        return str(checkpoint)
+        values = []
+        for part, key in zip(parts, keys, strict=True):
+            if key.is_integer:
+                if not _INTEGER.match(str(part)):
+                    raise ConnectorError("The checkpoint is not a key of this table.")
+                values.append(int(part))
+            else:
+                values.append(str(part))
+        return values
 
     def sweep_counts(
         self,
@@ -747,6 +892,7 @@ class SQLConnector(Connector):
         table = self._table(table)
         if action not in {"delete", "anonymise"}:
             raise ConnectorError(f"Unknown sweep action {action!r}.")
+        self._refuse_view(table, "a retention sweep")
         age_sql, age_params = self._age_condition(table, timestamp_column, cutoff)
         where, where_params = [age_sql], list(age_params)
         columns = self._mapped_columns(table)
@@ -826,7 +972,9 @@ class SQLConnector(Connector):
                 f"System {self.system.slug!r} has no account table (a table identified by the account id that "
                 "names the account's email column)."
             )
-        pk = self.qn_column(account.table_name, account.primary_key)
+        pk = ", ".join(
+            self.qn_column(account.table_name, name) for name in account.key_columns() or [account.subject_column]
+        )
         id_sql = self.qn_column(account.table_name, account.subject_column)
         email_sql = self.qn_column(account.table_name, account.account_email_column)
         sql = (

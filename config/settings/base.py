@@ -45,11 +45,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ------------------------------------------------------------------------------
 # ``default`` holds the back office's own records. Every other alias is a system
 # of record the connectors may reach (the data map names aliases, never
-# credentials). ``platform`` is the sample Studio product database.
+# credentials). ``platform`` is the sample Studio product database, used by the
+# demo: optional, PLATFORM_DATABASE_URL set empty leaves the alias out (a team
+# connecting only its own systems has no sample platform).
 DATABASES = {
     "default": database_from_env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'backoffice.sqlite3'}"),
-    "platform": database_from_env("PLATFORM_DATABASE_URL", f"sqlite:///{VAR_DIR / 'platform.sqlite3'}"),
 }
+if env.str("PLATFORM_DATABASE_URL", default="unset") != "":
+    DATABASES["platform"] = database_from_env("PLATFORM_DATABASE_URL", f"sqlite:///{VAR_DIR / 'platform.sqlite3'}")
 # More systems of record: SYSTEM_OF_RECORD_ALIASES=billing,crm with
 # BILLING_DATABASE_URL and CRM_DATABASE_URL set.
 for _alias in list_from_env("SYSTEM_OF_RECORD_ALIASES", []):

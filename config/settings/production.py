@@ -2,9 +2,11 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import int_from_env, required
+from config.env import int_from_env, refuse_memory_broker, required
 from config.settings.base import *  # noqa: F403
-from config.settings.base import ALLOWED_HOSTS, CACHES, TRUSTED_PROXY_COUNT, list_from_env
+from config.settings.base import ALLOWED_HOSTS, CACHES, CELERY_BROKER_URL, TRUSTED_PROXY_COUNT, list_from_env
+
+refuse_memory_broker("CELERY_BROKER_URL", CELERY_BROKER_URL)
 
 DEBUG = False
 SECRET_KEY = required("DJANGO_SECRET_KEY")

@@ -54,6 +54,13 @@ BACK_OFFICE_ALIAS = "default"
 BACK_OFFICE_KEEP_REASON = (
     "Records of how rights requests were handled are kept as evidence under the retention schedule"
 )
+# Tables an erasure leaves alone without keeping anything of the subject's: they neither make the line
+# partially fulfilled nor appear in the letter as kept data.
+NOTHING_PERSONAL_REASON = (
+    "Holds nothing personal (every column is marked not personal): it only joins the subject's other rows"
+)
+VIEW_REASON = "A view: its rows are erased in the tables it reads from, never through the view"
+NOT_KEPT_REASONS = (NOTHING_PERSONAL_REASON, VIEW_REASON)
 
 
 def _require(actor, permission: str, message: str) -> None:
@@ -180,12 +187,31 @@ def child_first(tables: list[MappedTable]) -> list[MappedTable]:
 
 
 def _erasure_action(table: MappedTable) -> tuple[str, str]:
-    treatments = {column.treatment for column in table.columns.all()}
+    if _is_view(table):
+        return TableAction.KEEP, VIEW_REASON
+    columns = list(table.columns.all())
+    treatments = {column.treatment for column in columns}
     if ColumnTreatment.DELETE_ROW in treatments:
         return TableAction.DELETE, ""
     if treatments - {ColumnTreatment.KEEP}:
         return TableAction.MASK, ""
+    if columns and all(column.not_personal for column in columns):
+        return TableAction.KEEP, NOTHING_PERSONAL_REASON
     return TableAction.KEEP, "The data map keeps every column of this table"
+
+
+def _is_view(table: MappedTable) -> bool:
+    """The table is a view of its SQL system (read-only there); unknown when the database cannot be read,
+    and the connector then refuses to write through it itself."""
+    if table.system.kind != SystemOfRecord.Kind.SQL:
+        return False
+    from compliance.connectors.base import ConnectorError
+    from compliance.connectors.introspection import schema_reader
+
+    try:
+        return schema_reader(table.system.database_alias).is_view(table.table_name)
+    except ConnectorError:
+        return False
 
 
 def _entry(located: LocatedTable, action: str, reason: str = "") -> dict:
@@ -531,6 +557,8 @@ def _kept_reason(steps: list[FulfilmentStep]) -> tuple[list[FulfilmentStep], boo
     kept, statutory = [], False
     for step in steps:
         if step.reason == BACK_OFFICE_KEEP_REASON:
+            continue
+        if step.reason in NOT_KEPT_REASONS:
             continue
         if step.action == TableAction.KEEP and step.status == FulfilmentStep.Status.DONE and step.rows_kept:
             kept.append(step)

@@ -2,10 +2,11 @@
 
 An "Acme CRM" with its own naming: PascalCase quoted table and column names, a three-level foreign-key
 chain (LineNote → OrderLine → Order → Customer), a composite primary key (CustomerSegment), a keyless
-log table (AuditLog), a JSON column (Preference.Settings), card numbers and IBANs (Payment), and the
-table the map forgot (Newsletter). The same tables on PostgreSQL (alias ``platform``, created inside the
-test's transaction) and on in-memory SQLite (alias ``platform_sqlite``, with other tools' declared
-types: TIMESTAMP, NUMERIC, NVARCHAR(60), JSON).
+log table (AuditLog), a JSON column (Preference.Settings), card numbers and IBANs (Payment), a view
+(CustomerCard, over Customer), and the table the map forgot (Newsletter). The same tables on PostgreSQL
+(alias ``platform``, created inside the test's transaction) and on in-memory SQLite (alias
+``platform_sqlite``, with other tools' declared types: TIMESTAMP, NUMERIC, NVARCHAR(60), JSON). On
+PostgreSQL a second schema, ``crm``, holds one more table, ``crm.Contact``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ def _ddl(vendor: str) -> list[str]:
         f'CREATE TABLE "Preference" ("PreferenceId" {serial}, '
         f'"CustomerId" integer NOT NULL REFERENCES "Customer" ("CustomerId"), "Settings" {json_type} NULL)',
         f'CREATE TABLE "Newsletter" ("SignupId" {serial}, "Address" varchar(254) NOT NULL, "SignedUpAt" {ts} NOT NULL)',
+        'CREATE VIEW "CustomerCard" AS SELECT "CustomerId", "EmailAddress", "FullName" FROM "Customer"',
+        *(
+            [
+                "CREATE SCHEMA crm",
+                f'CREATE TABLE crm."Contact" ("ContactId" {serial}, "Email" varchar(254) NOT NULL, "Note" text NULL)',
+            ]
+            if pg
+            else []
+        ),
     ]
 
 
@@ -129,6 +139,21 @@ def _rows(vendor: str) -> list[tuple[str, list]]:
                 [cid, email, "2026-01-05 10:00:00+00:00"],
             )
         )
+        if vendor == "postgresql":
+            rows.append(
+                (
+                    'INSERT INTO crm."Contact" ("ContactId", "Email", "Note") VALUES (%s, %s, %s)',
+                    [cid, email, "Met at the trade fair"],
+                )
+            )
+    # A second segment for the first two customers: the composite key (CustomerId, Segment) is what differs.
+    for cid in (1, 2):
+        rows.append(
+            (
+                'INSERT INTO "CustomerSegment" ("CustomerId", "Segment", "Since") VALUES (%s, %s, %s)',
+                [cid, "vip", "2026-02-01"],
+            )
+        )
     return rows
 
 
@@ -196,6 +221,17 @@ def crm_map(alias: str, slug: str) -> dict:
                         ],
                     },
                     {
+                        # A view: located and exported through it, never written (its rows are Customer's).
+                        "name": "CustomerCard",
+                        "subject_column": "CustomerId",
+                        "subject_key": "account_id",
+                        "columns": [
+                            col("CustomerId", category="account-identity"),
+                            col("EmailAddress", category="account-identity"),
+                            col("FullName", category="account-identity"),
+                        ],
+                    },
+                    {
                         "name": "Payment",
                         "parent": "Order",
                         "parent_column": "OrderId",
@@ -207,10 +243,24 @@ def crm_map(alias: str, slug: str) -> dict:
                             col("PayerIp", category="api-usage", treatment="null"),
                         ],
                     },
+                    *([CONTACT] if connections[alias].vendor == "postgresql" else []),
                 ],
             }
         ],
     }
+
+
+# The table of the second PostgreSQL schema, mapped by its qualified name.
+CONTACT = {
+    "name": "crm.Contact",
+    "subject_column": "Email",
+    "subject_key": "email",
+    "columns": [
+        {"name": "ContactId", "not_personal": True},
+        {"name": "Email", "category": "account-identity", "treatment": "delete_row"},
+        {"name": "Note", "category": "content", "treatment": "redact"},
+    ],
+}
 
 
 @dataclass

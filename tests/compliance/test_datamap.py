@@ -97,8 +97,10 @@ def test_import_refuses_a_bad_file_listing_every_problem_and_imports_nothing(dat
 
     assert error.value.problems == [
         "studio-platform.organisations.id: unknown treatment 'shred'.",
-        "studio-platform.accounts.email: unknown data category 'secrets'.",
         "studio-platform.tables[2]: unknown key 'colour'.",
+        # One line per unknown category, however many columns use it, after the others.
+        "unknown data category 'secrets' (used by studio-platform.accounts.email): declare it in the file under "
+        "data_categories (slug, name, description, examples), or add it in the admin under Data categories.",
     ]
     assert not SystemOfRecord.objects.exists()
 

@@ -407,6 +407,41 @@ def test_the_back_office_record_of_the_request_is_kept_without_making_the_erasur
     ]
 
 
+def test_a_join_only_table_neither_makes_the_erasure_partial_nor_is_listed_as_kept(
+    platform, open_request, officer, django_capture_on_commit_callbacks
+):
+    from compliance.connectors import Subject
+    from fulfilment.services.plans import NOTHING_PERSONAL_REASON
+    from tests.fulfilment.conftest import platform_execute
+
+    email = "walk-in.writer@example.org"
+    platform_execute(
+        "INSERT INTO support_tickets (requester_email, subject, status, created_at) "
+        "VALUES (%s, 'Where is my invoice?', 'closed', now())",
+        [email],
+    )
+    ticket_id = platform_values("SELECT id FROM support_tickets WHERE requester_email = %s", [email])[0][0]
+    platform_execute(
+        "INSERT INTO support_messages (ticket_id, author, body, created_at) VALUES (%s, 'staff', 'Sent.', now())",
+        [ticket_id],
+    )
+    # The messages reduced to a join: every mapped column marked not personal.
+    MappedColumn.objects.filter(table__table_name="support_messages").update(
+        not_personal=True, data_category=None, treatment="keep"
+    )
+    request = open_request(Subject(email=email), ["erasure"])
+    _start(request, officer, django_capture_on_commit_callbacks)
+    plan = FulfilmentPlan.objects.get(request=request)
+    entries = {e["table"]: (e["action"], e["reason"]) for e in plan.tables}
+    assert entries == {"support_tickets": ("mask", ""), "support_messages": ("keep", NOTHING_PERSONAL_REASON)}
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_approve(plan=plan, actor=officer)
+
+    assert request.lines.get().outcome == "fulfilled"
+    assert kept_items(request) == []
+    assert FulfilmentStep.objects.get(request=request, table__table_name="support_messages").rows_kept == 1
+
+
 def test_marking_a_manual_task_done_in_the_admin_moves_its_step_on_at_once(
     client, platform, open_request, officer, django_capture_on_commit_callbacks
 ):
