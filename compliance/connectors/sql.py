@@ -54,6 +54,7 @@ from compliance.connectors.base import (
 )
 from compliance.connectors.introspection import ColumnInfo, SchemaReader
 from compliance.models import HASH_PREFIX, REDACTED, ColumnTreatment, MappedColumn, MappedTable
+from compliance.spreadsheet import FORMULA_PREFIXES
 
 if TYPE_CHECKING:
     from compliance.models import SystemOfRecord
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXPORT_FORMATS = ("csv", "jsonl")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _INTEGER = re.compile(r"^-?\d{1,18}$")
 _CHUNK = 1 << 16  # bytes handed to the sink at a time
 _SQLITE_IN_CHUNK = 500  # bound parameters per IN list on SQLite
@@ -406,7 +406,7 @@ class SQLConnector(Connector):
             column_sql = self.qn_column(table.table_name, column.name)
             if csv_safe and self._column(table.table_name, column.name).is_text:
                 starts = ", ".join(
-                    "chr(9)" if s == "\t" else "chr(13)" if s == "\r" else f"'{s}'" for s in _FORMULA_STARTS
+                    "chr(9)" if s == "\t" else "chr(13)" if s == "\r" else f"'{s}'" for s in FORMULA_PREFIXES
                 )
                 if self.vendor == "sqlite":
                     starts = starts.replace("chr(", "char(")

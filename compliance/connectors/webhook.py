@@ -54,6 +54,7 @@ from compliance.connectors.base import (
     TableCount,
 )
 from compliance.models import MappedTable
+from compliance.spreadsheet import FORMULA_PREFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,6 @@ IDEMPOTENCY_HEADER = "X-Studio-Idempotency-Key"
 SIGNATURE_VERSION = "v1"
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_BACKOFF_SECONDS = 60.0
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class SignatureError(ConnectorError):
@@ -426,4 +426,4 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False)
     text = str(value)
-    return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_PREFIXES) else text
