@@ -22,6 +22,7 @@ from django.db.models import ProtectedError
 
 from compliance.connectors.base import ConnectorError
 from compliance.connectors.introspection import SchemaReader, schema_cache
+from compliance.history import set_history_actor
 from compliance.models import (
     ColumnTreatment,
     DataCategory,
@@ -301,7 +302,7 @@ def _save_if_changed(obj, values: dict[str, Any], report: ImportReport, where: s
     except ValidationError as exc:
         problems.extend(f"{where}: {message}" for message in _messages(exc))
         return None
-    obj._history_user = actor
+    set_history_actor(obj, actor)
     obj.save()
     if is_new:
         report.created += 1
@@ -671,7 +672,7 @@ def mapped_table_import_columns(*, table: MappedTable, actor=None) -> list[str]:
                 is_timestamp=column.is_timestamp,
                 needs_review=True,
             )
-            new._history_user = actor
+            set_history_actor(new, actor)
             new.save()
             added.append(name)
     return added

@@ -34,6 +34,7 @@ from django.utils import timezone
 from compliance.backoffice import backoffice_table_problem
 from compliance.connectors.base import ConnectorError
 from compliance.connectors.introspection import ColumnInfo, SchemaReader, TableInfo
+from compliance.history import set_history_actor
 from compliance.models import (
     ColumnTreatment,
     DataCategory,
@@ -679,26 +680,26 @@ def mapping_suggestions_refresh(*, system_id: int, actor, limit: int = SAMPLE_RO
             )
             for name, value in values.items():
                 setattr(suggestion, name, value)
-            suggestion._history_user = actor
+            set_history_actor(suggestion, actor)
             suggestion.save()
             saved.append(suggestion)
         for stale in open_ones.values():
             stale.status, stale.decided_at, stale.decided_by = MappingSuggestion.Status.DISMISSED, now, actor
             stale.evidence = f"{stale.evidence} (no longer applies: discovery found nothing to suggest)"
-            stale._history_user = actor
+            set_history_actor(stale, actor)
             stale.save()
     return saved
 
 
 def _decide(suggestion: MappingSuggestion, status: str, actor) -> None:
     suggestion.status, suggestion.decided_at, suggestion.decided_by = status, timezone.now(), actor
-    suggestion._history_user = actor
+    set_history_actor(suggestion, actor)
     suggestion.save()
 
 
 def _save_checked(obj, actor) -> None:
     obj.full_clean()
-    obj._history_user = actor
+    set_history_actor(obj, actor)
     obj.save()
 
 
@@ -820,7 +821,7 @@ def datamap_drift_check(*, limit: int = SAMPLE_ROWS, actor=None) -> list[Mapping
                 suggestion.data_category = categories.get(PATTERN_CATEGORIES.get(pattern, ""))
                 suggestion.not_personal = False
                 suggestion.treatment, suggestion.replacement = treatment, replacement
-                suggestion._history_user = actor
+                set_history_actor(suggestion, actor)
                 suggestion.save()
             flagged.append(suggestion)
     return flagged

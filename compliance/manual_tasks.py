@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from compliance.history import set_history_actor
 from compliance.models import ManualTask, ManualTaskTable, MappedTable, SystemOfRecord
 
 # What to do, in the completing transaction, when a task is marked done. Compliance imports nothing of ours:
@@ -109,7 +110,7 @@ def manual_task_complete(*, task_id: int, actor, outcome: str = "") -> ManualTas
         task.completed_by = actor
         task.subject_account_ref = ""
         task.subject_email = ""
-        task._history_user = actor  # who, in the task's history
+        set_history_actor(task, actor)  # who, in the task's history
         task.save()
         for callback in _ON_DONE:
             callback(task)
@@ -128,7 +129,7 @@ def manual_task_cancel(*, task_id: int, actor, outcome: str = "") -> ManualTask:
         task.completed_by = actor
         task.subject_account_ref = ""
         task.subject_email = ""
-        task._history_user = actor  # who, in the task's history
+        set_history_actor(task, actor)  # who, in the task's history
         task.save()
     return task
 
@@ -142,6 +143,6 @@ def manual_task_reopen(*, task_id: int, actor) -> ManualTask:
         task.status = ManualTask.Status.OPEN
         task.completed_at = None
         task.completed_by = None
-        task._history_user = actor  # who, in the task's history
+        set_history_actor(task, actor)  # who, in the task's history
         task.save()
     return task

@@ -37,6 +37,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.connectors import ConnectorPending, get_connector
+from compliance.history import set_history_actor
 from compliance.models import MappedTable, ProcessingActivity
 from fulfilment.bundle_format import PartInfo, PartWriter, ZipAssembler, read_first_lines
 from fulfilment.locks import exclusive
@@ -457,8 +458,7 @@ def download_link_create(
     expires_at = min(now + timedelta(days=days or settings.EXPORT_LINK_DAYS), bundle.expires_at)
     link = DownloadLink(bundle=bundle, method=method, max_downloads=max_downloads, expires_at=expires_at)
     link.created_by = actor
-    if actor is not None:
-        link._history_user = actor
+    set_history_actor(link, actor)
     link.save()
     url = download_url(link)
     if send_email:
@@ -496,8 +496,7 @@ def download_link_revoke(*, link: DownloadLink, actor) -> DownloadLink:
         link = DownloadLink.objects.select_for_update().get(pk=link.pk)
         if link.revoked_at is None:
             link.revoked_at = timezone.now()
-            if actor is not None:
-                link._history_user = actor
+            set_history_actor(link, actor)
             link.save(update_fields=["revoked_at"])
     return link
 
@@ -732,8 +731,7 @@ def bundle_purge(*, bundle: ExportBundle, actor=None) -> ExportBundle:
         if bundle.status != ExportBundle.Status.PURGED:
             bundle.status = ExportBundle.Status.PURGED
             bundle.purged_at = timezone.now()
-            if actor is not None:
-                bundle._history_user = actor
+            set_history_actor(bundle, actor)
             bundle.save(update_fields=["status", "purged_at"])
     logger.info("fulfilment bundle %s purged", bundle.pk)
     return bundle

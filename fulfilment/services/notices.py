@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from compliance.history import set_history_actor
 from compliance.models import ColumnTreatment, MappedColumn
 from fulfilment.models import FulfilmentPlan, LocatedTable, PlanKind, RecipientNotice, TableAction
 from fulfilment.services.common import logger, subject_for
@@ -244,8 +245,7 @@ def notice_confirm(*, notice: RecipientNotice, via: str, actor=None) -> Recipien
         notice.confirmed_at = timezone.now()
         notice.confirmed_via = via
         notice.confirmed_by = actor
-        if actor is not None:
-            notice._history_user = actor
+        set_history_actor(notice, actor)
         notice.save()
     logger.info("fulfilment notice %s confirmed via %s", notice.pk, via)
     return notice

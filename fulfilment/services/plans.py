@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from compliance.connectors import ConnectorPending, get_connector
+from compliance.history import set_history_actor
 from compliance.models import ColumnTreatment, MappedTable, SystemOfRecord
 from fulfilment.locks import exclusive
 from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep, LocatedTable, PlanKind, TableAction
@@ -336,8 +337,7 @@ def plan_approve(*, plan: FulfilmentPlan, actor, http_request=None) -> Fulfilmen
         plan.status = FulfilmentPlan.Status.APPROVED
         plan.approved_by = actor
         plan.approved_at = timezone.now()
-        if actor is not None:
-            plan._history_user = actor
+        set_history_actor(plan, actor)
         plan.save()
         steps_create(plan=plan)
         access_event_record(actor=actor, action=AccessEvent.Action.APPROVED_PLAN, obj=plan, request=http_request)
@@ -355,8 +355,7 @@ def plan_update_change(*, plan: FulfilmentPlan, requested_change: str, actor) ->
         if not requested_change.strip():
             raise ValidationError({"requested_change": "Say what must be changed."})
         plan.requested_change = requested_change.strip()
-        if actor is not None:
-            plan._history_user = actor
+        set_history_actor(plan, actor)
         plan.save(update_fields=["requested_change"])
     return plan
 
@@ -654,8 +653,7 @@ def step_retry(*, step: FulfilmentStep, actor) -> FulfilmentStep:
         step.status = FulfilmentStep.Status.PENDING
         step.error = ""
         step.queued_at = None
-        if actor is not None:
-            step._history_user = actor
+        set_history_actor(step, actor)
         step.save(update_fields=["status", "error", "queued_at"])
         _after_staff_change(step)
     return step
@@ -677,8 +675,7 @@ def step_waive(*, step: FulfilmentStep, reason: str, actor) -> FulfilmentStep:
         step.waived_reason = reason[:500]
         step.waived_by = actor
         step.finished_at = timezone.now()
-        if actor is not None:
-            step._history_user = actor
+        set_history_actor(step, actor)
         step.save(update_fields=["status", "waived_reason", "waived_by", "finished_at"])
         _after_staff_change(step)
     return step

@@ -12,9 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from compliance.history import set_history_actor
 from requests_app.models import ApiClient, IdempotencyRecord, RightsRequest
 from requests_app.services.appeals import appeal_open
-from requests_app.services.requests import _require, _save, request_event_add, rights_request_open
+from requests_app.services.requests import _require, request_event_add, rights_request_open
 
 TOKEN_PREFIX = "dsr_"  # noqa: S105 - a public marker, not a secret
 # last_used_at is written at most this often, so reads do not turn into writes.
@@ -41,7 +42,8 @@ def api_client_create(*, name: str, actor) -> tuple[ApiClient, str]:
         raise ValidationError({"name": ["An API client with this name exists."]})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     client = ApiClient(name=name, token_prefix=token[:10], token_hash=token_hash(token), created_by=actor)
-    _save(client, actor)
+    set_history_actor(client, actor)
+    client.save()
     return client, token
 
 
@@ -51,7 +53,8 @@ def api_client_revoke(*, client: ApiClient, actor) -> ApiClient:
     _require(actor, "requests_app.change_apiclient", "You cannot revoke API clients.")
     client.is_active = False
     client.revoked_at = timezone.now()
-    _save(client, actor, ["is_active", "revoked_at"])
+    set_history_actor(client, actor)
+    client.save(update_fields=["is_active", "revoked_at"])
     return client
 
 

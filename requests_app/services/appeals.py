@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from compliance.history import set_history_actor
 from requests_app.deadlines import AppealDeadlines, AppealRule, LedgerEntry, compute_appeal_deadlines, receipt_day
 from requests_app.models import (
     OPEN_APPEAL_STATUSES,
@@ -51,7 +52,6 @@ from requests_app.services.requests import (
     _names,
     _record_event,
     _require,
-    _save,
     request_governing_regimes,
     rights_request_recompute,
 )
@@ -218,7 +218,8 @@ def appeal_open(
         api_client=api_client,
         created_by=actor,
     )
-    _save(appeal, actor)
+    set_history_actor(appeal, actor)
+    appeal.save()
     appeal.lines.set(chosen)
     appeal.regimes.set(regimes)
     event = _record_event(
@@ -245,7 +246,8 @@ def appeal_assign(*, appeal: Appeal, assignee, actor) -> Appeal:
         raise ValidationError({"assignee": [f"{assignee.get_username()} cannot handle rights requests."]})
     if appeal.assignee_id != (assignee.pk if assignee else None):
         appeal.assignee = assignee
-        _save(appeal, actor, ["assignee", "updated_at"])
+        set_history_actor(appeal, actor)
+        appeal.save(update_fields=["assignee", "updated_at"])
     return appeal
 
 
@@ -288,7 +290,8 @@ def appeal_extend(*, appeal: Appeal, reason: str, actor, at: dt.datetime | dt.da
     )
     if appeal.status == AppealStatus.RECEIVED:
         appeal.status = AppealStatus.IN_PROGRESS
-        _save(appeal, actor, ["status", "updated_at"])
+        set_history_actor(appeal, actor)
+        appeal.save(update_fields=["status", "updated_at"])
     appeal_recompute(appeal=appeal)
     communication_send_for_appeal(
         appeal=appeal,
@@ -365,7 +368,8 @@ def appeal_decide(
     appeal.decided_at = when
     appeal.decided_by = actor
     appeal.decided_on_time = appeal.due_date is None or _local_day(when) <= appeal.due_date
-    _save(appeal, actor)
+    set_history_actor(appeal, actor)
+    appeal.save()
     appeal.reversed_lines.set(chosen)
     event = _record_event(
         request=request, type=EventType.APPEAL_DECIDED, at=when, actor=actor, reason=reason, appeal=appeal
@@ -378,7 +382,8 @@ def appeal_decide(
         request.outcome = ""
         request.closed_on_time = None
         request.responded_at = None  # the reopened lines get their own answer, on time or not
-        _save(request, actor, ["status", "closed_at", "outcome", "closed_on_time", "responded_at", "updated_at"])
+        set_history_actor(request, actor)
+        request.save(update_fields=["status", "closed_at", "outcome", "closed_on_time", "responded_at", "updated_at"])
         rights_request_recompute(request=request)
     communication_send_for_appeal(
         appeal=appeal, template=LetterTemplate.APPEAL_DECISION, event=event, actor=actor, at=when
@@ -396,7 +401,8 @@ def _line_reopen(*, request: RightsRequest, line: RequestLine, appeal: Appeal, a
     line.evidence_note = ""
     line.completed_at = None
     line.completed_by = None
-    _save(line, actor)
+    set_history_actor(line, actor)
+    line.save()
     _record_event(
         request=request,
         type=EventType.LINE_REOPENED,

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from compliance.history import set_history_actor
 from jobs.services import job_enqueue
 from requests_app.deadlines import Deadlines, LedgerEntry
 from requests_app.models import (
@@ -43,7 +44,6 @@ from requests_app.services.requests import (
     _lock,
     _names,
     _require,
-    _save,
     request_event_add,
     request_governing_regimes,
     request_responded_record,
@@ -302,7 +302,8 @@ def communication_send(
         sent_by=actor,
         sent_at=when,
     )
-    _save(communication, actor)
+    set_history_actor(communication, actor)
+    communication.save()
     # Now that the event rests on this letter, it leaves the deadlines until the letter is delivered.
     rights_request_recompute(request=request)
 
@@ -374,7 +375,8 @@ def communication_send_for_appeal(
         sent_by=actor,
         sent_at=at,
     )
-    _save(communication, actor)
+    set_history_actor(communication, actor)
+    communication.save()
     job_enqueue("requests_app.tasks.communication_deliver_task", communication.pk)
     return communication
 
@@ -458,7 +460,7 @@ def _letter_delivered(communication: Communication) -> None:
         request.responded_at = communication.delivered_at
         fields.append("responded_at")
     if fields:
-        _save(request, None, [*fields, "updated_at"])
+        request.save(update_fields=[*fields, "updated_at"])
     rights_request_recompute(request=request)
 
 

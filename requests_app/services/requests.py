@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_countries import countries
 
+from compliance.history import set_history_actor
 from compliance.models import Regime, RegimeRight, Right, SubjectType
 from compliance.selectors import regimes_for_requester
 from requests_app.deadlines import Deadlines, LedgerEntry, RegimeRule, compute_request_deadlines, receipt_day
@@ -86,13 +87,6 @@ EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 def _require(actor, permission: str, message: str) -> None:
     if actor is not None and not actor.has_perm(permission):
         raise PermissionDenied(message)
-
-
-def _save(obj, actor, fields: Iterable[str] | None = None) -> None:
-    """Save, attributing the history row to ``actor`` even outside a web request."""
-    if actor is not None:
-        obj._history_user = actor
-    obj.save(update_fields=list(fields) if fields is not None else None)
 
 
 def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
@@ -489,7 +483,8 @@ def rights_request_open(
         api_client=api_client,
         created_by=actor,
     )
-    _save(request, actor)
+    set_history_actor(request, actor)
+    request.save()
     RequestRegime.objects.bulk_create(
         [RequestRegime(request=request, regime=regime, basis=basis) for regime, basis in applicable]
     )
@@ -562,7 +557,8 @@ def rights_request_update(*, request: RightsRequest, actor, **changes: Any) -> R
     for name in changed:
         setattr(request, name, changes[name])
     if changed:
-        _save(request, actor, [*changed, "updated_at"])
+        set_history_actor(request, actor)
+        request.save(update_fields=[*changed, "updated_at"])
     if "received_at" in changed:
         RequestEvent.objects.filter(request=request, type=EventType.RECEIVED).update(at=request.received_at)
     if "regime" in changed:
@@ -588,7 +584,8 @@ def rights_request_assign(*, request: RightsRequest, assignee, actor) -> RightsR
             {"assignee": f"{assignee.get_username()} cannot handle rights requests (not an agent or an officer)."}
         )
     request.assignee = assignee
-    _save(request, actor, ["assignee", "updated_at"])
+    set_history_actor(request, actor)
+    request.save(update_fields=["assignee", "updated_at"])
     return request
 
 
@@ -612,7 +609,8 @@ def rights_request_identity_record(
     if outcome == IdentityOutcome.VERIFIED and request.status == RequestStatus.AWAITING_IDENTITY:
         request.status = RequestStatus.IN_PROGRESS
         fields.append("status")
-    _save(request, actor, [*fields, "updated_at"])
+    set_history_actor(request, actor)
+    request.save(update_fields=[*fields, "updated_at"])
     return request
 
 
@@ -667,7 +665,8 @@ def rights_request_account_identity_record(
         "account_identity_verified_by",
         "account_identity_verified_at",
     ]
-    _save(request, actor, [*fields, "updated_at"])
+    set_history_actor(request, actor)
+    request.save(update_fields=[*fields, "updated_at"])
     return request
 
 
@@ -679,7 +678,8 @@ def request_note_add(*, request: RightsRequest, body: str, actor) -> RequestNote
     if not body:
         raise ValidationError({"body": "Write the note."})
     note = RequestNote(request=request, body=body, author=actor)
-    _save(note, actor)
+    set_history_actor(note, actor)
+    note.save()
     return note
 
 
@@ -771,7 +771,8 @@ def request_event_add(
         request.status = RequestStatus.IN_PROGRESS
         fields.append("status")
     if fields:
-        _save(request, actor, [*fields, "updated_at"])
+        set_history_actor(request, actor)
+        request.save(update_fields=[*fields, "updated_at"])
     rights_request_recompute(request=request)
     return event
 
@@ -968,13 +969,15 @@ def request_line_complete(
     line.evidence_note = evidence_note
     line.completed_at = when
     line.completed_by = actor
-    _save(line, actor)
+    set_history_actor(line, actor)
+    line.save()
     _record_event(request=request, type=EventType.LINE_COMPLETED, at=when, actor=actor, reason=reason, line=line)
     if not request.lines.exclude(status=RequestLine.Status.COMPLETED).exists():
         _record_event(request=request, type=EventType.FULFILLED, at=when, actor=actor)
     if request.status in {RequestStatus.RECEIVED, RequestStatus.AWAITING_IDENTITY}:
         request.status = RequestStatus.IN_PROGRESS
-        _save(request, actor, ["status", "updated_at"])
+        set_history_actor(request, actor)
+        request.save(update_fields=["status", "updated_at"])
     rights_request_recompute(request=request)
     return line
 
@@ -1003,7 +1006,8 @@ def request_responded_record(
     if request.responded_at is None and not by_letter:
         request.responded_at = at
         fields.append("responded_at")
-    _save(request, actor, [*fields, "updated_at"])
+    set_history_actor(request, actor)
+    request.save(update_fields=[*fields, "updated_at"])
     return event
 
 
@@ -1031,6 +1035,7 @@ def rights_request_close(*, request: RightsRequest, actor, at: dt.datetime | Non
     request.closed_at = when
     request.outcome = summary_outcome([line.outcome for line in lines])
     request.closed_on_time = on_time
-    _save(request, actor, ["status", "closed_at", "outcome", "closed_on_time", "updated_at"])
+    set_history_actor(request, actor)
+    request.save(update_fields=["status", "closed_at", "outcome", "closed_on_time", "updated_at"])
     _record_event(request=request, type=EventType.CLOSED, at=when, actor=actor)
     return request

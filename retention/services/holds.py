@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.history import set_history_actor
 from retention.models import LegalHold
 
 
@@ -27,7 +28,7 @@ def legal_hold_save(*, hold: LegalHold, actor) -> LegalHold:
         hold.placed_by = actor
     _normalise(hold)
     hold.full_clean()
-    hold._history_user = actor
+    set_history_actor(hold, actor)
     hold.save()
     return hold
 
@@ -77,7 +78,7 @@ def legal_hold_release(*, hold_id: int, actor, reason: str) -> LegalHold:
     hold.released_at = timezone.now()
     hold.released_by = actor
     hold.release_reason = reason.strip()
-    hold._history_user = actor
+    set_history_actor(hold, actor)
     hold._change_reason = f"Released: {hold.release_reason}"[:100]
     hold.save()
     return hold

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from compliance.history import set_history_actor
 from compliance.models import MappedColumn, MappedTable
 from retention.models import RetentionRule
 from retention.scheduling import parse_cadence
@@ -44,10 +44,6 @@ def mapped_column_lookup(*, table: MappedTable, column_name: str) -> MappedColum
     if column is None:
         raise ValidationError({"trigger_column": f"Column '{name}' of {owner} is not in the data map."})
     return column
-
-
-def _history_user(obj, actor) -> None:
-    obj._history_user = actor if isinstance(actor, AbstractBaseUser) else None
 
 
 def retention_rule_schedule_sync(*, rule: RetentionRule) -> PeriodicTask:
@@ -92,7 +88,7 @@ def retention_rule_save(*, rule: RetentionRule, actor) -> RetentionRule:
     without its source and a cadence beat could not run.
     """
     rule.full_clean()
-    _history_user(rule, actor)
+    set_history_actor(rule, actor)
     rule.save()
     retention_rule_schedule_sync(rule=rule)
     return rule
@@ -148,7 +144,7 @@ def retention_rule_delete(*, rule: RetentionRule, actor) -> None:
     if rule.runs.exists():
         raise ValidationError("This rule has runs, which are evidence: disable it instead of deleting it.")
     task = rule.periodic_task
-    _history_user(rule, actor)
+    set_history_actor(rule, actor)
     rule.delete()
     if task is not None:
         task.delete()

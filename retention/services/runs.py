@@ -38,6 +38,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from compliance.connectors.base import Connector, ConnectorError, ConnectorUnavailable, SweepBatch
+from compliance.history import set_history_actor
 from compliance.models import MappedTable
 from retention.models import (
     ACTIVE_RUN_STATUSES,
@@ -214,7 +215,7 @@ def retention_run_start(
             created_at=now,
             status=RunStatus.RUNNING,
         )
-        run._history_user = actor
+        set_history_actor(run, actor)
         try:
             with transaction.atomic():
                 run.save()
@@ -264,7 +265,7 @@ def retention_run_approve(*, run_id: int, actor, http_request=None) -> Retention
         run.status = RunStatus.QUEUED
         run.approved_by = actor
         run.approved_at = timezone.now()
-        run._history_user = actor
+        set_history_actor(run, actor)
         run.save(update_fields=["status", "approved_by", "approved_at"])
         access_event_record(actor=actor, action=AccessEvent.Action.APPROVED_RUN, obj=run, request=http_request)
         _enqueue_execute(run.pk)
@@ -286,7 +287,7 @@ def retention_run_cancel(*, run_id: int, actor) -> RetentionRun:
             run.status = RunStatus.CANCELLED
             run.finished_at = run.cancel_requested_at
             fields += ["status", "finished_at"]
-        run._history_user = actor
+        set_history_actor(run, actor)
         run.save(update_fields=fields)
     return run
 
@@ -574,7 +575,7 @@ def retention_run_resume(*, run_id: int, actor=None, enqueue: bool = True) -> Re
         run.finished_at = None
         run.worker = ""
         run.heartbeat_at = None
-        run._history_user = actor
+        set_history_actor(run, actor)
         run.save(update_fields=["status", "error", "finished_at", "worker", "heartbeat_at"])
         if enqueue:
             _enqueue_execute(run.pk)

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from compliance.history import set_history_actor
 from jobs.services import job_enqueue
 from subprocessors.models import (
     AdequacyDecision,
@@ -26,7 +27,7 @@ from subprocessors.models import (
     SubprocessorChange,
     long_date,
 )
-from subprocessors.services.register import set_history_actor, subprocessor_transition
+from subprocessors.services.register import subprocessor_transition
 
 Kind = SubprocessorChange.Kind
 Status = Subprocessor.Status

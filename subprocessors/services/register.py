@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.history import set_history_actor
 from subprocessors.models import DataProcessingAgreement, ProcessingLocation, SecurityAttestation, Subprocessor
 
 logger = logging.getLogger(__name__)
@@ -29,13 +30,6 @@ ALLOWED_TRANSITIONS: dict[str, dict[str, str]] = {
     },
     Status.RETIRED: {},
 }
-
-
-def set_history_actor(instance, actor) -> None:
-    # django-simple-history takes the user from the request in the admin; services
-    # called from a worker or a shell name the actor explicitly.
-    if actor is not None:
-        instance._history_user = actor
 
 
 def subprocessor_transition(*, subprocessor: Subprocessor, to: str, actor) -> Subprocessor:

@@ -19,10 +19,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from compliance.history import set_history_actor
 from jobs.services import job_enqueue
 from subprocessors.emails import absolute_url, render_email
 from subprocessors.models import NoticeSubscriber, new_subscriber_key
-from subprocessors.services.register import set_history_actor
 
 CONFIRM_SALT = "subprocessors.subscriber.confirm"
 UNSUBSCRIBE_SALT = "subprocessors.subscriber.unsubscribe"
