@@ -29,7 +29,6 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
@@ -37,6 +36,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.connectors import ConnectorPending, get_connector
+from compliance.emails import email_message
 from compliance.history import set_history_actor
 from compliance.models import MappedTable, ProcessingActivity
 from fulfilment.bundle_format import PartInfo, PartWriter, ZipAssembler, read_first_lines
@@ -470,20 +470,9 @@ def download_link_create(
 def _email_link(link_id: int) -> None:
     link = DownloadLink.objects.select_related("bundle__request").get(pk=link_id)
     request = link.bundle.request
-    context = {
-        "request": request,
-        "link": link,
-        "url": download_url(link),
-        "controller": settings.CONTROLLER_NAME,
-        "privacy_team": settings.PRIVACY_TEAM_SIGNATURE,
-        "contact_email": settings.PRIVACY_CONTACT_EMAIL,
-    }
-    subject = render_to_string("fulfilment/emails/bundle_ready_subject.txt", context)
-    body = render_to_string("fulfilment/emails/bundle_ready.txt", context)
-    EmailMessage(
-        subject=" ".join(subject.split()),
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+    email_message(
+        "fulfilment/emails/bundle_ready",
+        {"request": request, "link": link, "url": download_url(link)},
         to=[request.requester_email],
         reply_to=[settings.PRIVACY_CONTACT_EMAIL],
     ).send()
@@ -621,18 +610,8 @@ def download_code_deliver(*, link_id: int) -> bool:
         link.save(update_fields=["code_hash", "code_expires_at"])
         _record(link, DownloadAttempt.Outcome.CODE_SENT, "")
         request = link.bundle.request
-        context = {
-            "request": request,
-            "code": code,
-            "minutes": settings.EXPORT_LINK_CODE_MINUTES,
-            "privacy_team": settings.PRIVACY_TEAM_SIGNATURE,
-            "contact_email": settings.PRIVACY_CONTACT_EMAIL,
-        }
-        subject = " ".join(render_to_string("fulfilment/emails/download_code_subject.txt", context).split())
-        body = render_to_string("fulfilment/emails/download_code.txt", context)
-        EmailMessage(
-            subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[request.requester_email]
-        ).send()
+        context = {"request": request, "code": code, "minutes": settings.EXPORT_LINK_CODE_MINUTES}
+        email_message("fulfilment/emails/download_code", context, to=[request.requester_email]).send()
     return True
 
 

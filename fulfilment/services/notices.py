@@ -20,11 +20,11 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from compliance.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from compliance.emails import email_render
 from compliance.history import set_history_actor
 from compliance.models import ColumnTreatment, MappedColumn
 from fulfilment.models import FulfilmentPlan, LocatedTable, PlanKind, RecipientNotice, TableAction
@@ -132,11 +132,8 @@ def _render(notice: RecipientNotice, *, reminder: bool) -> tuple[str, str]:
         "categories": list(notice.categories.order_by("display_order")),
         "confirm_url": confirm_url(notice),
         "reminder": reminder,
-        "site_name": settings.SITE_NAME,
-        "contact_email": settings.PRIVACY_CONTACT_EMAIL,
     }
-    title = " ".join(render_to_string("fulfilment/emails/art19_notice_subject.txt", context).split())
-    return title, render_to_string("fulfilment/emails/art19_notice.txt", context)
+    return email_render("fulfilment/emails/art19_notice", context)
 
 
 def _send(notice: RecipientNotice, *, reminder: bool) -> bool:

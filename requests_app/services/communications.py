@@ -21,9 +21,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import BadHeaderError, EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
+from compliance.emails import email_render
 from compliance.history import set_history_actor
 from jobs.services import job_enqueue
 from requests_app.deadlines import Deadlines, LedgerEntry
@@ -149,9 +149,6 @@ def communication_render(
         "due_date": deadlines.due_date,
         "general_due": deadlines.general_due,
         "acknowledge_by": deadlines.acknowledge_by,
-        "controller": settings.CONTROLLER_NAME,
-        "privacy_team": settings.PRIVACY_TEAM_SIGNATURE,
-        "contact_email": settings.PRIVACY_CONTACT_EMAIL,
         "authority": regime.supervisory_authority,
         "authority_url": regime.supervisory_authority_url,
         "today": timezone.localdate(),
@@ -159,9 +156,8 @@ def communication_render(
         "kept": [],
         **(context or {}),
     }
-    subject = render_to_string(f"requests_app/letters/{template}_subject.txt", ctx)
-    body = render_to_string(f"requests_app/letters/{template}.txt", ctx)
-    return " ".join(subject.split()), body.strip() + "\n"
+    subject, body = email_render(f"requests_app/letters/{template}", ctx)
+    return subject, body.strip() + "\n"
 
 
 def _cited(regimes: list, deadlines: Deadlines, lines: list) -> str:

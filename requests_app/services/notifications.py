@@ -13,13 +13,12 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from compliance.emails import email_message
 from compliance.roles import COMPLIANCE_OFFICER
 from requests_app.deadlines import DUE_SOON_DAYS, sla_state
 from requests_app.models import (
@@ -59,13 +58,11 @@ def _claim(*, kind: str, recipient, on_date: dt.date, request: RightsRequest | N
 
 
 def _send(recipient, template: str, context: dict) -> None:
-    subject = " ".join(render_to_string(f"requests_app/emails/{template}_subject.txt", context).split())
-    body = render_to_string(f"requests_app/emails/{template}.txt", context)
-    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[recipient.email]).send()
+    email_message(f"requests_app/emails/{template}", context, to=[recipient.email]).send()
 
 
 def _base_context(today: dt.date) -> dict:
-    return {"today": today, "site_name": settings.SITE_NAME, "site_url": settings.SITE_URL}
+    return {"today": today}
 
 
 def _open_not_paused():

@@ -16,7 +16,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from subprocessors.emails import absolute_url, render_email
+from compliance.emails import email_message
+from subprocessors.emails import absolute_url
 from subprocessors.models import ChangeNoticeDelivery, NoticeSubscriber, SubprocessorChange
 from subprocessors.services.subscribers import unsubscribe_url
 
@@ -80,8 +81,8 @@ def _deliver(*, delivery_id: int, change: SubprocessorChange) -> bool | None:
         return None
     subscriber = delivery.subscriber
     unsubscribe = unsubscribe_url(subscriber)
-    message = render_email(
-        "change_notice",
+    message = email_message(
+        "subprocessors/email/change_notice",
         {
             "change": change,
             "subprocessor": change.subprocessor,
@@ -162,8 +163,8 @@ def _deliver_withdrawal(*, delivery_id: int, change: SubprocessorChange) -> bool
         return None
     subscriber = delivery.subscriber
     unsubscribe = unsubscribe_url(subscriber)
-    message = render_email(
-        "change_withdrawn",
+    message = email_message(
+        "subprocessors/email/change_withdrawn",
         {
             "change": change,
             "subprocessor": change.subprocessor,

@@ -16,8 +16,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from compliance.emails import email_message
 from compliance.roles import COMPLIANCE_OFFICER
-from subprocessors.emails import absolute_url, render_email
+from subprocessors.emails import absolute_url
 from subprocessors.models import ExpiryReminder, RegisterDigest, Subprocessor
 from subprocessors.selectors import current_attestations, current_dpas, due_items
 
@@ -113,8 +114,8 @@ def _remind(*, kind, target: dict, due_on: date, threshold: int, subprocessor, c
         return False
     recipients = owner_emails(subprocessor)
     admin_path = reverse("admin:subprocessors_subprocessor_change", args=[subprocessor.pk])
-    render_email(
-        "expiry_reminder",
+    email_message(
+        "subprocessors/email/expiry_reminder",
         {
             **context,
             "subprocessor": subprocessor,
@@ -145,8 +146,8 @@ def register_digest_send(*, today: date | None = None) -> RegisterDigest | None:
         return None
     items = due_items(today=today)
     recipients = compliance_team_emails()
-    render_email(
-        "weekly_digest",
+    email_message(
+        "subprocessors/email/weekly_digest",
         {
             "due": items,
             "week_start": week_start,

@@ -19,9 +19,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from compliance.emails import email_message
 from compliance.history import set_history_actor
 from jobs.services import job_enqueue
-from subprocessors.emails import absolute_url, render_email
+from subprocessors.emails import absolute_url
 from subprocessors.models import NoticeSubscriber, new_subscriber_key
 
 CONFIRM_SALT = "subprocessors.subscriber.confirm"
@@ -123,8 +124,8 @@ def notice_subscriber_confirmation_send(*, subscriber_id: int) -> bool:
     subscriber.save(update_fields=["confirmation_sent_at"])
 
     max_age_days = settings.SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS // 86400
-    message = render_email(
-        "confirm_subscription",
+    message = email_message(
+        "subprocessors/email/confirm_subscription",
         {
             "confirm_url": confirmation_url(subscriber),
             "max_age_days": max_age_days,
