@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -94,7 +95,7 @@ def manual_task_open(
         return task, False
 
 
-def manual_task_complete(*, task_id: int, actor, outcome: str = "") -> ManualTask:
+def manual_task_complete(*, task_id: int, actor: User | None, outcome: str = "") -> ManualTask:
     """Close a task as done: every counted table needs its row count. Clears the subject's identifiers."""
     with transaction.atomic():
         task = ManualTask.objects.select_for_update().get(pk=task_id)
@@ -117,7 +118,7 @@ def manual_task_complete(*, task_id: int, actor, outcome: str = "") -> ManualTas
     return task
 
 
-def manual_task_cancel(*, task_id: int, actor, outcome: str = "") -> ManualTask:
+def manual_task_cancel(*, task_id: int, actor: User | None, outcome: str = "") -> ManualTask:
     """Cancel an open task (the work will not be done this way). Clears the subject's identifiers."""
     with transaction.atomic():
         task = ManualTask.objects.select_for_update().get(pk=task_id)
@@ -134,7 +135,7 @@ def manual_task_cancel(*, task_id: int, actor, outcome: str = "") -> ManualTask:
     return task
 
 
-def manual_task_reopen(*, task_id: int, actor) -> ManualTask:
+def manual_task_reopen(*, task_id: int, actor: User | None) -> ManualTask:
     """Open a cancelled task again; the next run of the job gives it the subject's identifiers back."""
     with transaction.atomic():
         task = ManualTask.objects.select_for_update().get(pk=task_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -88,7 +89,7 @@ def processing_activity_rows(queryset) -> tuple[list[str], list[list[str]]]:
     return PROCESSING_ACTIVITY_HEADER, rows
 
 
-def regimes_for_requester(*, country: str, region: str = "") -> tuple[list, list]:
+def regimes_for_requester(*, country: str, region: str = "") -> tuple[list[Any], list[Any]]:
     """The regimes that govern a request (REGULATIONS §1a), before any staff correction.
 
     Returns the controller's own regimes (``settings.CONTROLLER_REGIMES``: they cover all of its

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -59,7 +60,7 @@ def _task(task_name: str):
         raise UnknownTask(task_name) from None
 
 
-def _check_ids(ids: tuple) -> list[int]:
+def _check_ids(ids: tuple[Any, ...]) -> list[int]:
     # Task arguments reach the broker, its logs and the workers' logs: ids only.
     if any(isinstance(value, bool) or not isinstance(value, int) for value in ids):
         raise TypeError("job_enqueue takes record ids (integers) only, never other data")

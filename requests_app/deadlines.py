@@ -63,6 +63,7 @@ import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import holidays
 
@@ -98,7 +99,7 @@ class RegimeRule:
     granted_rights: frozenset[str] = frozenset()
 
     @classmethod
-    def from_regime(cls, regime, regime_rights: Iterable | None = None) -> RegimeRule:
+    def from_regime(cls, regime, regime_rights: Iterable[Any] | None = None) -> RegimeRule:
         """Snapshot ``regime`` (a ``compliance.Regime``) and its ``RegimeRight`` overrides."""
         if regime_rights is None:
             regime_rights = regime.regime_rights.select_related("right")

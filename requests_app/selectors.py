@@ -44,7 +44,7 @@ def request_sla(request: RightsRequest, today: dt.date | None = None) -> str:
     )
 
 
-def requests_in_sla_state(queryset: QuerySet[RightsRequest], state: str, today: dt.date | None = None) -> QuerySet:
+def requests_in_sla_state(queryset: QuerySet[RightsRequest], state: str, today: dt.date | None = None) -> QuerySet[Any]:
     """Filter ``queryset`` to open requests in ``state``, as a range on the indexed due date."""
     today = today or timezone.localdate()
     if state == CLOSED:
@@ -66,7 +66,7 @@ def appeal_sla(appeal: Appeal, today: dt.date | None = None) -> str:
     return sla_state(appeal.due_date, today or timezone.localdate(), is_open=appeal.is_open)
 
 
-def appeals_in_sla_state(queryset: QuerySet[Appeal], state: str, today: dt.date | None = None) -> QuerySet:
+def appeals_in_sla_state(queryset: QuerySet[Appeal], state: str, today: dt.date | None = None) -> QuerySet[Any]:
     """Filter ``queryset`` to open appeals in ``state``, as a range on the indexed due date."""
     today = today or timezone.localdate()
     if state == CLOSED:
@@ -299,7 +299,7 @@ def rights_request_has_duplicate_of_client(*, request: RightsRequest, client) ->
 HANDLER_PERMISSIONS = ("add_rightsrequest", "change_rightsrequest")
 
 
-def request_handlers() -> QuerySet:
+def request_handlers() -> QuerySet[Any]:
     """Active staff who may handle rights requests (log or decide them): the people a request can be assigned to.
 
     Auditors (view only) and staff without a rights-request role are left out.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import django_otp
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.http import HttpRequest
@@ -33,7 +34,7 @@ class TwoFactorError(Exception):
 
 def access_event_record(
     *,
-    actor,
+    actor: User | None,
     action: str,
     obj: models.Model | None = None,
     request: HttpRequest | None = None,
@@ -174,7 +175,7 @@ def two_factor_verify(*, request: HttpRequest, token: str) -> Device:
 
 
 @transaction.atomic
-def two_factor_reset(*, actor, user, request: HttpRequest | None = None) -> int:
+def two_factor_reset(*, actor: User | None, user, request: HttpRequest | None = None) -> int:
     """Remove every second factor of ``user`` (a lost phone); they enrol again at their next login.
 
     Their open sessions lose their verification with the devices.

@@ -23,9 +23,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
@@ -114,7 +115,7 @@ class BundleSink:
         self.bundle = bundle
         self.steps = steps
         self.storage = bundle_storage()
-        self.parts: dict[int, dict[str, dict]] = {table_id: {} for table_id in steps}
+        self.parts: dict[int, dict[str, dict[str, Any]]] = {table_id: {} for table_id in steps}
         self.completed: set[int] = set()
 
     @contextmanager
@@ -233,7 +234,7 @@ def _reconcile(todo: dict[int, FulfilmentStep], sink: BundleSink, counts) -> Non
 # ------------------------------------------------------------------------------
 
 
-def _preview(storage, part: dict) -> list[list[tuple[str, str]]]:
+def _preview(storage, part: dict[str, Any]) -> list[list[tuple[str, str]]]:
     rows = []
     with storage.open(part["name"], "rb") as source:
         for line in read_first_lines(source, max_lines=PREVIEW_ROWS):
@@ -247,12 +248,12 @@ def _preview(storage, part: dict) -> list[list[tuple[str, str]]]:
     return rows
 
 
-def _register_context(tables: list[MappedTable]) -> dict[int, dict]:
+def _register_context(tables: list[MappedTable]) -> dict[int, dict[str, Any]]:
     """Per table: its categories, and per category the purposes, bases, recipients and retention."""
     from retention.models import RetentionRule
     from subprocessors.selectors import recipients_for_categories
 
-    context: dict[int, dict] = {}
+    context: dict[int, dict[str, Any]] = {}
     for table in tables:
         columns = list(table.columns.select_related("data_category").order_by("name"))
         categories = sorted({c.data_category for c in columns if c.data_category_id}, key=lambda c: c.display_order)
@@ -274,7 +275,7 @@ def _register_context(tables: list[MappedTable]) -> dict[int, dict]:
     return context
 
 
-def _index_context(bundle: ExportBundle, steps: list[FulfilmentStep], storage, now) -> dict:
+def _index_context(bundle: ExportBundle, steps: list[FulfilmentStep], storage, now) -> dict[str, Any]:
     register = _register_context([step.table for step in steps])
     entries = []
     for step in steps:
@@ -438,7 +439,7 @@ def download_url(link: DownloadLink) -> str:
 def download_link_create(
     *,
     bundle: ExportBundle,
-    actor,
+    actor: User | None,
     method: str = DownloadLink.Method.EMAIL,
     max_downloads: int | None = None,
     days: int | None = None,
@@ -478,7 +479,7 @@ def _email_link(link_id: int) -> None:
     ).send()
 
 
-def download_link_revoke(*, link: DownloadLink, actor) -> DownloadLink:
+def download_link_revoke(*, link: DownloadLink, actor: User | None) -> DownloadLink:
     if actor is not None and not actor.has_perm("fulfilment.change_downloadlink"):
         raise PermissionDenied("You cannot revoke download links.")
     with transaction.atomic():
@@ -667,7 +668,7 @@ def download_authorise(*, link: DownloadLink, answer: str, client: str = "") -> 
 
 
 @transaction.atomic
-def bundle_staff_download(*, bundle: ExportBundle, actor, http_request=None) -> ExportBundle:
+def bundle_staff_download(*, bundle: ExportBundle, actor: User | None, http_request=None) -> ExportBundle:
     """Record a staff download from the admin (compliance officers only), in the bundle's log and the access audit."""
     if not actor.has_perm("fulfilment.download_exportbundle"):
         raise PermissionDenied("You cannot download export bundles.")
@@ -685,7 +686,7 @@ def bundle_staff_download(*, bundle: ExportBundle, actor, http_request=None) -> 
 # ------------------------------------------------------------------------------
 
 
-def bundle_purge(*, bundle: ExportBundle, actor=None) -> ExportBundle:
+def bundle_purge(*, bundle: ExportBundle, actor: User | None = None) -> ExportBundle:
     """Delete a bundle's file (and any leftover parts); the record stays, marked purged.
 
     The files go first, then the record: a worker killed in between leaves a

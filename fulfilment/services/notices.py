@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import requests
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
@@ -228,7 +229,7 @@ def notice_send(*, notice_id: int, reminder: bool = False) -> bool:
     return True
 
 
-def notice_confirm(*, notice: RecipientNotice, via: str, actor=None) -> RecipientNotice:
+def notice_confirm(*, notice: RecipientNotice, via: str, actor: User | None = None) -> RecipientNotice:
     """Record the vendor's confirmation (from its signed link, or staff recording a reply)."""
     if actor is not None and not actor.has_perm("fulfilment.change_recipientnotice"):
         raise PermissionDenied("You cannot record confirmations.")

@@ -17,8 +17,10 @@ A request's fulfilment moves through:
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -57,7 +59,7 @@ BACK_OFFICE_KEEP_REASON = (
 )
 
 
-def _require(actor, permission: str, message: str) -> None:
+def _require(actor: User | None, permission: str, message: str) -> None:
     if actor is not None and not actor.has_perm(permission):
         raise PermissionDenied(message)
 
@@ -91,7 +93,7 @@ def fulfilment_check(request: RightsRequest) -> None:
         _refuse(request, "started", "Fulfilment has already started for this request.")
 
 
-def fulfilment_start(*, request: RightsRequest, actor) -> list[FulfilmentStep]:
+def fulfilment_start(*, request: RightsRequest, actor: User | None) -> list[FulfilmentStep]:
     """Locate the request's subject in every active system of record: fulfilment's first step.
 
     Refused (nothing changes) for an unverified, answered or closed request, one
@@ -189,7 +191,7 @@ def _erasure_action(table: MappedTable) -> tuple[str, str]:
     return TableAction.KEEP, "The data map keeps every column of this table"
 
 
-def _entry(located: LocatedTable, action: str, reason: str = "") -> dict:
+def _entry(located: LocatedTable, action: str, reason: str = "") -> dict[str, Any]:
     return {
         "system_id": located.system_id,
         "system": located.system.slug,
@@ -210,7 +212,7 @@ def _ordered(located: list[LocatedTable]) -> list[LocatedTable]:
     return ordered
 
 
-def _erasure_tables(request: RightsRequest, located: list[LocatedTable]) -> list[dict]:
+def _erasure_tables(request: RightsRequest, located: list[LocatedTable]) -> list[dict[str, Any]]:
     from retention.selectors import erasure_exemptions
 
     exemptions = erasure_exemptions(subject=subject_for(request), tables=[item.table for item in located])
@@ -225,7 +227,7 @@ def _erasure_tables(request: RightsRequest, located: list[LocatedTable]) -> list
     return entries
 
 
-def _system_entries(located: list[LocatedTable], action: str) -> list[dict]:
+def _system_entries(located: list[LocatedTable], action: str) -> list[dict[str, Any]]:
     entries = []
     for system in sorted({item.system for item in located}, key=lambda s: s.name):
         if system.database_alias == BACK_OFFICE_ALIAS and system.kind == SystemOfRecord.Kind.SQL:
@@ -317,7 +319,7 @@ def plans_build(*, request_id: int) -> list[FulfilmentPlan]:
     return created
 
 
-def plan_approve(*, plan: FulfilmentPlan, actor, http_request=None) -> FulfilmentPlan:
+def plan_approve(*, plan: FulfilmentPlan, actor: User | None, http_request=None) -> FulfilmentPlan:
     """A compliance officer approves an erasure or rectification plan; its steps start on commit.
 
     Refused when the plan is not awaiting approval, or the request is closed or unverified.
@@ -345,7 +347,7 @@ def plan_approve(*, plan: FulfilmentPlan, actor, http_request=None) -> Fulfilmen
     return plan
 
 
-def plan_update_change(*, plan: FulfilmentPlan, requested_change: str, actor) -> FulfilmentPlan:
+def plan_update_change(*, plan: FulfilmentPlan, requested_change: str, actor: User | None) -> FulfilmentPlan:
     """Correct the requested change of a rectification plan before it is approved."""
     _require(actor, APPROVE_PERMISSION, "Only compliance officers can change a plan.")
     with transaction.atomic():
@@ -360,7 +362,7 @@ def plan_update_change(*, plan: FulfilmentPlan, requested_change: str, actor) ->
     return plan
 
 
-def bundle_for(request: RightsRequest, actor=None) -> ExportBundle:
+def bundle_for(request: RightsRequest, actor: User | None = None) -> ExportBundle:
     bundle = ExportBundle.objects.filter(request=request).exclude(status=ExportBundle.Status.PURGED).first()
     return bundle or ExportBundle.objects.create(request=request, created_by=actor)
 
@@ -632,7 +634,7 @@ def step_lease_lapsed(step: FulfilmentStep) -> bool:
     return renewed is None or renewed < lease_lapsed_before()
 
 
-def step_retry(*, step: FulfilmentStep, actor) -> FulfilmentStep:
+def step_retry(*, step: FulfilmentStep, actor: User | None) -> FulfilmentStep:
     """Run a failed or waiting step again, or a running one whose worker's lease lapsed (the worker is gone)."""
     _require(actor, STEP_PERMISSION, "You cannot retry fulfilment steps.")
     with transaction.atomic():
@@ -659,7 +661,7 @@ def step_retry(*, step: FulfilmentStep, actor) -> FulfilmentStep:
     return step
 
 
-def step_waive(*, step: FulfilmentStep, reason: str, actor) -> FulfilmentStep:
+def step_waive(*, step: FulfilmentStep, reason: str, actor: User | None) -> FulfilmentStep:
     """Accept that a step will not be done, with the reason (it then counts as finished)."""
     _require(actor, APPROVE_PERMISSION, "Only compliance officers can waive a step.")
     reason = (reason or "").strip()

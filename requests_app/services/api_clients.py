@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -32,7 +33,7 @@ def token_hash(token: str) -> str:
 
 
 @transaction.atomic
-def api_client_create(*, name: str, actor) -> tuple[ApiClient, str]:
+def api_client_create(*, name: str, actor: User | None) -> tuple[ApiClient, str]:
     """Create an integration and its token. The token is returned once and never stored."""
     _require(actor, "requests_app.add_apiclient", "You cannot create API clients.")
     name = (name or "").strip()
@@ -48,7 +49,7 @@ def api_client_create(*, name: str, actor) -> tuple[ApiClient, str]:
 
 
 @transaction.atomic
-def api_client_revoke(*, client: ApiClient, actor) -> ApiClient:
+def api_client_revoke(*, client: ApiClient, actor: User | None) -> ApiClient:
     """Stop a token from working. The client stays, for the record of what it created."""
     _require(actor, "requests_app.change_apiclient", "You cannot revoke API clients.")
     client.is_active = False

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -65,7 +67,7 @@ ANSWERED_STATUSES = [RequestStatus.RESPONDED, RequestStatus.CLOSED]
 # ------------------------------------------------------------------------------
 
 
-def appeal_regimes_for(request: RightsRequest, lines: Sequence[RequestLine]) -> list:
+def appeal_regimes_for(request: RightsRequest, lines: Sequence[RequestLine]) -> list[Any]:
     """The governing regimes that grant one of ``lines``' rights and give an appeal, primary first."""
     granting = {regime.pk for line in lines for regime in line.regimes.all()}
     return [regime for regime in request_governing_regimes(request) if regime.pk in granting and regime.appeal_period]
@@ -134,7 +136,7 @@ def appeal_open_check(
     lines: Sequence[RequestLine | str] = (),
     received_at: dt.datetime | None = None,
     channel: str = Channel.EMAIL,
-) -> tuple[list[RequestLine], list]:
+) -> tuple[list[RequestLine], list[Any]]:
     """Raise the per-field ``ValidationError`` logging this appeal would raise, writing nothing.
 
     Returns the appealed lines and the regimes whose appeal rules apply.
@@ -186,7 +188,7 @@ def _already_appealed(line: RequestLine) -> bool:
 def appeal_open(
     *,
     request: RightsRequest,
-    actor,
+    actor: User | None,
     lines: Sequence[RequestLine | str] = (),
     received_at: dt.datetime | None = None,
     channel: str = Channel.EMAIL,
@@ -238,7 +240,7 @@ def appeal_open(
 
 
 @transaction.atomic
-def appeal_assign(*, appeal: Appeal, assignee, actor) -> Appeal:
+def appeal_assign(*, appeal: Appeal, assignee, actor: User | None) -> Appeal:
     """Give the appeal to a handler (or nobody)."""
     _require(actor, "requests_app.change_appeal", "You cannot assign appeals.")
     _request, appeal = _lock_appeal(appeal)
@@ -252,7 +254,9 @@ def appeal_assign(*, appeal: Appeal, assignee, actor) -> Appeal:
 
 
 @transaction.atomic
-def appeal_extend(*, appeal: Appeal, reason: str, actor, at: dt.datetime | dt.date | None = None) -> Appeal:
+def appeal_extend(
+    *, appeal: Appeal, reason: str, actor: User | None, at: dt.datetime | dt.date | None = None
+) -> Appeal:
     """Extend the time to answer the appeal where its regimes allow, telling the requester why.
 
     Once, notified on or before the appeal's due date, with a reason (Colorado: 45 days
@@ -343,7 +347,7 @@ def appeal_decide(
     appeal: Appeal,
     outcome: str,
     reason: str,
-    actor,
+    actor: User | None,
     reversed_lines: Sequence[RequestLine | str] = (),
     at: dt.datetime | None = None,
 ) -> Appeal:
@@ -391,7 +395,9 @@ def appeal_decide(
     return appeal
 
 
-def _line_reopen(*, request: RightsRequest, line: RequestLine, appeal: Appeal, actor, at: dt.datetime) -> None:
+def _line_reopen(
+    *, request: RightsRequest, line: RequestLine, appeal: Appeal, actor: User | None, at: dt.datetime
+) -> None:
     """Reopen a line whose refusal the appeal reversed; its refusal stays in its history and the ledger."""
     line = RequestLine.objects.select_for_update().get(pk=line.pk)
     line.status = RequestLine.Status.OPEN

@@ -18,6 +18,7 @@ from smtplib import SMTPRecipientsRefused, SMTPResponseException
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import BadHeaderError, EmailMessage
 from django.db import transaction
@@ -160,14 +161,14 @@ def communication_render(
     return subject, body.strip() + "\n"
 
 
-def _cited(regimes: list, deadlines: Deadlines, lines: list) -> str:
+def _cited(regimes: list[Any], deadlines: Deadlines, lines: list[Any]) -> str:
     """The regimes that govern the answer: those granting the request's rights, primary first."""
     codes = {code for line in lines for code in deadlines.line_regimes.get(line.right.slug, ())}
     names = [regime.name for regime in regimes if regime.code in codes] or [regimes[0].name]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _complaint_routes(regimes: list, shortfall_lines: list) -> list[dict[str, str]]:
+def _complaint_routes(regimes: list[Any], shortfall_lines: list[Any]) -> list[dict[str, str]]:
     """Each governing regime's complaint route, for the regimes granting a right we fell short on."""
     granting = {regime.pk for line in shortfall_lines for regime in line.regimes.all()}
     chosen = [regime for regime in regimes if regime.pk in granting] or regimes[:1]
@@ -178,7 +179,7 @@ def _complaint_routes(regimes: list, shortfall_lines: list) -> list[dict[str, st
     ]
 
 
-def _appeal_routes(regimes: list, shortfall_lines: list) -> list[dict[str, Any]]:
+def _appeal_routes(regimes: list[Any], shortfall_lines: list[Any]) -> list[dict[str, Any]]:
     """The governing regimes that give an appeal of a right we fell short on, with how long each gives us
     to answer it (REGULATIONS §1b): a refusal letter must say how to appeal."""
     granting = {regime.pk for line in shortfall_lines for regime in line.regimes.all()}
@@ -189,7 +190,7 @@ def _appeal_routes(regimes: list, shortfall_lines: list) -> list[dict[str, Any]]
     ]
 
 
-def _promises(regimes: list, request: RightsRequest, rule: str, lines: list) -> bool:
+def _promises(regimes: list[Any], request: RightsRequest, rule: str, lines: list[Any]) -> bool:
     """Whether a letter may promise a restart (identity) or a pause (clarification).
 
     Only where a governing regime has the rule and it applies to this request's receipt date (UK GDPR:
@@ -242,7 +243,7 @@ def communication_send(
     *,
     request: RightsRequest,
     template: str,
-    actor,
+    actor: User | None,
     context: dict[str, Any] | None = None,
     body_override: str | None = None,
     subject_override: str | None = None,
@@ -324,7 +325,7 @@ def communication_send_for_appeal(
     appeal: Appeal,
     template: str,
     event: RequestEvent,
-    actor,
+    actor: User | None,
     at: dt.datetime,
     context: dict[str, Any] | None = None,
 ) -> Communication:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -57,11 +58,11 @@ def _claim(*, kind: str, recipient, on_date: dt.date, request: RightsRequest | N
     return True
 
 
-def _send(recipient, template: str, context: dict) -> None:
+def _send(recipient, template: str, context: dict[str, Any]) -> None:
     email_message(f"requests_app/emails/{template}", context, to=[recipient.email]).send()
 
 
-def _base_context(today: dt.date) -> dict:
+def _base_context(today: dt.date) -> dict[str, Any]:
     return {"today": today}
 
 
@@ -123,7 +124,7 @@ def digests_send(*, today: dt.date | None = None) -> int:
     return sent
 
 
-def _escalate(recipients: Iterable, candidates: list[tuple[str, RightsRequest, dt.date]], today: dt.date) -> int:
+def _escalate(recipients: Iterable[Any], candidates: list[tuple[str, RightsRequest, dt.date]], today: dt.date) -> int:
     sent = 0
     for recipient in recipients:
         with transaction.atomic():

@@ -16,6 +16,7 @@ from typing import Any
 
 import holidays
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -84,7 +85,7 @@ EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # ------------------------------------------------------------------------------
 
 
-def _require(actor, permission: str, message: str) -> None:
+def _require(actor: User | None, permission: str, message: str) -> None:
     if actor is not None and not actor.has_perm(permission):
         raise PermissionDenied(message)
 
@@ -246,7 +247,7 @@ def _record_event(
     request: RightsRequest,
     type: str,
     at: dt.datetime,
-    actor,
+    actor: User | None,
     reason: str = "",
     line: RequestLine | None = None,
     api_client: ApiClient | None = None,
@@ -350,7 +351,7 @@ def rights_request_recompute(*, request: RightsRequest, today: dt.date | None = 
 
 
 @transaction.atomic
-def rights_request_refresh(*, request: RightsRequest, actor) -> Deadlines:
+def rights_request_refresh(*, request: RightsRequest, actor: User | None) -> Deadlines:
     """Recompute an open request's dates after its regime row was corrected in the admin."""
     _require(actor, "requests_app.change_rightsrequest", "You cannot recompute deadlines.")
     request = _lock(request)
@@ -425,7 +426,7 @@ def rights_request_open(
     requester_name: str,
     requester_email: str,
     rights: Sequence[Right | str],
-    actor,
+    actor: User | None,
     regime: Regime | str | None = None,
     requester_country: Any = "",
     requester_region: str = "",
@@ -548,7 +549,7 @@ _EDITABLE_FIELDS = [
 
 
 @transaction.atomic
-def rights_request_update(*, request: RightsRequest, actor, **changes: Any) -> RightsRequest:
+def rights_request_update(*, request: RightsRequest, actor: User | None, **changes: Any) -> RightsRequest:
     """Correct the details of a request (compliance staff). Deadlines follow a new regime or receipt date."""
     _require(actor, "requests_app.change_rightsrequest", "You cannot change rights requests.")
     request = _lock(request)
@@ -575,7 +576,7 @@ def rights_request_update(*, request: RightsRequest, actor, **changes: Any) -> R
 
 
 @transaction.atomic
-def rights_request_assign(*, request: RightsRequest, assignee, actor) -> RightsRequest:
+def rights_request_assign(*, request: RightsRequest, assignee, actor: User | None) -> RightsRequest:
     """Give the request to a handler (or nobody)."""
     _require(actor, "requests_app.change_rightsrequest", "You cannot assign rights requests.")
     request = _lock(request)
@@ -591,7 +592,13 @@ def rights_request_assign(*, request: RightsRequest, assignee, actor) -> RightsR
 
 @transaction.atomic
 def rights_request_identity_record(
-    *, request: RightsRequest, method: str, outcome: str, actor, note: str = "", at: dt.datetime | None = None
+    *,
+    request: RightsRequest,
+    method: str,
+    outcome: str,
+    actor: User | None,
+    note: str = "",
+    at: dt.datetime | None = None,
 ) -> RightsRequest:
     """Record how the requester's identity was checked and with what result.
 
@@ -614,7 +621,9 @@ def rights_request_identity_record(
     return request
 
 
-def _check_verification(request: RightsRequest, *, method: str, outcome: str, extra: dict | None = None) -> None:
+def _check_verification(
+    request: RightsRequest, *, method: str, outcome: str, extra: dict[str, Any] | None = None
+) -> None:
     errors: dict[str, list[str]] = dict(extra or {})
     if outcome not in IdentityOutcome.values or outcome == IdentityOutcome.PENDING:
         errors["identity_outcome"] = ["Choose verified, could not be verified or not required."]
@@ -630,7 +639,7 @@ def _check_verification(request: RightsRequest, *, method: str, outcome: str, ex
 
 @transaction.atomic
 def rights_request_account_identity_record(
-    *, request_id: int, method: str, outcome: str, actor, note: str = "", at: dt.datetime | None = None
+    *, request_id: int, method: str, outcome: str, actor: User | None, note: str = "", at: dt.datetime | None = None
 ) -> RightsRequest:
     """Record how the requester was shown to hold the request's account reference, and with what result.
 
@@ -671,7 +680,7 @@ def rights_request_account_identity_record(
 
 
 @transaction.atomic
-def request_note_add(*, request: RightsRequest, body: str, actor) -> RequestNote:
+def request_note_add(*, request: RightsRequest, body: str, actor: User | None) -> RequestNote:
     """Add an internal note to the request's timeline."""
     _require(actor, "requests_app.add_requestnote", "You cannot add notes.")
     body = (body or "").strip()
@@ -694,7 +703,7 @@ def request_event_add(
     request: RightsRequest,
     type: str,
     at: dt.date | dt.datetime,
-    actor,
+    actor: User | None,
     reason: str = "",
     extended_to: dt.date | None = None,
     api_client: ApiClient | None = None,
@@ -805,7 +814,9 @@ def _check_extension(
 
 
 @transaction.atomic
-def rights_request_regime_add(*, request: RightsRequest, regime: Regime, reason: str, actor) -> RequestRegime:
+def rights_request_regime_add(
+    *, request: RightsRequest, regime: Regime, reason: str, actor: User | None
+) -> RequestRegime:
     """Let one more regime govern the request (a correction of the law that applies), with the reason.
 
     Recorded in the ledger; the lines' granting regimes and due dates follow.
@@ -834,7 +845,7 @@ def rights_request_regime_add(*, request: RightsRequest, regime: Regime, reason:
 
 
 @transaction.atomic
-def rights_request_regime_drop(*, request: RightsRequest, regime: Regime, reason: str, actor) -> None:
+def rights_request_regime_drop(*, request: RightsRequest, regime: Regime, reason: str, actor: User | None) -> None:
     """Stop a regime governing the request (e.g. the requester does not live where they said), with the reason.
 
     Refused for the primary regime (change it first) and when a line would be left
@@ -935,7 +946,7 @@ def request_line_complete(
     line: RequestLine,
     outcome: str,
     reason: str,
-    actor,
+    actor: User | None,
     refusal_ground: str = "",
     evidence_note: str = "",
     at: dt.datetime | None = None,
@@ -993,7 +1004,7 @@ def summary_outcome(outcomes: Sequence[str]) -> str:
 
 
 def request_responded_record(
-    *, request: RightsRequest, at: dt.datetime, actor, by_letter: bool = False
+    *, request: RightsRequest, at: dt.datetime, actor: User | None, by_letter: bool = False
 ) -> RequestEvent:
     """Record that the answer went to the requester (called by ``communication_send``).
 
@@ -1012,7 +1023,7 @@ def request_responded_record(
 
 
 @transaction.atomic
-def rights_request_close(*, request: RightsRequest, actor, at: dt.datetime | None = None) -> RightsRequest:
+def rights_request_close(*, request: RightsRequest, actor: User | None, at: dt.datetime | None = None) -> RightsRequest:
     """Close a request whose lines are all completed; records its outcome and whether it was on time.
 
     On time means every line was completed by its due date and the answer (the

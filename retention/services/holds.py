@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +17,7 @@ def _normalise(hold: LegalHold) -> None:
 
 
 @transaction.atomic
-def legal_hold_save(*, hold: LegalHold, actor) -> LegalHold:
+def legal_hold_save(*, hold: LegalHold, actor: User | None) -> LegalHold:
     """Validate and save a new or changed hold (``placed_by`` defaults to ``actor``).
 
     Refuses a hold without a scope, one whose 'until' is not after its 'from', a
@@ -35,7 +36,7 @@ def legal_hold_save(*, hold: LegalHold, actor) -> LegalHold:
 
 def legal_hold_place(
     *,
-    actor,
+    actor: User | None,
     name: str,
     reason: str,
     description: str = "",
@@ -65,7 +66,7 @@ def legal_hold_place(
 
 
 @transaction.atomic
-def legal_hold_release(*, hold_id: int, actor, reason: str) -> LegalHold:
+def legal_hold_release(*, hold_id: int, actor: User | None, reason: str) -> LegalHold:
     """Release a hold, recording who released it, when and why (a history entry too).
 
     Sweeps and erasures no longer skip its rows from the next batch on.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -79,7 +80,7 @@ def retention_rule_schedule_sync(*, rule: RetentionRule) -> PeriodicTask:
 
 
 @transaction.atomic
-def retention_rule_save(*, rule: RetentionRule, actor) -> RetentionRule:
+def retention_rule_save(*, rule: RetentionRule, actor: User | None) -> RetentionRule:
     """Validate and save a new or changed rule, then bring its beat schedule in step.
 
     Refuses (``ValidationError`` with a message per field) a period that is not
@@ -96,7 +97,7 @@ def retention_rule_save(*, rule: RetentionRule, actor) -> RetentionRule:
 
 def retention_rule_create(
     *,
-    actor,
+    actor: User | None,
     name: str,
     data_category,
     table: MappedTable,
@@ -139,7 +140,7 @@ def retention_rule_create(
 
 
 @transaction.atomic
-def retention_rule_delete(*, rule: RetentionRule, actor) -> None:
+def retention_rule_delete(*, rule: RetentionRule, actor: User | None) -> None:
     """Delete a rule that never ran, with its beat entry. A rule with runs is kept as their evidence."""
     if rule.runs.exists():
         raise ValidationError("This rule has runs, which are evidence: disable it instead of deleting it.")

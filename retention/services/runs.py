@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
 from django.db.models import F, Q
@@ -176,7 +177,12 @@ def _enqueue_execute(run_id: int) -> None:
 
 
 def retention_run_start(
-    *, rule_id: int, mode: str = Mode.EXECUTE, actor=None, origin: str = Origin.SCHEDULE, enqueue: bool = True
+    *,
+    rule_id: int,
+    mode: str = Mode.EXECUTE,
+    actor: User | None = None,
+    origin: str = Origin.SCHEDULE,
+    enqueue: bool = True,
 ):
     """Start a run of a rule: count what it would sweep, then queue it, or wait for approval.
 
@@ -254,7 +260,7 @@ def retention_run_start(
     return run
 
 
-def retention_run_approve(*, run_id: int, actor, http_request=None) -> RetentionRun:
+def retention_run_approve(*, run_id: int, actor: User | None, http_request=None) -> RetentionRun:
     """A compliance officer approves a run over its threshold; it is queued for a worker."""
     if not actor.has_perm("retention.approve_retentionrun"):
         raise PermissionDenied("Only compliance officers approve retention runs.")
@@ -272,7 +278,7 @@ def retention_run_approve(*, run_id: int, actor, http_request=None) -> Retention
     return run
 
 
-def retention_run_cancel(*, run_id: int, actor) -> RetentionRun:
+def retention_run_cancel(*, run_id: int, actor: User | None) -> RetentionRun:
     """Cancel a run: at once if it has not started sweeping, else between two batches."""
     if not actor.has_perm("retention.cancel_retentionrun"):
         raise PermissionDenied("Only compliance officers cancel retention runs.")
@@ -551,7 +557,7 @@ def _interrupted(run_id: int, worker: str, exc: BaseException) -> None:
         logger.warning("retention run %s: the back office database is unreachable too; its lease will expire", run_id)
 
 
-def retention_run_resume(*, run_id: int, actor=None, enqueue: bool = True) -> RetentionRun:
+def retention_run_resume(*, run_id: int, actor: User | None = None, enqueue: bool = True) -> RetentionRun:
     """Queue a failed run again, to continue from its checkpoint: same cutoff, same evidence chain.
 
     The worker does this itself after a lost database connection; a compliance officer can do it once

@@ -9,8 +9,10 @@ the default and every active customer contract's.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -153,7 +155,7 @@ def subprocessor_change_announce(
     kind: str,
     summary: str,
     effective_on: date,
-    actor,
+    actor: User | None,
     location: ProcessingLocation | None = None,
     purpose=None,
     data_category=None,
@@ -238,7 +240,9 @@ def change_activation_blockers(change: SubprocessorChange, *, today: date | None
 
 
 @transaction.atomic
-def subprocessor_change_activate(*, change: SubprocessorChange, actor, today: date | None = None) -> SubprocessorChange:
+def subprocessor_change_activate(
+    *, change: SubprocessorChange, actor: User | None, today: date | None = None
+) -> SubprocessorChange:
     """Make an announced change effective, or refuse and say why.
 
     Only an announced change whose notice period has ended and whose objections
@@ -298,7 +302,7 @@ def subprocessor_changes_activate_due(*, today: date | None = None) -> dict[str,
 
 
 @transaction.atomic
-def subprocessor_change_withdraw(*, change: SubprocessorChange, reason: str, actor) -> SubprocessorChange:
+def subprocessor_change_withdraw(*, change: SubprocessorChange, reason: str, actor: User | None) -> SubprocessorChange:
     """Withdraw an announced change; the subprocessor returns to where it was.
 
     Open objections against it are closed as 'change withdrawn'.
@@ -333,7 +337,7 @@ def subprocessor_change_withdraw(*, change: SubprocessorChange, reason: str, act
     return change
 
 
-def change_announce_summary(*, subprocessor: Subprocessor, kind: str) -> dict:
+def change_announce_summary(*, subprocessor: Subprocessor, kind: str) -> dict[str, Any]:
     """What announcing would do, for the confirmation page: who is emailed, what changes state."""
     from subprocessors.services.notices import active_subscribers
 
@@ -345,7 +349,7 @@ def change_announce_summary(*, subprocessor: Subprocessor, kind: str) -> dict:
     return {"subscribers": subscribers, "subscriber_count": len(subscribers), "moves": moves}
 
 
-def change_withdrawal_summary(*, change: SubprocessorChange) -> dict:
+def change_withdrawal_summary(*, change: SubprocessorChange) -> dict[str, Any]:
     """Who is told of a withdrawal: the subscribers the announcement reached (and still subscribed)."""
     told = change.deliveries.filter(sent_at__isnull=False, subscriber__unsubscribed_at__isnull=True)
     return {
@@ -373,7 +377,7 @@ def change_objection_check(*, change: SubprocessorChange, customer: CustomerCont
 
 @transaction.atomic
 def change_objection_record(
-    *, change: SubprocessorChange, customer: CustomerContract, received_on: date, grounds: str, actor
+    *, change: SubprocessorChange, customer: CustomerContract, received_on: date, grounds: str, actor: User | None
 ) -> ChangeObjection:
     """Log a customer's objection; until resolved it holds the change back."""
     change = SubprocessorChange.objects.select_for_update().get(pk=change.pk)
@@ -390,7 +394,9 @@ def change_objection_record(
 
 
 @transaction.atomic
-def change_objection_resolve(*, objection: ChangeObjection, outcome: str, resolution: str, actor) -> ChangeObjection:
+def change_objection_resolve(
+    *, objection: ChangeObjection, outcome: str, resolution: str, actor: User | None
+) -> ChangeObjection:
     """Close an objection with its outcome and how it was resolved."""
     objection = ChangeObjection.objects.select_for_update().get(pk=objection.pk)
     if objection.outcome:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -32,7 +34,7 @@ ALLOWED_TRANSITIONS: dict[str, dict[str, str]] = {
 }
 
 
-def subprocessor_transition(*, subprocessor: Subprocessor, to: str, actor) -> Subprocessor:
+def subprocessor_transition(*, subprocessor: Subprocessor, to: str, actor: User | None) -> Subprocessor:
     """Move ``subprocessor`` to status ``to`` if the lifecycle allows it.
 
     Callers hold the row lock and run inside a transaction; change notices are
@@ -59,7 +61,9 @@ def subprocessor_transition(*, subprocessor: Subprocessor, to: str, actor) -> Su
     return subprocessor
 
 
-def subprocessor_scope_check(*, subprocessor: Subprocessor, purposes: Iterable, data_categories: Iterable) -> None:
+def subprocessor_scope_check(
+    *, subprocessor: Subprocessor, purposes: Iterable[Any], data_categories: Iterable[Any]
+) -> None:
     """Refuse widening a public subprocessor's purposes or data categories without notice.
 
     Customers were told what a public subprocessor processes; a new purpose or
@@ -85,7 +89,7 @@ def subprocessor_scope_check(*, subprocessor: Subprocessor, purposes: Iterable, 
         raise ValidationError(errors)
 
 
-def subprocessor_save(*, subprocessor: Subprocessor, actor) -> Subprocessor:
+def subprocessor_save(*, subprocessor: Subprocessor, actor: User | None) -> Subprocessor:
     """Create or update a subprocessor's own fields (status moves only through the lifecycle)."""
     subprocessor.full_clean()
     set_history_actor(subprocessor, actor)
@@ -94,7 +98,7 @@ def subprocessor_save(*, subprocessor: Subprocessor, actor) -> Subprocessor:
 
 
 @transaction.atomic
-def subprocessor_proposal_drop(*, subprocessor: Subprocessor, actor) -> Subprocessor:
+def subprocessor_proposal_drop(*, subprocessor: Subprocessor, actor: User | None) -> Subprocessor:
     """Retire a subprocessor that was proposed but never announced."""
     subprocessor = Subprocessor.objects.select_for_update().get(pk=subprocessor.pk)
     if subprocessor.status != Status.PROPOSED:
@@ -105,7 +109,7 @@ def subprocessor_proposal_drop(*, subprocessor: Subprocessor, actor) -> Subproce
     return subprocessor_transition(subprocessor=subprocessor, to=Status.RETIRED, actor=actor)
 
 
-def processing_location_save(*, location: ProcessingLocation, actor) -> ProcessingLocation:
+def processing_location_save(*, location: ProcessingLocation, actor: User | None) -> ProcessingLocation:
     """Add or correct a processing location.
 
     A location added to a subprocessor customers already see starts *pending*: it
@@ -126,7 +130,7 @@ def processing_location_save(*, location: ProcessingLocation, actor) -> Processi
     return location
 
 
-def processing_location_delete(*, location: ProcessingLocation, actor) -> None:
+def processing_location_delete(*, location: ProcessingLocation, actor: User | None) -> None:
     """Remove a location (dropping a country needs no notice; its history row keeps the evidence)."""
     if location.changes.exists():
         raise ValidationError("This location is named by a change notice; withdraw the change instead.")
@@ -163,7 +167,7 @@ def _delete_stored_file(storage, name: str) -> None:
 
 
 @transaction.atomic
-def dpa_save(*, dpa: DataProcessingAgreement, actor) -> DataProcessingAgreement:
+def dpa_save(*, dpa: DataProcessingAgreement, actor: User | None) -> DataProcessingAgreement:
     """Record or correct a DPA; the document goes to the private storage.
 
     A new document is checked (a PDF, under the size cap); the one it replaces is
@@ -184,7 +188,7 @@ def dpa_save(*, dpa: DataProcessingAgreement, actor) -> DataProcessingAgreement:
 
 
 @transaction.atomic
-def dpa_delete(*, dpa: DataProcessingAgreement, actor) -> None:
+def dpa_delete(*, dpa: DataProcessingAgreement, actor: User | None) -> None:
     """Remove a DPA recorded in error; its document is deleted once that is committed."""
     name = dpa.document.name if dpa.document else ""
     storage = dpa.document.storage
@@ -194,7 +198,7 @@ def dpa_delete(*, dpa: DataProcessingAgreement, actor) -> None:
         transaction.on_commit(lambda: _delete_stored_file(storage, name))
 
 
-def attestation_save(*, attestation: SecurityAttestation, actor) -> SecurityAttestation:
+def attestation_save(*, attestation: SecurityAttestation, actor: User | None) -> SecurityAttestation:
     """Record or correct a security attestation."""
     attestation.full_clean()
     set_history_actor(attestation, actor)

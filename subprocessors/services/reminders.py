@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -101,7 +102,9 @@ def expiry_reminders_send(*, today: date | None = None) -> dict[str, int]:
 
 
 @transaction.atomic
-def _remind(*, kind, target: dict, due_on: date, threshold: int, subprocessor, context: dict, today: date) -> bool:
+def _remind(
+    *, kind, target: dict[str, Any], due_on: date, threshold: int, subprocessor, context: dict[str, Any], today: date
+) -> bool:
     ExpiryReminder.objects.bulk_create(
         [ExpiryReminder(kind=kind, due_on=due_on, threshold_days=threshold, **target)], ignore_conflicts=True
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -182,7 +183,7 @@ def notice_subscriber_unsubscribe(*, token: str) -> NoticeSubscriber:
 
 
 @transaction.atomic
-def notice_subscriber_unsubscribe_by_staff(*, subscriber: NoticeSubscriber, actor) -> NoticeSubscriber:
+def notice_subscriber_unsubscribe_by_staff(*, subscriber: NoticeSubscriber, actor: User | None) -> NoticeSubscriber:
     """Unsubscribe someone who asked by other means (email, phone)."""
     subscriber = NoticeSubscriber.objects.select_for_update().get(pk=subscriber.pk)
     if subscriber.unsubscribed_at is None:
