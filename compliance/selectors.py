@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -59,7 +60,7 @@ PROCESSING_ACTIVITY_HEADER = [
 ]
 
 
-def processing_activity_rows(queryset) -> tuple[list[str], list[list[str]]]:
+def processing_activity_rows(queryset: QuerySet[Any]) -> tuple[list[str], list[list[str]]]:
     """The Art. 30 record as CSV rows. Recipients are whatever app registered them.
 
     Upper apps (the subprocessor register) relate to ``ProcessingActivity`` under the

@@ -288,7 +288,7 @@ class Stall:
     request_id: int
 
 
-def _lapsed():
+def _lapsed() -> datetime:
     from fulfilment.services.common import lease_lapsed_before
 
     return lease_lapsed_before()
@@ -346,7 +346,7 @@ def stalled_work() -> list[Stall]:
     return sorted(stalls, key=lambda stall: stall.since)
 
 
-def _stalled_plans(cutoff) -> list[Stall]:
+def _stalled_plans(cutoff: datetime) -> list[Stall]:
     stalls = []
     plans = FulfilmentPlan.objects.filter(status=FulfilmentPlan.Status.APPROVED).select_related("request")
     for plan in plans.prefetch_related("steps"):
@@ -382,7 +382,7 @@ def _stalled_plans(cutoff) -> list[Stall]:
     return stalls
 
 
-def _stalled_bundles(cutoff) -> list[Stall]:
+def _stalled_bundles(cutoff: datetime) -> list[Stall]:
     stalls = []
     for bundle in ExportBundle.objects.filter(status=ExportBundle.Status.BUILDING).select_related("request"):
         steps = list(bundle.steps.all())
@@ -400,7 +400,7 @@ def _stalled_bundles(cutoff) -> list[Stall]:
     return stalls
 
 
-def _unplanned_requests(cutoff) -> list[Stall]:
+def _unplanned_requests(cutoff: datetime) -> list[Stall]:
     from fulfilment.services.common import RIGHT_PLAN_KIND
 
     located = (

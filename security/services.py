@@ -68,7 +68,7 @@ def access_event_record(
     )
 
 
-def recovery_codes_replace(*, user) -> list[str]:
+def recovery_codes_replace(*, user: User) -> list[str]:
     """A new set of recovery codes for ``user``, replacing any earlier set (callers record the event)."""
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name=RECOVERY_CODES_NAME, confirmed=True)
@@ -78,7 +78,7 @@ def recovery_codes_replace(*, user) -> list[str]:
 
 
 @transaction.atomic
-def totp_enrolment_start(*, user) -> TOTPDevice:
+def totp_enrolment_start(*, user: User) -> TOTPDevice:
     """A fresh, unconfirmed authenticator for ``user``; earlier unconfirmed ones are dropped.
 
     Its secret is shown once, on the enrolment page that called this; reloading
@@ -175,7 +175,7 @@ def two_factor_verify(*, request: HttpRequest, token: str) -> Device:
 
 
 @transaction.atomic
-def two_factor_reset(*, actor: User | None, user, request: HttpRequest | None = None) -> int:
+def two_factor_reset(*, actor: User | None, user: User, request: HttpRequest | None = None) -> int:
     """Remove every second factor of ``user`` (a lost phone); they enrol again at their next login.
 
     Their open sessions lose their verification with the devices.

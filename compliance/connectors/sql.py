@@ -346,7 +346,7 @@ class SQLConnector(Connector):
             if self.vendor == "sqlite":
                 self._sqlite_check_references(cursor, table_name)
 
-    def _sqlite_check_references(self, cursor, table_name: str) -> None:
+    def _sqlite_check_references(self, cursor: Any, table_name: str) -> None:
         """SQLite checks deferred foreign keys only at COMMIT (never inside a test's savepoint): check here."""
         qn = self.connection.ops.quote_name
         for other in sorted(self.schema.table_names()):
@@ -418,7 +418,15 @@ class SQLConnector(Connector):
             parts.append(f"{column_sql} AS {qn(column.name)}")
         return ", ".join(parts)
 
-    def _export_postgres(self, table, columns, condition, params, fmt, stream) -> int:
+    def _export_postgres(
+        self,
+        table: MappedTable,
+        columns: list[MappedColumn],
+        condition: str,
+        params: Sequence[Any],
+        fmt: str,
+        stream: Any,
+    ) -> int:
         source = self.qn_table(table.table_name)
         if fmt == "csv":
             select = self._select_list(table, columns, csv_safe=True)
@@ -445,7 +453,15 @@ class SQLConnector(Connector):
             rows = raw.rowcount
         return rows
 
-    def _export_generic(self, table, columns, condition, params, fmt, stream) -> int:
+    def _export_generic(
+        self,
+        table: MappedTable,
+        columns: list[MappedColumn],
+        condition: str,
+        params: Sequence[Any],
+        fmt: str,
+        stream: Any,
+    ) -> int:
         names = [column.name for column in columns]
         select = self._select_list(table, columns, csv_safe=fmt == "csv")
         sql = f"SELECT {select} FROM {self.qn_table(table.table_name)} WHERE {condition}"
@@ -514,14 +530,14 @@ class SQLConnector(Connector):
                 outcomes.append(ErasureOutcome(table.pk, table.table_name, masked=masked, reason=entry.reason))
         return outcomes
 
-    def _prepare_hash(self, cursor) -> None:
+    def _prepare_hash(self, cursor: Any) -> None:
         if self.vendor == "sqlite":
             # The same HMAC as PostgreSQL computes in SQL, registered on this connection.
             self.connection.connection.create_function(
                 "bo_keyed_hash", 1, lambda v: None if v is None else keyed_hash(str(v))[len(HASH_PREFIX) :]
             )
 
-    def _treatments(self, table: MappedTable, columns: list[MappedColumn]):
+    def _treatments(self, table: MappedTable, columns: list[MappedColumn]) -> tuple[str, list[Any], str, list[Any]]:
         """SET clauses for the columns' treatments, and a condition true when a row is already masked."""
         qn = self.connection.ops.quote_name
         sets, set_params, done, done_params = [], [], [], []

@@ -19,10 +19,10 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -30,8 +30,10 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -76,7 +78,7 @@ class _Discard(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data: Any) -> int:  # type: ignore[override]
         return len(data)
 
 
@@ -94,7 +96,7 @@ def _temp_dir() -> str | None:
     return settings.EXPORT_BUNDLE_TEMP_DIR or None
 
 
-def _store(storage, name: str, path: str) -> str:
+def _store(storage: Storage, name: str, path: str) -> str:
     """Move a finished temporary file into storage under ``name`` (replacing an earlier attempt's)."""
     if storage.exists(name):
         storage.delete(name)
@@ -198,7 +200,7 @@ def export_system_run(*, bundle_id: int, system_id: int) -> None:
         bundle_progress(bundle_id=bundle_id)
 
 
-def _reconcile(todo: dict[int, FulfilmentStep], sink: BundleSink, counts) -> None:
+def _reconcile(todo: dict[int, FulfilmentStep], sink: BundleSink, counts: Sequence[Any]) -> None:
     """Check the connector's row counts against what was written; record tables sent separately."""
     reported = {count.table_id: count.rows for count in counts}
     now = timezone.now()
@@ -234,7 +236,7 @@ def _reconcile(todo: dict[int, FulfilmentStep], sink: BundleSink, counts) -> Non
 # ------------------------------------------------------------------------------
 
 
-def _preview(storage, part: dict[str, Any]) -> list[list[tuple[str, str]]]:
+def _preview(storage: Storage, part: dict[str, Any]) -> list[list[tuple[str, str]]]:
     rows = []
     with storage.open(part["name"], "rb") as source:
         for line in read_first_lines(source, max_lines=PREVIEW_ROWS):
@@ -275,7 +277,9 @@ def _register_context(tables: list[MappedTable]) -> dict[int, dict[str, Any]]:
     return context
 
 
-def _index_context(bundle: ExportBundle, steps: list[FulfilmentStep], storage, now) -> dict[str, Any]:
+def _index_context(
+    bundle: ExportBundle, steps: list[FulfilmentStep], storage: Storage, now: datetime
+) -> dict[str, Any]:
     register = _register_context([step.table for step in steps])
     entries = []
     for step in steps:
@@ -405,7 +409,7 @@ def _assemble(bundle: ExportBundle, steps: list[FulfilmentStep]) -> ExportBundle
     return bundle
 
 
-def _delete_parts(storage, steps: list[FulfilmentStep]) -> None:
+def _delete_parts(storage: Storage, steps: list[FulfilmentStep]) -> None:
     for step in steps:
         for part in (step.evidence.get("parts") or {}).values():
             try:
@@ -520,7 +524,7 @@ def _record(link: DownloadLink, outcome: str, client: str) -> None:
         logger.info("fulfilment download link %s refused: %s", link.pk, outcome)
 
 
-def _state(link: DownloadLink, now) -> _Verdict | None:
+def _state(link: DownloadLink, now: datetime) -> _Verdict | None:
     """Why the link cannot be used at all right now, or None."""
     if link.revoked_at is not None:
         return _Verdict(DownloadAttempt.Outcome.REVOKED, "This download link has been withdrawn.", 410)
@@ -576,7 +580,7 @@ def download_code_send(*, link: DownloadLink, client: str = "") -> None:
         raise DownloadRefused(verdict.message, status=verdict.status)
 
 
-def _code_verdict(link: DownloadLink, now) -> _Verdict | None:
+def _code_verdict(link: DownloadLink, now: datetime) -> _Verdict | None:
     verdict = _state(link, now)
     if verdict is None and link.method != DownloadLink.Method.CODE:
         verdict = _Verdict("", "This link does not use codes.", 400)
@@ -668,7 +672,9 @@ def download_authorise(*, link: DownloadLink, answer: str, client: str = "") -> 
 
 
 @transaction.atomic
-def bundle_staff_download(*, bundle: ExportBundle, actor: User | None, http_request=None) -> ExportBundle:
+def bundle_staff_download(
+    *, bundle: ExportBundle, actor: User, http_request: HttpRequest | None = None
+) -> ExportBundle:
     """Record a staff download from the admin (compliance officers only), in the bundle's log and the access audit."""
     if not actor.has_perm("fulfilment.download_exportbundle"):
         raise PermissionDenied("You cannot download export bundles.")
@@ -717,14 +723,14 @@ def bundle_purge(*, bundle: ExportBundle, actor: User | None = None) -> ExportBu
     return bundle
 
 
-def _delete_quietly(storage, name: str) -> None:
+def _delete_quietly(storage: Storage, name: str) -> None:
     try:
         storage.delete(name)
     except OSError:
         logger.warning("fulfilment: could not delete a bundle file")
 
 
-def bundles_purge_expired(*, now=None) -> int:
+def bundles_purge_expired(*, now: datetime | None = None) -> int:
     """Purge every ready bundle past its expiry (the beat job). Returns how many.
 
     Also removes what killed workers left in ``EXPORT_BUNDLE_TEMP_DIR`` (files of
@@ -740,7 +746,7 @@ def bundles_purge_expired(*, now=None) -> int:
     return count
 
 
-def _remove_leftovers(now) -> None:
+def _remove_leftovers(now: datetime) -> None:
     folder = settings.EXPORT_BUNDLE_TEMP_DIR
     if not folder or not os.path.isdir(folder):
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
@@ -249,7 +249,7 @@ def notice_confirm(*, notice: RecipientNotice, via: str, actor: User | None = No
     return notice
 
 
-def notices_remind(*, now=None) -> int:
+def notices_remind(*, now: datetime | None = None) -> int:
     """Remind vendors that have not confirmed, every ``ART19_REMINDER_DAYS`` days (at most
     ``ART19_MAX_REMINDERS`` times), and retry notices that could not be sent. Counted in days in the
     controller's time zone, so running it twice in a day sends nothing twice. Returns how many were sent.

@@ -16,19 +16,20 @@ A request's fulfilment moves through:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
 from compliance.connectors import ConnectorPending, get_connector
 from compliance.history import set_history_actor
-from compliance.models import ColumnTreatment, MappedTable, SystemOfRecord
+from compliance.models import ColumnTreatment, ManualTask, MappedTable, SystemOfRecord
 from fulfilment.locks import exclusive
 from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep, LocatedTable, PlanKind, TableAction
 from fulfilment.services.common import (
@@ -319,7 +320,9 @@ def plans_build(*, request_id: int) -> list[FulfilmentPlan]:
     return created
 
 
-def plan_approve(*, plan: FulfilmentPlan, actor: User | None, http_request=None) -> FulfilmentPlan:
+def plan_approve(
+    *, plan: FulfilmentPlan, actor: User | None, http_request: HttpRequest | None = None
+) -> FulfilmentPlan:
     """A compliance officer approves an erasure or rectification plan; its steps start on commit.
 
     Refused when the plan is not awaiting approval, or the request is closed or unverified.
@@ -424,12 +427,12 @@ def steps_create(*, plan: FulfilmentPlan) -> list[FulfilmentStep]:
 # ------------------------------------------------------------------------------
 
 
-def _lost_before():
+def _lost_before() -> datetime:
     """Marks older than this are jobs lost on the way (a broker restart, a worker killed before it began)."""
     return timezone.now() - timedelta(seconds=settings.FULFILMENT_LEASE_SECONDS)
 
 
-def _not_queued(queryset):
+def _not_queued(queryset: QuerySet[FulfilmentStep]) -> QuerySet[FulfilmentStep]:
     return queryset.filter(Q(queued_at__isnull=True) | Q(queued_at__lt=_lost_before()))
 
 
@@ -698,7 +701,7 @@ def _after_staff_change(step: FulfilmentStep) -> None:
         transaction.on_commit(lambda: plan_continue(plan_id=plan_id))
 
 
-def manual_task_steps_continue(task) -> int:
+def manual_task_steps_continue(task: ManualTask) -> int:
     """Queue again, in the caller's transaction, the steps waiting on ``task`` (a manual task just marked
     done), so they move on at once rather than at the next poll. Returns how many jobs it queued."""
     queued = set()

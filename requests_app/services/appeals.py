@@ -193,7 +193,7 @@ def appeal_open(
     received_at: dt.datetime | None = None,
     channel: str = Channel.EMAIL,
     statement: str = "",
-    assignee=None,
+    assignee: User | None = None,
     api_client: ApiClient | None = None,
 ) -> Appeal:
     """Log a requester's appeal of a refusal, and send them the "appeal received" letter.
@@ -240,7 +240,7 @@ def appeal_open(
 
 
 @transaction.atomic
-def appeal_assign(*, appeal: Appeal, assignee, actor: User | None) -> Appeal:
+def appeal_assign(*, appeal: Appeal, assignee: User | None, actor: User | None) -> Appeal:
     """Give the appeal to a handler (or nobody)."""
     _require(actor, "requests_app.change_appeal", "You cannot assign appeals.")
     _request, appeal = _lock_appeal(appeal)

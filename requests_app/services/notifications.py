@@ -14,8 +14,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -38,7 +39,7 @@ from requests_app.services.requests import rights_request_recompute
 IDENTITY_REMINDER_DAYS = 7
 
 
-def _officers():
+def _officers() -> QuerySet[User]:
     return (
         get_user_model()
         .objects.filter(is_active=True, groups__name=COMPLIANCE_OFFICER)
@@ -48,7 +49,7 @@ def _officers():
     )
 
 
-def _claim(*, kind: str, recipient, on_date: dt.date, request: RightsRequest | None = None) -> bool:
+def _claim(*, kind: str, recipient: User, on_date: dt.date, request: RightsRequest | None = None) -> bool:
     """Record the notification; False if it was already recorded (sent before)."""
     try:
         with transaction.atomic():
@@ -58,7 +59,7 @@ def _claim(*, kind: str, recipient, on_date: dt.date, request: RightsRequest | N
     return True
 
 
-def _send(recipient, template: str, context: dict[str, Any]) -> None:
+def _send(recipient: User, template: str, context: dict[str, Any]) -> None:
     email_message(f"requests_app/emails/{template}", context, to=[recipient.email]).send()
 
 
@@ -66,7 +67,7 @@ def _base_context(today: dt.date) -> dict[str, Any]:
     return {"today": today}
 
 
-def _open_not_paused():
+def _open_not_paused() -> QuerySet[RightsRequest]:
     return RightsRequest.objects.filter(status__in=OPEN_STATUSES, paused_since__isnull=True)
 
 

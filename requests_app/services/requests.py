@@ -435,7 +435,7 @@ def rights_request_open(
     description: str = "",
     account_ref: str = "",
     subject_type: SubjectType | None = None,
-    assignee=None,
+    assignee: User | None = None,
     api_client: ApiClient | None = None,
 ) -> RightsRequest:
     """Log a new request: its governing regimes, one line per right, the ``received`` event, its deadlines.
@@ -576,7 +576,7 @@ def rights_request_update(*, request: RightsRequest, actor: User | None, **chang
 
 
 @transaction.atomic
-def rights_request_assign(*, request: RightsRequest, assignee, actor: User | None) -> RightsRequest:
+def rights_request_assign(*, request: RightsRequest, assignee: User | None, actor: User | None) -> RightsRequest:
     """Give the request to a handler (or nobody)."""
     _require(actor, "requests_app.change_rightsrequest", "You cannot assign rights requests.")
     request = _lock(request)

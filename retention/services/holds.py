@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.history import set_history_actor
+from compliance.models import DataCategory
 from retention.models import LegalHold
 
 
@@ -42,7 +43,7 @@ def legal_hold_place(
     description: str = "",
     subject_account_ref: str = "",
     subject_email: str = "",
-    data_category=None,
+    data_category: DataCategory | None = None,
     system=None,
     table=None,
     starts_at=None,

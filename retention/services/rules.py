@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from compliance.history import set_history_actor
-from compliance.models import MappedColumn, MappedTable
+from compliance.models import DataCategory, MappedColumn, MappedTable
 from retention.models import RetentionRule
 from retention.scheduling import parse_cadence
 
@@ -99,7 +99,7 @@ def retention_rule_create(
     *,
     actor: User | None,
     name: str,
-    data_category,
+    data_category: DataCategory | None,
     table: MappedTable,
     trigger_column: MappedColumn,
     period: int,

@@ -28,7 +28,8 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -36,11 +37,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
+from django.http import HttpRequest
 from django.utils import timezone
 
 from compliance.connectors.base import Connector, ConnectorError, ConnectorUnavailable, SweepBatch
 from compliance.history import set_history_actor
-from compliance.models import MappedTable
+from compliance.models import MappedTable, SystemOfRecord
 from retention.models import (
     ACTIVE_RUN_STATUSES,
     EMPTY_EVIDENCE,
@@ -126,13 +128,13 @@ class _Count:
     per_hold: dict[int, int]
 
 
-def _get_connector(system) -> Connector:
+def _get_connector(system: SystemOfRecord) -> Connector:
     from compliance.connectors import get_connector
 
     return get_connector(system)
 
 
-def _count(connector: Connector, rule: RetentionRule, cutoff, holds: list[LegalHold]) -> _Count:
+def _count(connector: Connector, rule: RetentionRule, cutoff: datetime, holds: list[LegalHold]) -> _Count:
     """Rows older than the cutoff, rows outside every hold, and rows under each hold (one statement)."""
     table_wide = [hold for hold in holds if not hold.has_subject]
     subject_holds = [] if table_wide else holds
@@ -183,7 +185,7 @@ def retention_run_start(
     actor: User | None = None,
     origin: str = Origin.SCHEDULE,
     enqueue: bool = True,
-):
+) -> RetentionRun:
     """Start a run of a rule: count what it would sweep, then queue it, or wait for approval.
 
     A dry run only counts and records the counts. An execution starts at most once
@@ -260,7 +262,7 @@ def retention_run_start(
     return run
 
 
-def retention_run_approve(*, run_id: int, actor: User | None, http_request=None) -> RetentionRun:
+def retention_run_approve(*, run_id: int, actor: User, http_request: HttpRequest | None = None) -> RetentionRun:
     """A compliance officer approves a run over its threshold; it is queued for a worker."""
     if not actor.has_perm("retention.approve_retentionrun"):
         raise PermissionDenied("Only compliance officers approve retention runs.")
@@ -278,7 +280,7 @@ def retention_run_approve(*, run_id: int, actor: User | None, http_request=None)
     return run
 
 
-def retention_run_cancel(*, run_id: int, actor: User | None) -> RetentionRun:
+def retention_run_cancel(*, run_id: int, actor: User) -> RetentionRun:
     """Cancel a run: at once if it has not started sweeping, else between two batches."""
     if not actor.has_perm("retention.cancel_retentionrun"):
         raise PermissionDenied("Only compliance officers cancel retention runs.")
@@ -324,7 +326,7 @@ def _claim(run_id: int, worker: str) -> RetentionRun | None:
     return None  # finished, failed, cancelled or still awaiting approval
 
 
-def _release(run_id: int, worker: str, **updates) -> None:
+def _release(run_id: int, worker: str, **updates: Any) -> None:
     RetentionRun.objects.filter(pk=run_id, worker=worker).update(worker="", **updates)
 
 
@@ -399,7 +401,7 @@ def _record(run: RetentionRun, worker: str, batch: SweepBatch, started: float, x
     run.rows_skipped_held += batch.skipped_held
 
 
-def _sweep_one(connector: Connector, run: RetentionRun, table: MappedTable, worker: str, held) -> SweepBatch:
+def _sweep_one(connector: Connector, run: RetentionRun, table: MappedTable, worker: str, held: Any) -> SweepBatch:
     """One batch in one short transaction of the system's database, recorded before that transaction commits."""
     alias = table.system.database_alias
     kwargs = {

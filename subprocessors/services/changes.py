@@ -19,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from compliance.history import set_history_actor
+from compliance.models import DataCategory, ProcessingPurpose
 from jobs.services import job_enqueue
 from subprocessors.models import (
     AdequacyDecision,
@@ -53,8 +54,8 @@ def change_announce_check(
     kind: str,
     effective_on: date | None,
     location: ProcessingLocation | None = None,
-    purpose=None,
-    data_category=None,
+    purpose: ProcessingPurpose | None = None,
+    data_category: DataCategory | None = None,
     today: date | None = None,
 ) -> None:
     """Why this change cannot be announced, as field errors (nothing is written).

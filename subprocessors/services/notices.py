@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,12 +28,12 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
-def active_subscribers():
+def active_subscribers() -> QuerySet[NoticeSubscriber]:
     """Confirmed subscribers who have not unsubscribed: those a change notice goes to."""
     return _active_subscribers()
 
 
-def _active_subscribers():
+def _active_subscribers() -> QuerySet[NoticeSubscriber]:
     return NoticeSubscriber.objects.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
 
 
@@ -121,7 +122,7 @@ def change_notices_send_pending() -> dict[str, int]:
     return total
 
 
-def _withdrawal_pending():
+def _withdrawal_pending() -> QuerySet[ChangeNoticeDelivery]:
     return ChangeNoticeDelivery.objects.filter(
         change__status=SubprocessorChange.Status.WITHDRAWN,
         sent_at__isnull=False,  # only those who were told of the announcement

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -141,7 +142,7 @@ def processing_location_delete(*, location: ProcessingLocation, actor: User | No
 PDF_SIGNATURE = b"%PDF-"
 
 
-def dpa_document_check(document) -> None:
+def dpa_document_check(document: Any) -> None:
     """Refuse a signed DPA that is not a PDF (by its first bytes, not its name) or is too large.
 
     The extension alone proves nothing: an HTML page named ``dpa.pdf`` would be
@@ -159,7 +160,7 @@ def dpa_document_check(document) -> None:
         raise ValidationError({"document": "This file is not a PDF. Upload the signed agreement as a PDF."})
 
 
-def _delete_stored_file(storage, name: str) -> None:
+def _delete_stored_file(storage: Storage, name: str) -> None:
     try:
         storage.delete(name)
     except OSError:

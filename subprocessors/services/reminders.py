@@ -103,7 +103,14 @@ def expiry_reminders_send(*, today: date | None = None) -> dict[str, int]:
 
 @transaction.atomic
 def _remind(
-    *, kind, target: dict[str, Any], due_on: date, threshold: int, subprocessor, context: dict[str, Any], today: date
+    *,
+    kind: str,
+    target: dict[str, Any],
+    due_on: date,
+    threshold: int,
+    subprocessor: Subprocessor,
+    context: dict[str, Any],
+    today: date,
 ) -> bool:
     ExpiryReminder.objects.bulk_create(
         [ExpiryReminder(kind=kind, due_on=due_on, threshold_days=threshold, **target)], ignore_conflicts=True

@@ -8,7 +8,7 @@ emails that carry them may be read. No address ever appears in a URL.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -193,7 +193,7 @@ def notice_subscriber_unsubscribe_by_staff(*, subscriber: NoticeSubscriber, acto
     return subscriber
 
 
-def notice_subscribers_purge_unconfirmed(*, now=None) -> int:
+def notice_subscribers_purge_unconfirmed(*, now: datetime | None = None) -> int:
     """Delete subscriptions never confirmed whose links have expired: an address nobody confirmed is not kept."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS) - timedelta(days=1)
