@@ -34,6 +34,7 @@ test: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(TEST_ENV) $(VENV)/bin/mypy
 
 clean:
 	rm -rf var/*.sqlite3* var/broker var/mail var/private
