@@ -45,7 +45,7 @@ class UnknownTask(LookupError):
     """The job names a task no installed app defines."""
 
 
-def _task(task_name: str) -> Task:
+def _task(task_name: str) -> Task[Any, Any]:
     # A task registers when its module is imported: import that module (once), not Celery's
     # import_default_modules(), which re-runs django.setup() and the system checks on every call.
     if task_name not in current_app.tasks:
@@ -129,13 +129,13 @@ def _mark_sent(job: PendingJob, now: datetime) -> None:
     )
 
 
-def _publish(task: Task, args: list[int]) -> None:
+def _publish(task: Task[Any, Any], args: list[int]) -> None:
     """Hand the task to the broker, failing fast: the outbox is the retry, and a web request
     should not wait seconds on a dead broker (kombu's default is to retry the connection)."""
     with current_app.producer_or_acquire() as producer:
         try:
             producer.connection.ensure_connection(max_retries=0)
-            task.apply_async(args=args, retry=False, producer=producer)
+            task.apply_async(args=tuple(args), retry=False, producer=producer)
         except BROKER_ERRORS:
             # A pooled connection to a broker that went away stays broken: drop it, the next send reconnects.
             producer.connection.collect()

@@ -638,6 +638,8 @@ class SQLConnector(Connector):
         columns = self._mapped_columns(table)
         deletes = action == "delete" or any(c.treatment == ColumnTreatment.DELETE_ROW for c in columns)
         if deletes:
+            assign_params: list[Any]
+            done_params: list[Any]
             assignments, assign_params, done, done_params = "", [], "", []
         else:
             assignments, assign_params, done, done_params = self._treatments(table, columns)

@@ -206,7 +206,7 @@ def _entry(located: LocatedTable, action: str, reason: str = "") -> dict[str, An
 
 def _ordered(located: list[LocatedTable]) -> list[LocatedTable]:
     by_table = {item.table_id: item for item in located}
-    ordered = []
+    ordered: list[LocatedTable] = []
     for system in sorted({item.system for item in located}, key=lambda s: s.name):
         tables = [item.table for item in located if item.system_id == system.pk]
         ordered.extend(by_table[table.pk] for table in child_first(tables))
@@ -520,7 +520,7 @@ def bundle_progress(*, bundle_id: int) -> None:
             if marked:
                 job_enqueue("fulfilment.tasks.bundle_assemble_task", bundle_id)
             return
-        first_per_system = {}
+        first_per_system: dict[int, FulfilmentStep] = {}
         for step in sorted(steps, key=lambda s: s.pk):
             if step.status == FulfilmentStep.Status.PENDING:
                 first_per_system.setdefault(step.system_id, step)

@@ -31,6 +31,7 @@ from requests_app.models import (
     GROUNDS_NEEDING_EVIDENCE,
     OPEN_STATUSES,
     ApiClient,
+    Appeal,
     Channel,
     EventType,
     IdentityMethod,
@@ -253,7 +254,7 @@ def _record_event(
     api_client: ApiClient | None = None,
     regime: Regime | None = None,
     extended_to: dt.date | None = None,
-    appeal=None,
+    appeal: Appeal | None = None,
 ) -> RequestEvent:
     return RequestEvent.objects.create(
         appeal=appeal,
@@ -369,8 +370,8 @@ def _intake_cleaned(
     *,
     requester_name: str,
     requester_email: str,
-    regime,
-    rights,
+    regime: Any,
+    rights: Any,
     channel: str,
     received_at: dt.datetime,
     requester_country: Any = "",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from compliance.history import set_history_actor
-from compliance.models import DataCategory
+from compliance.models import DataCategory, MappedTable, SystemOfRecord
 from retention.models import LegalHold
 
 
@@ -44,10 +46,10 @@ def legal_hold_place(
     subject_account_ref: str = "",
     subject_email: str = "",
     data_category: DataCategory | None = None,
-    system=None,
-    table=None,
-    starts_at=None,
-    ends_at=None,
+    system: SystemOfRecord | None = None,
+    table: MappedTable | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
 ) -> LegalHold:
     """Place a hold: from then on every sweep and every erasure skips the rows in its scope."""
     hold = LegalHold(

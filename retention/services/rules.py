@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from compliance.history import set_history_actor
-from compliance.models import DataCategory, MappedColumn, MappedTable
+from compliance.models import DataCategory, LegalBasis, MappedColumn, MappedTable
 from retention.models import RetentionRule
 from retention.scheduling import parse_cadence
 
@@ -106,11 +106,11 @@ def retention_rule_create(
     period_unit: str,
     action: str,
     justification: str,
-    legal_basis,
+    legal_basis: LegalBasis,
     trigger: str = RetentionRule.Trigger.ROW_TIMESTAMP,
     period_anchor: str = "trigger",
     legal_source: str = "",
-    owner=None,
+    owner: User | None = None,
     is_enabled: bool = True,
     cadence: str = "30 2 * * *",
     batch_size: int = 5000,

@@ -238,7 +238,7 @@ def retention_run_start(
             return run
         for hold_id, rows in count.per_hold.items():
             RetentionRunHoldSkip.objects.create(run=run, hold_id=hold_id, rows=rows)
-        updates = {"rows_matched": count.matched, "rows_to_affect": count.to_affect}
+        updates: dict[str, Any] = {"rows_matched": count.matched, "rows_to_affect": count.to_affect}
         if mode == Mode.DRY_RUN:
             updates |= {"status": RunStatus.SUCCEEDED, "finished_at": timezone.now(), "started_at": now}
         elif count.to_affect == 0:

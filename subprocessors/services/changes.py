@@ -158,8 +158,8 @@ def subprocessor_change_announce(
     effective_on: date,
     actor: User | None,
     location: ProcessingLocation | None = None,
-    purpose=None,
-    data_category=None,
+    purpose: ProcessingPurpose | None = None,
+    data_category: DataCategory | None = None,
 ) -> SubprocessorChange:
     """Announce a change; it is emailed to subscribers once the transaction commits.
 
