@@ -34,7 +34,7 @@ from jobs.services import job_enqueue
 from requests_app.models import RightsRequest
 
 NOTICE_SALT = "fulfilment.art19-confirm"
-_ACTION_OF_KIND = {
+_ACTION_OF_KIND: dict[str, str] = {
     PlanKind.ERASURE: "erasure",
     PlanKind.RECTIFICATION: "rectification",
     PlanKind.RESTRICTION: "restriction",

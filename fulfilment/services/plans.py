@@ -394,11 +394,12 @@ def steps_create(*, plan: FulfilmentPlan) -> list[FulfilmentStep]:
             steps.append(step)
         transaction.on_commit(lambda: bundle_progress(bundle_id=bundle.pk))
     else:
-        kind = {
+        kinds: dict[str, str] = {
             PlanKind.ERASURE: FulfilmentStep.Kind.ERASE,
             PlanKind.RESTRICTION: FulfilmentStep.Kind.RESTRICT,
             PlanKind.RECTIFICATION: FulfilmentStep.Kind.RECTIFY,
-        }[plan.kind]
+        }
+        kind = kinds[plan.kind]
         for position, entry in enumerate(plan.tables):
             step, _ = FulfilmentStep.objects.get_or_create(
                 request=plan.request,

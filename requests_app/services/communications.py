@@ -55,7 +55,7 @@ from requests_app.validators import clean_single_line
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_EVENT = {
+TEMPLATE_EVENT: dict[str, str] = {
     LetterTemplate.ACKNOWLEDGEMENT: EventType.ACKNOWLEDGED,
     LetterTemplate.IDENTITY_REQUEST: EventType.IDENTITY_REQUESTED,
     LetterTemplate.CLARIFICATION_REQUEST: EventType.CLARIFICATION_REQUESTED,
@@ -72,12 +72,12 @@ DECISION_TEMPLATES = {
 
 
 # The part of a letter only the sender can write: the letter cannot go (or be previewed) without it.
-REQUIRED_REASON = {
+REQUIRED_REASON: dict[str, str] = {
     LetterTemplate.EXTENSION_NOTICE: "Give the reason for the extension: the letter tells the requester why.",
     LetterTemplate.CLARIFICATION_REQUEST: "Write the question to ask: the letter has nothing to ask without it.",
 }
 # A refusal ground as the requester reads it (the reason that follows says the rest).
-GROUND_WORDS = {
+GROUND_WORDS: dict[str, str] = {
     RefusalGround.MANIFESTLY_UNFOUNDED: "we consider this part of the request manifestly unfounded",
     RefusalGround.EXCESSIVE: "we consider this part of the request excessive",
     RefusalGround.IDENTITY_NOT_VERIFIED: "we could not confirm your identity",

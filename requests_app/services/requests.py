@@ -64,7 +64,7 @@ MANUAL_EVENT_TYPES = [
 ]
 
 # How each event moves the request's status (None: unchanged).
-_STATUS_AFTER_EVENT = {
+_STATUS_AFTER_EVENT: dict[str, str | None] = {
     EventType.ACKNOWLEDGED: None,
     EventType.IDENTITY_REQUESTED: RequestStatus.AWAITING_IDENTITY,
     EventType.IDENTITY_RECEIVED: RequestStatus.IN_PROGRESS,
