@@ -65,7 +65,7 @@ PREVIEW_ROWS = 5
 PREVIEW_VALUE_CHARS = 300
 
 
-class _TemporaryFile(File):
+class _TemporaryFile(File):  # type: ignore[type-arg]  # generic only in the stubs
     """A local file the file-system storage may move into place instead of copying."""
 
     def temporary_file_path(self) -> str:

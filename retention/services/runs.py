@@ -185,7 +185,7 @@ def retention_run_start(
     actor: User | None = None,
     origin: str = Origin.SCHEDULE,
     enqueue: bool = True,
-) -> RetentionRun:
+) -> RetentionRun | None:
     """Start a run of a rule: count what it would sweep, then queue it, or wait for approval.
 
     A dry run only counts and records the counts. An execution starts at most once
