@@ -32,10 +32,11 @@ test: venv
 	$(TEST_ENV) $(PY) manage.py check_services
 	$(TEST_ENV) $(VENV)/bin/pytest --numprocesses $(TEST_PROCESSES) --dist worksteal $(PYTEST_ARGS)
 
-# ruff, then the layering contracts of pyproject.toml's [tool.importlinter] (ARCHITECTURE.md).
+# ruff, the layering contracts of pyproject.toml's [tool.importlinter] (ARCHITECTURE.md), then mypy.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(TEST_ENV) $(VENV)/bin/mypy
 
 clean:
 	rm -rf var/*.sqlite3* var/broker var/mail var/private

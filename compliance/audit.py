@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 
 # Actions compliance records (values of ``security.models.AccessEvent.Action``).
@@ -24,7 +25,7 @@ def access_recorder_install(recorder: Callable) -> None:
     _recorder = recorder
 
 
-def access_event_record(*, actor, action: str, obj=None, request=None, detail: str = ""):
+def access_event_record(*, actor: User | None, action: str, obj=None, request=None, detail: str = ""):
     """Record an access event through the installed recorder, in the caller's transaction."""
     if _recorder is None:
         raise ImproperlyConfigured("The access audit is not installed: add the security app to INSTALLED_APPS.")

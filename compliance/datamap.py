@@ -16,12 +16,14 @@ from typing import Any
 
 import yaml
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
 from compliance.connectors.base import ConnectorError
 from compliance.connectors.introspection import SchemaReader, schema_cache
+from compliance.history import set_history_actor
 from compliance.models import (
     ColumnTreatment,
     DataCategory,
@@ -356,7 +358,9 @@ def _validate_reviewed(where: str, reviewed: Any, problems: list[str]) -> None:
             problems.append(f"{where}.{entry['name']}: say why the table holds no personal data (reason).")
 
 
-def _save_if_changed(obj, values: dict[str, Any], report: ImportReport, where: str, problems: list[str], actor):
+def _save_if_changed(
+    obj, values: dict[str, Any], report: ImportReport, where: str, problems: list[str], actor: User | None
+):
     """Set ``values`` on ``obj``; validate and save only if something differs (or it is new)."""
     is_new = obj.pk is None
     changed = [key for key, value in values.items() if getattr(obj, key) != value]
@@ -370,7 +374,7 @@ def _save_if_changed(obj, values: dict[str, Any], report: ImportReport, where: s
     except ValidationError as exc:
         problems.extend(f"{where}: {message}" for message in _messages(exc))
         return None
-    obj._history_user = actor
+    set_history_actor(obj, actor)
     obj.save()
     if is_new:
         report.created += 1
@@ -408,7 +412,7 @@ def _parents_first(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ordered
 
 
-def datamap_import(data: Any, *, actor=None, prune: bool = False) -> ImportReport:
+def datamap_import(data: Any, *, actor: User | None = None, prune: bool = False) -> ImportReport:
     """Create or update the data map from ``data`` (a parsed YAML file). All or nothing.
 
     Every entry is validated as if saved in the admin (names must exist in the
@@ -465,7 +469,7 @@ def datamap_import(data: Any, *, actor=None, prune: bool = False) -> ImportRepor
     return report
 
 
-def _import_tables(system, tables, categories, report, problems, actor, prune) -> None:
+def _import_tables(system, tables, categories, report, problems, actor: User | None, prune) -> None:
     existing = {t.table_name: t for t in system.tables.all()}
     saved: dict[str, MappedTable] = {}
     for entry in _parents_first(tables):
@@ -550,7 +554,7 @@ def _introspected_key(system: SystemOfRecord, table_name: str) -> str:
         return ""
 
 
-def _import_reviewed(system, reviewed, report, problems, actor, prune) -> None:
+def _import_reviewed(system, reviewed, report, problems, actor: User | None, prune) -> None:
     existing = {t.table_name: t for t in system.reviewed_tables.all()}
     listed = set()
     for entry in reviewed:
@@ -567,7 +571,7 @@ def _import_reviewed(system, reviewed, report, problems, actor, prune) -> None:
             report.not_in_file.append(f"{system.slug}.{name} (reviewed)")
 
 
-def datamap_import_file(path: str | Path, *, actor=None, prune: bool = False) -> ImportReport:
+def datamap_import_file(path: str | Path, *, actor: User | None = None, prune: bool = False) -> ImportReport:
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -718,7 +722,7 @@ def unmapped_table_names(system: SystemOfRecord, reader: SchemaReader | None = N
     )
 
 
-def mapped_table_import_columns(*, table: MappedTable, actor=None) -> list[str]:
+def mapped_table_import_columns(*, table: MappedTable, actor: User | None = None) -> list[str]:
     """Add the table's database columns the map lacks, unclassified and flagged for review.
 
     Timestamp columns are marked as such. Returns the names added.
@@ -745,7 +749,7 @@ def mapped_table_import_columns(*, table: MappedTable, actor=None) -> list[str]:
                 is_timestamp=column.is_timestamp,
                 needs_review=True,
             )
-            new._history_user = actor
+            set_history_actor(new, actor)
             new.save()
             added.append(name)
     return added

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
@@ -34,6 +35,7 @@ from django.utils import timezone
 from compliance.backoffice import backoffice_table_problem
 from compliance.connectors.base import ConnectorError
 from compliance.connectors.introspection import ColumnInfo, SchemaReader, TableInfo
+from compliance.history import set_history_actor
 from compliance.models import (
     ColumnTreatment,
     DataCategory,
@@ -639,7 +641,9 @@ def discovery_draft(discovery: Discovery) -> str:
 # -- suggestions in the admin --------------------------------------------------------------------------
 
 
-def mapping_suggestions_refresh(*, system_id: int, actor, limit: int = SAMPLE_ROWS) -> list[MappingSuggestion]:
+def mapping_suggestions_refresh(
+    *, system_id: int, actor: User | None, limit: int = SAMPLE_ROWS
+) -> list[MappingSuggestion]:
     """Run discovery on the system and keep its suggestions for the admin: an open suggestion of the same
     table or column is refreshed (never a second one); open suggestions that no longer apply are dismissed."""
     system = SystemOfRecord.objects.get(pk=system_id)
@@ -681,30 +685,30 @@ def mapping_suggestions_refresh(*, system_id: int, actor, limit: int = SAMPLE_RO
             )
             for name, value in values.items():
                 setattr(suggestion, name, value)
-            suggestion._history_user = actor
+            set_history_actor(suggestion, actor)
             suggestion.save()
             saved.append(suggestion)
         for stale in open_ones.values():
             stale.status, stale.decided_at, stale.decided_by = MappingSuggestion.Status.DISMISSED, now, actor
             stale.evidence = f"{stale.evidence} (no longer applies: discovery found nothing to suggest)"
-            stale._history_user = actor
+            set_history_actor(stale, actor)
             stale.save()
     return saved
 
 
-def _decide(suggestion: MappingSuggestion, status: str, actor) -> None:
+def _decide(suggestion: MappingSuggestion, status: str, actor: User | None) -> None:
     suggestion.status, suggestion.decided_at, suggestion.decided_by = status, timezone.now(), actor
-    suggestion._history_user = actor
+    set_history_actor(suggestion, actor)
     suggestion.save()
 
 
-def _save_checked(obj, actor) -> None:
+def _save_checked(obj, actor: User | None) -> None:
     obj.full_clean()
-    obj._history_user = actor
+    set_history_actor(obj, actor)
     obj.save()
 
 
-def mapping_suggestion_accept(*, suggestion_id: int, actor) -> MappingSuggestion:
+def mapping_suggestion_accept(*, suggestion_id: int, actor: User | None) -> MappingSuggestion:
     """Put one open suggestion into the data map, as if typed in the admin (validated against the schema).
 
     A table is mapped before its columns and a parent before its children: a suggestion that needs one
@@ -762,7 +766,7 @@ def mapping_suggestion_accept(*, suggestion_id: int, actor) -> MappingSuggestion
     return suggestion
 
 
-def mapping_suggestion_dismiss(*, suggestion_id: int, actor) -> MappingSuggestion:
+def mapping_suggestion_dismiss(*, suggestion_id: int, actor: User | None) -> MappingSuggestion:
     """Close an open suggestion without changing the map."""
     with transaction.atomic():
         suggestion = MappingSuggestion.objects.select_for_update().get(pk=suggestion_id)
@@ -775,7 +779,7 @@ def mapping_suggestion_dismiss(*, suggestion_id: int, actor) -> MappingSuggestio
 # -- drift -----------------------------------------------------------------------------------------------
 
 
-def datamap_drift_check(*, limit: int = SAMPLE_ROWS, actor=None) -> list[MappingSuggestion]:
+def datamap_drift_check(*, limit: int = SAMPLE_ROWS, actor: User | None = None) -> list[MappingSuggestion]:
     """Sample every mapped column marked not personal (active SQL systems) and open a drift suggestion for
     each whose values now look personal; the dashboard and the officers' digest show the open ones.
     An open drift suggestion of the same column is refreshed, not repeated. Returns the open drift."""
@@ -822,7 +826,7 @@ def datamap_drift_check(*, limit: int = SAMPLE_ROWS, actor=None) -> list[Mapping
                 suggestion.data_category = categories.get(PATTERN_CATEGORIES.get(pattern, ""))
                 suggestion.not_personal = False
                 suggestion.treatment, suggestion.replacement = treatment, replacement
-                suggestion._history_user = actor
+                set_history_actor(suggestion, actor)
                 suggestion.save()
             flagged.append(suggestion)
     return flagged

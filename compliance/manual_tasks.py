@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from compliance.history import set_history_actor
 from compliance.models import ManualTask, ManualTaskTable, MappedTable, SystemOfRecord
 
 # What to do, in the completing transaction, when a task is marked done. Compliance imports nothing of ours:
@@ -93,7 +95,7 @@ def manual_task_open(
         return task, False
 
 
-def manual_task_complete(*, task_id: int, actor, outcome: str = "") -> ManualTask:
+def manual_task_complete(*, task_id: int, actor: User | None, outcome: str = "") -> ManualTask:
     """Close a task as done: every counted table needs its row count. Clears the subject's identifiers."""
     with transaction.atomic():
         task = ManualTask.objects.select_for_update().get(pk=task_id)
@@ -109,14 +111,14 @@ def manual_task_complete(*, task_id: int, actor, outcome: str = "") -> ManualTas
         task.completed_by = actor
         task.subject_account_ref = ""
         task.subject_email = ""
-        task._history_user = actor  # who, in the task's history
+        set_history_actor(task, actor)  # who, in the task's history
         task.save()
         for callback in _ON_DONE:
             callback(task)
     return task
 
 
-def manual_task_cancel(*, task_id: int, actor, outcome: str = "") -> ManualTask:
+def manual_task_cancel(*, task_id: int, actor: User | None, outcome: str = "") -> ManualTask:
     """Cancel an open task (the work will not be done this way). Clears the subject's identifiers."""
     with transaction.atomic():
         task = ManualTask.objects.select_for_update().get(pk=task_id)
@@ -128,12 +130,12 @@ def manual_task_cancel(*, task_id: int, actor, outcome: str = "") -> ManualTask:
         task.completed_by = actor
         task.subject_account_ref = ""
         task.subject_email = ""
-        task._history_user = actor  # who, in the task's history
+        set_history_actor(task, actor)  # who, in the task's history
         task.save()
     return task
 
 
-def manual_task_reopen(*, task_id: int, actor) -> ManualTask:
+def manual_task_reopen(*, task_id: int, actor: User | None) -> ManualTask:
     """Open a cancelled task again; the next run of the job gives it the subject's identifiers back."""
     with transaction.atomic():
         task = ManualTask.objects.select_for_update().get(pk=task_id)
@@ -142,6 +144,6 @@ def manual_task_reopen(*, task_id: int, actor) -> ManualTask:
         task.status = ManualTask.Status.OPEN
         task.completed_at = None
         task.completed_by = None
-        task._history_user = actor  # who, in the task's history
+        set_history_actor(task, actor)  # who, in the task's history
         task.save()
     return task

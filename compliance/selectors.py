@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -58,7 +60,7 @@ PROCESSING_ACTIVITY_HEADER = [
 ]
 
 
-def processing_activity_rows(queryset) -> tuple[list[str], list[list[str]]]:
+def processing_activity_rows(queryset: QuerySet[Any]) -> tuple[list[str], list[list[str]]]:
     """The Art. 30 record as CSV rows. Recipients are whatever app registered them.
 
     Upper apps (the subprocessor register) relate to ``ProcessingActivity`` under the
@@ -88,7 +90,7 @@ def processing_activity_rows(queryset) -> tuple[list[str], list[list[str]]]:
     return PROCESSING_ACTIVITY_HEADER, rows
 
 
-def regimes_for_requester(*, country: str, region: str = "") -> tuple[list, list]:
+def regimes_for_requester(*, country: str, region: str = "") -> tuple[list[Any], list[Any]]:
     """The regimes that govern a request (REGULATIONS §1a), before any staff correction.
 
     Returns the controller's own regimes (``settings.CONTROLLER_REGIMES``: they cover all of its

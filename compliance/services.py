@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 from django.apps import apps
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
@@ -86,7 +86,9 @@ def periodic_tasks_setup(*, reset: bool = False) -> dict[str, list[str]]:
     return outcome
 
 
-def _upsert(model, lookup: dict[str, Any], values: dict[str, Any], *, update: bool, counts: dict[str, int]):
+def _upsert(
+    model: type[models.Model], lookup: dict[str, Any], values: dict[str, Any], *, update: bool, counts: dict[str, int]
+) -> Any:
     """Create a row if missing; change an existing one only when ``update`` and it differs.
 
     Saving only on a real difference keeps the second run silent: no write and no

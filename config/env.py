@@ -9,6 +9,7 @@ and the Celery app turn that into a single line on stderr.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +52,61 @@ def database_from_env(variable: str, default: str) -> dict[str, Any]:
     return config
 
 
-def int_from_env(variable: str, default: int, minimum: int | None = None) -> int:
-    """Read an integer variable, naming it when the value is not a number or too small."""
+def int_from_env(variable: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Read an integer variable, naming it when the value is not a number, too small or too large."""
     try:
         value = env.int(variable, default=default)
     except ValueError:
         raise ImproperlyConfigured(f"{variable} must be an integer") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{variable} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        bounds = f"between {minimum} and {maximum}" if minimum is not None else f"at most {maximum}"
+        raise ImproperlyConfigured(f"{variable} must be {bounds}")
     return value
+
+
+def seconds_from_env(variable: str, default: float) -> float:
+    """A number of seconds, fractions allowed."""
+    try:
+        return env.float(variable, default=default)
+    except ValueError:
+        raise ImproperlyConfigured(f"{variable} must be a number of seconds") from None
+
+
+def days_from_env(variable: str, default: list[int]) -> list[int]:
+    """Comma-separated numbers of days (``60,30``), at least one, each at least 1."""
+    try:
+        days = [int(d) for d in list_from_env(variable, [str(d) for d in default])]
+    except ValueError:
+        raise ImproperlyConfigured(f"{variable} must be comma-separated whole numbers") from None
+    if not days or min(days) < 1:
+        raise ImproperlyConfigured(f"{variable} must list at least one number of days, each at least 1")
+    return days
+
+
+def month_day_from_env(variable: str, default: str) -> tuple[int, int]:
+    """A day of the year as ``MM-DD`` (one every year has: not 02-29), as ``(month, day)``."""
+    raw = env.str(variable, default=default)
+    try:
+        month, day = (int(part) for part in raw.split("-"))
+        date(2001, month, day)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"{variable} must be MM-DD, e.g. 03-31") from None
+    return month, day
+
+
+def row_limits_from_env(variable: str) -> dict[str, int]:
+    """Per-regime row limits, ``ccpa:50,vcdpa:50`` (empty: none), each 0 or more."""
+    try:
+        limits = {
+            code.strip(): int(rows) for code, rows in (item.split(":", 1) for item in list_from_env(variable, []))
+        }
+    except ValueError:
+        raise ImproperlyConfigured(f"{variable} must look like ccpa:50,vcdpa:50") from None
+    if any(rows < 0 for rows in limits.values()):
+        raise ImproperlyConfigured(f"{variable} row limits must be 0 or more")
+    return limits
 
 
 def bool_from_env(variable: str, default: bool) -> bool:

@@ -10,6 +10,8 @@ by subclassing its ``ModelAdmin``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
@@ -56,9 +58,7 @@ from fulfilment.services.common import (
 )
 from fulfilment.services.plans import step_lease_lapsed
 from requests_app.admin import RightsRequestAdmin as BaseRightsRequestAdmin
-from requests_app.forms import LetterForm
 from requests_app.models import RightsRequest
-from requests_app.services import communication_preview, communication_send
 
 
 def _request_link(request_obj) -> str:
@@ -757,42 +757,9 @@ class RightsRequestAdmin(BaseRightsRequestAdmin):
             self.message_user(request, f"Locating the subject in {len(steps)} system(s); plans follow.")
         return HttpResponseRedirect(self._change_url(obj))
 
-    def letter_view(self, request, pk: int):
-        """The letter form of the rights request admin, with what erasure kept and the download link filled in."""
-        obj = self._object(request, pk, "requests_app.add_communication")
-        can_decide = self.can_decide(request)
-        data = request.POST if request.method == "POST" else request.GET or None
-        form = LetterForm(data, can_decide=can_decide)
-        # A refused send keeps the Send button: the text as typed is on the form, with the error.
-        preview = True if request.method == "POST" and "_send" in request.POST else None
-        context = letter_context(obj)
-        if data is not None and form.is_valid():
-            template = form.cleaned_data["template"]
-            reason = form.cleaned_data["reason"]
-            if request.method == "POST" and "_send" in request.POST:
-                if self._run(
-                    request,
-                    form,
-                    lambda: communication_send(
-                        request=obj,
-                        template=template,
-                        actor=request.user,
-                        reason=reason,
-                        context=context,
-                        subject_override=form.cleaned_data["subject"],
-                        body_override=form.cleaned_data["body"],
-                    ),
-                ):
-                    self.message_user(request, "Letter stored and queued for sending.")
-                    return HttpResponseRedirect(self._change_url(obj))
-            else:
-                subject, body = communication_preview(request=obj, template=template, reason=reason, context=context)
-                form = LetterForm(
-                    {"template": template, "reason": reason, "subject": subject, "body": body}, can_decide=can_decide
-                )
-                form.is_valid()
-                preview = True
-        return self._render(request, obj, f"Send a letter: {obj.reference}", form, preview=preview, letter=True)
+    def letter_context(self, request, obj: RightsRequest) -> dict[str, Any]:
+        """What erasure kept and the download link, for the letters."""
+        return letter_context(obj)
 
 
 admin.site.unregister(RightsRequest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Max, Q
 from django.utils import timezone
@@ -40,9 +41,9 @@ class RequestFulfilment:
         return bool(self.locate_steps)
 
     @property
-    def located_by_system(self) -> list[dict]:
+    def located_by_system(self) -> list[dict[str, Any]]:
         """Rows found per system: the tables with rows, and the zero-row tables folded into a count."""
-        groups: dict[int, dict] = {}
+        groups: dict[int, dict[str, Any]] = {}
         for row in self.located:
             group = groups.setdefault(row.system_id, {"system": row.system, "total": 0, "tables": [], "empty": []})
             group["total"] += row.rows
@@ -91,7 +92,7 @@ def request_fulfilment(request: RightsRequest) -> RequestFulfilment:
     )
 
 
-def _why_kept(step: FulfilmentStep, request: RightsRequest, holds: list, rules: list) -> tuple[str, str]:
+def _why_kept(step: FulfilmentStep, request: RightsRequest, holds: list[Any], rules: list[Any]) -> tuple[str, str]:
     """Why a kept table was kept and until when, in the requester's words (the step's reason names the
     rule or hold by its internal name; this finds them again and speaks of their purpose and period)."""
     from fulfilment.services.plans import BACK_OFFICE_KEEP_REASON
@@ -132,10 +133,10 @@ class SystemSummary:
     rows_deleted: int = 0
     rows_masked: int = 0
     rows_kept: int = 0
-    kept: list[dict] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)
 
 
-def plan_approval_summary(plan: FulfilmentPlan) -> dict:
+def plan_approval_summary(plan: FulfilmentPlan) -> dict[str, Any]:
     """Per system, the rows an approved plan deletes, masks and keeps (with why), for the confirmation page."""
     from compliance.models import SystemOfRecord
 
@@ -207,7 +208,7 @@ def kept_items(request: RightsRequest) -> list[dict[str, str]]:
             "legal_basis"
         )
     )
-    grouped: dict[tuple[str, str], dict] = {}
+    grouped: dict[tuple[str, str], dict[str, Any]] = {}
     for step in steps:
         why, until = _why_kept(step, request, holds, rules)
         group = grouped.setdefault((why, until), {"tables": [], "systems": []})
@@ -228,11 +229,11 @@ def kept_items(request: RightsRequest) -> list[dict[str, str]]:
     return items
 
 
-def letter_context(request: RightsRequest) -> dict:
+def letter_context(request: RightsRequest) -> dict[str, Any]:
     """What the fulfilment adds to a letter: the kept data and the bundle's download link."""
     from fulfilment.services.exports import download_url
 
-    context: dict = {"kept": kept_items(request)}
+    context: dict[str, Any] = {"kept": kept_items(request)}
     link = (
         DownloadLink.objects.filter(
             bundle__request=request,
@@ -250,7 +251,7 @@ def letter_context(request: RightsRequest) -> dict:
     return context
 
 
-def dashboard_counts() -> dict:
+def dashboard_counts() -> dict[str, Any]:
     plans = FulfilmentPlan.objects.aggregate(
         awaiting=Count("pk", filter=Q(status=FulfilmentPlan.Status.AWAITING_APPROVAL)),
         running=Count("pk", filter=Q(status=FulfilmentPlan.Status.APPROVED)),
@@ -290,7 +291,7 @@ class Stall:
     request_id: int
 
 
-def _lapsed():
+def _lapsed() -> datetime:
     from fulfilment.services.common import lease_lapsed_before
 
     return lease_lapsed_before()
@@ -348,7 +349,7 @@ def stalled_work() -> list[Stall]:
     return sorted(stalls, key=lambda stall: stall.since)
 
 
-def _stalled_plans(cutoff) -> list[Stall]:
+def _stalled_plans(cutoff: datetime) -> list[Stall]:
     stalls = []
     plans = FulfilmentPlan.objects.filter(status=FulfilmentPlan.Status.APPROVED).select_related("request")
     for plan in plans.prefetch_related("steps"):
@@ -384,7 +385,7 @@ def _stalled_plans(cutoff) -> list[Stall]:
     return stalls
 
 
-def _stalled_bundles(cutoff) -> list[Stall]:
+def _stalled_bundles(cutoff: datetime) -> list[Stall]:
     stalls = []
     for bundle in ExportBundle.objects.filter(status=ExportBundle.Status.BUILDING).select_related("request"):
         steps = list(bundle.steps.all())
@@ -402,7 +403,7 @@ def _stalled_bundles(cutoff) -> list[Stall]:
     return stalls
 
 
-def _unplanned_requests(cutoff) -> list[Stall]:
+def _unplanned_requests(cutoff: datetime) -> list[Stall]:
     from fulfilment.services.common import RIGHT_PLAN_KIND
 
     located = (

@@ -1,11 +1,13 @@
 """Thin Celery tasks: ids in; the service re-reads, locks and skips work already done."""
 
+from typing import Any
+
 from celery import shared_task
 from django.db import OperationalError
 
-_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 5}
+_RETRY: dict[str, Any] = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 5}
 # Emails: a mail server that is down or refuses (smtplib's errors are OSErrors) is retried too.
-_EMAIL_RETRY = {**_RETRY, "autoretry_for": (OperationalError, OSError)}
+_EMAIL_RETRY: dict[str, Any] = {**_RETRY, "autoretry_for": (OperationalError, OSError)}
 
 
 @shared_task(bind=True, acks_late=True, **_RETRY)

@@ -9,6 +9,7 @@ or a one-time code before it streams anything.
 from __future__ import annotations
 
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -27,7 +28,7 @@ from fulfilment.services import (
 from fulfilment.services.common import bundle_storage, client_fingerprint
 
 
-def _same_origin_referrer(response: HttpResponse) -> HttpResponse:
+def _same_origin_referrer(response: HttpResponseBase) -> HttpResponseBase:
     """The token in these pages' URLs is sent as a referrer to this site only: never to another site, and
     the page's own form posts keep their Origin (``no-referrer`` makes Chromium post ``Origin: null``, which
     Django's CSRF check refuses)."""
@@ -41,11 +42,11 @@ def _refused(request: HttpRequest, error: DownloadRefused) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def download_view(request: HttpRequest, token: str) -> HttpResponse:
+def download_view(request: HttpRequest, token: str) -> HttpResponseBase:
     return _same_origin_referrer(_download(request, token))
 
 
-def _download(request: HttpRequest, token: str) -> HttpResponse:
+def _download(request: HttpRequest, token: str) -> HttpResponseBase:
     client = client_fingerprint(request.META.get("REMOTE_ADDR"))
     try:
         link = download_link_resolve(token)

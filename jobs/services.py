@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from celery import current_app
+from celery import Task, current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -44,7 +45,7 @@ class UnknownTask(LookupError):
     """The job names a task no installed app defines."""
 
 
-def _task(task_name: str):
+def _task(task_name: str) -> Task[Any, Any]:
     # A task registers when its module is imported: import that module (once), not Celery's
     # import_default_modules(), which re-runs django.setup() and the system checks on every call.
     if task_name not in current_app.tasks:
@@ -59,7 +60,7 @@ def _task(task_name: str):
         raise UnknownTask(task_name) from None
 
 
-def _check_ids(ids: tuple) -> list[int]:
+def _check_ids(ids: tuple[Any, ...]) -> list[int]:
     # Task arguments reach the broker, its logs and the workers' logs: ids only.
     if any(isinstance(value, bool) or not isinstance(value, int) for value in ids):
         raise TypeError("job_enqueue takes record ids (integers) only, never other data")
@@ -80,7 +81,7 @@ def job_enqueue(task_name: str, *ids: int) -> PendingJob:
     return job
 
 
-def _claim(job_id: int, now) -> PendingJob | None:
+def _claim(job_id: int, now: datetime) -> PendingJob | None:
     claimed = (
         PendingJob.objects.filter(pk=job_id, sent_at__isnull=True)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
@@ -122,26 +123,26 @@ def job_send(*, job_id: int) -> bool:
     return True
 
 
-def _mark_sent(job: PendingJob, now) -> None:
+def _mark_sent(job: PendingJob, now: datetime) -> None:
     PendingJob.objects.filter(pk=job.pk).update(
         sent_at=timezone.now(), attempts=F("attempts") + 1, last_attempt_at=now, last_error="", locked_until=None
     )
 
 
-def _publish(task, args: list[int]) -> None:
+def _publish(task: Task[Any, Any], args: list[int]) -> None:
     """Hand the task to the broker, failing fast: the outbox is the retry, and a web request
     should not wait seconds on a dead broker (kombu's default is to retry the connection)."""
     with current_app.producer_or_acquire() as producer:
         try:
             producer.connection.ensure_connection(max_retries=0)
-            task.apply_async(args=args, retry=False, producer=producer)
+            task.apply_async(args=tuple(args), retry=False, producer=producer)
         except BROKER_ERRORS:
             # A pooled connection to a broker that went away stays broken: drop it, the next send reconnects.
             producer.connection.collect()
             raise
 
 
-def _record_failure(job: PendingJob, error: str, now) -> None:
+def _record_failure(job: PendingJob, error: str, now: datetime) -> None:
     PendingJob.objects.filter(pk=job.pk).update(
         attempts=F("attempts") + 1, last_attempt_at=now, last_error=error[:200], locked_until=None
     )

@@ -10,6 +10,7 @@ errors or messages.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -606,6 +607,14 @@ class RightsRequestAdmin(AuditedAdmin):
             return False
         return True
 
+    def letter_context(self, request, obj: RightsRequest) -> dict[str, Any]:
+        """What the letter templates get beyond what the request itself tells them (nothing here).
+
+        A hook: an app that re-registers this admin fills in what it knows (fulfilment: what erasure kept
+        and the download link). The same context goes to the preview and to the letter sent.
+        """
+        return {}
+
     def letter_view(self, request, pk: int):
         obj = self._object(request, pk, "requests_app.add_communication")
         can_decide = self.can_decide(request)
@@ -613,6 +622,7 @@ class RightsRequestAdmin(AuditedAdmin):
         form = LetterForm(data, can_decide=can_decide)
         # A refused send keeps the Send button: the text as typed is on the form, with the error.
         preview = True if request.method == "POST" and "_send" in request.POST else None
+        context = self.letter_context(request, obj)
         if data is not None and form.is_valid():
             template = form.cleaned_data["template"]
             reason = form.cleaned_data["reason"]
@@ -625,6 +635,7 @@ class RightsRequestAdmin(AuditedAdmin):
                         template=template,
                         actor=request.user,
                         reason=reason,
+                        context=context,
                         subject_override=form.cleaned_data["subject"],
                         body_override=form.cleaned_data["body"],
                     ),
@@ -632,7 +643,7 @@ class RightsRequestAdmin(AuditedAdmin):
                     self.message_user(request, "Letter stored and queued for sending.")
                     return HttpResponseRedirect(self._change_url(obj))
             else:
-                subject, body = communication_preview(request=obj, template=template, reason=reason)
+                subject, body = communication_preview(request=obj, template=template, reason=reason, context=context)
                 form = LetterForm(
                     {"template": template, "reason": reason, "subject": subject, "body": body}, can_decide=can_decide
                 )

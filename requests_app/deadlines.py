@@ -63,8 +63,12 @@ import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import holidays
+
+if TYPE_CHECKING:
+    from compliance.models import Regime
 
 CALENDAR_MONTHS = "calendar_months"
 CALENDAR_DAYS = "calendar_days"
@@ -98,7 +102,7 @@ class RegimeRule:
     granted_rights: frozenset[str] = frozenset()
 
     @classmethod
-    def from_regime(cls, regime, regime_rights: Iterable | None = None) -> RegimeRule:
+    def from_regime(cls, regime: Regime, regime_rights: Iterable[Any] | None = None) -> RegimeRule:
         """Snapshot ``regime`` (a ``compliance.Regime``) and its ``RegimeRight`` overrides."""
         if regime_rights is None:
             regime_rights = regime.regime_rights.select_related("right")
@@ -492,7 +496,7 @@ class AppealRule:
     holiday_subdivision: str = ""
 
     @classmethod
-    def from_regime(cls, regime) -> AppealRule | None:
+    def from_regime(cls, regime: Regime) -> AppealRule | None:
         """The appeal rule of a ``compliance.Regime`` row; ``None`` where the law gives no appeal."""
         if not regime.appeal_period:
             return None

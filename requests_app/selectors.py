@@ -7,9 +7,11 @@ import datetime as dt
 import logging
 import statistics
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 from django.db.utils import ConnectionDoesNotExist
 from django.utils import timezone
@@ -26,7 +28,15 @@ from requests_app.deadlines import (
     sla_bounds,
     sla_state,
 )
-from requests_app.models import OPEN_APPEAL_STATUSES, OPEN_STATUSES, Appeal, IdentityOutcome, RequestLine, RightsRequest
+from requests_app.models import (
+    OPEN_APPEAL_STATUSES,
+    OPEN_STATUSES,
+    ApiClient,
+    Appeal,
+    IdentityOutcome,
+    RequestLine,
+    RightsRequest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +54,7 @@ def request_sla(request: RightsRequest, today: dt.date | None = None) -> str:
     )
 
 
-def requests_in_sla_state(queryset: QuerySet[RightsRequest], state: str, today: dt.date | None = None) -> QuerySet:
+def requests_in_sla_state(queryset: QuerySet[RightsRequest], state: str, today: dt.date | None = None) -> QuerySet[Any]:
     """Filter ``queryset`` to open requests in ``state``, as a range on the indexed due date."""
     today = today or timezone.localdate()
     if state == CLOSED:
@@ -66,7 +76,7 @@ def appeal_sla(appeal: Appeal, today: dt.date | None = None) -> str:
     return sla_state(appeal.due_date, today or timezone.localdate(), is_open=appeal.is_open)
 
 
-def appeals_in_sla_state(queryset: QuerySet[Appeal], state: str, today: dt.date | None = None) -> QuerySet:
+def appeals_in_sla_state(queryset: QuerySet[Appeal], state: str, today: dt.date | None = None) -> QuerySet[Any]:
     """Filter ``queryset`` to open appeals in ``state``, as a range on the indexed due date."""
     today = today or timezone.localdate()
     if state == CLOSED:
@@ -223,7 +233,7 @@ def _weekly_by_right(today: dt.date, weeks: int) -> tuple[list[dict[str, Any]], 
 REQUEST_LOG_HEADER = ["reference", "regime", "rights", "received", "due", "closed", "outcome", "handler"]
 
 
-def request_log_rows(queryset: QuerySet[RightsRequest] | None = None):
+def request_log_rows(queryset: QuerySet[RightsRequest] | None = None) -> Iterator[list[str]]:
     """The audit log of requests: one row per request, streamed in chunks."""
     queryset = RightsRequest.objects.all() if queryset is None else queryset
     queryset = (
@@ -278,7 +288,7 @@ def request_timeline(request: RightsRequest) -> list[TimelineEntry]:
     return entries
 
 
-def rights_request_has_duplicate_of_client(*, request: RightsRequest, client) -> bool:
+def rights_request_has_duplicate_of_client(*, request: RightsRequest, client: ApiClient | None) -> bool:
     """Whether ``request`` was flagged as a possible duplicate because of an open request ``client`` itself sent.
 
     The stored flag (``possible_duplicate_of``) looks at every request, whoever logged it; staff see it as
@@ -299,7 +309,7 @@ def rights_request_has_duplicate_of_client(*, request: RightsRequest, client) ->
 HANDLER_PERMISSIONS = ("add_rightsrequest", "change_rightsrequest")
 
 
-def request_handlers() -> QuerySet:
+def request_handlers() -> QuerySet[Any]:
     """Active staff who may handle rights requests (log or decide them): the people a request can be assigned to.
 
     Auditors (view only) and staff without a rights-request role are left out.
@@ -313,7 +323,7 @@ def request_handlers() -> QuerySet:
     return users.filter(pk__in=users.filter(may_handle).values("pk")).order_by("first_name", "last_name", "username")
 
 
-def user_may_handle_requests(user) -> bool:
+def user_may_handle_requests(user: User) -> bool:
     """Whether ``user`` is one of :func:`request_handlers` (checked again by the assigning service)."""
     return bool(
         user.is_active

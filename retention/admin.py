@@ -62,8 +62,8 @@ class RetentionRuleAdmin(AuditedAdmin):
         "periodic_task__crontab",
     ]
     search_fields = ["name", "table__table_name", "justification", "legal_source"]
-    autocomplete_fields = []
-    raw_id_fields = []
+    autocomplete_fields: list[str] = []
+    raw_id_fields: list[str] = []
     readonly_fields = ["schedule_link", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "data_category", "table", "is_enabled", "owner"]}),

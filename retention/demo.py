@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -426,7 +427,7 @@ DEFAULT_SCHEDULE = [
 ]
 
 
-def default_rule_create(entry: DefaultRule, *, actor) -> RetentionRule | None:
+def default_rule_create(entry: DefaultRule, *, actor: User | None) -> RetentionRule | None:
     """Create one rule of the default schedule unless a rule of that name exists."""
     if RetentionRule.objects.filter(name=entry.name).exists():
         return None

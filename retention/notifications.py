@@ -1,4 +1,5 @@
-"""Emails about retention runs: to the rule's owner, or the privacy contact when it has none.
+"""Emails about retention runs (``templates/retention/emails/``): to the rule's owner, or the privacy contact
+when it has none.
 
 Messages name the rule and the run and link to the admin; they never carry personal data.
 """
@@ -8,8 +9,9 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.urls import reverse
+
+from compliance.emails import email_message
 
 logger = logging.getLogger(__name__)
 
@@ -29,18 +31,8 @@ def notify_run_failed(*, run_id: int) -> None:
     from retention.models import RetentionRun
 
     run = RetentionRun.objects.select_related("rule__owner").get(pk=run_id)
-    send_mail(
-        subject=f"Retention run #{run.pk} failed: {run.rule.name}",
-        message=(
-            f"The retention run #{run.pk} of the rule '{run.rule.name}' failed.\n\n"
-            f"{run.error}\n\n"
-            f"Rows affected before it stopped: {run.rows_affected}.\n"
-            f"Open the run: {_run_url(run)}\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=_recipients(run.rule),
-        fail_silently=False,
-    )
+    context = {"run": run, "run_url": _run_url(run)}
+    email_message("retention/emails/run_failed", context, to=_recipients(run.rule)).send()
     logger.info("retention run %s: failure alert sent", run.pk)
 
 
@@ -49,14 +41,6 @@ def notify_run_awaiting_approval(*, run_id: int) -> None:
     from retention.models import RetentionRun
 
     run = RetentionRun.objects.select_related("rule__owner").get(pk=run_id)
-    send_mail(
-        subject=f"Retention run #{run.pk} awaits approval: {run.rule.name}",
-        message=(
-            f"The retention run #{run.pk} of the rule '{run.rule.name}' would affect {run.rows_to_affect} rows, "
-            f"more than the rule's approval threshold of {run.rule.approval_threshold}.\n\n"
-            f"A compliance officer approves or cancels it here: {_run_url(run)}\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=_recipients(run.rule),
-        fail_silently=False,
-    )
+    email_message(
+        "retention/emails/run_awaiting_approval", {"run": run, "run_url": _run_url(run)}, to=_recipients(run.rule)
+    ).send()

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -235,7 +236,7 @@ def runs_needing_attention() -> dict[str, list[RetentionRun]]:
     }
 
 
-def legal_hold_release_summary(hold: LegalHold) -> dict:
+def legal_hold_release_summary(hold: LegalHold) -> dict[str, Any]:
     """What releasing ``hold`` lets act on its rows again: the enabled retention rules whose sweeps it held back,
     and whether erasures of a named subject will reach the held rows."""
     rules = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.db import OperationalError
 
@@ -9,7 +11,11 @@ from compliance.connectors import ConnectorUnavailable
 
 MAX_RETRIES = 5
 # Emails: a database or mail server that is down or refuses (smtplib's errors are OSErrors) is retried.
-_EMAIL_RETRY = {"autoretry_for": (OperationalError, OSError), "retry_backoff": True, "max_retries": MAX_RETRIES}
+_EMAIL_RETRY: dict[str, Any] = {
+    "autoretry_for": (OperationalError, OSError),
+    "retry_backoff": True,
+    "max_retries": MAX_RETRIES,
+}
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)

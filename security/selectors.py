@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -12,7 +13,7 @@ from compliance.roles import SUPPORT_AGENT
 from security.models import AccessEvent
 
 
-def two_factor_required(user) -> bool:
+def two_factor_required(user: User) -> bool:
     """Whether this admin login must pass a second factor.
 
     Every staff login does, superusers included, when ``ADMIN_2FA_REQUIRED`` is
@@ -32,20 +33,20 @@ def two_factor_required(user) -> bool:
     return groups != {SUPPORT_AGENT} or user.user_permissions.exists()
 
 
-def totp_device_for(user) -> TOTPDevice | None:
+def totp_device_for(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
 
 
-def recovery_codes_left(user) -> int:
+def recovery_codes_left(user: User) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
-def has_confirmed_device(user) -> bool:
+def has_confirmed_device(user: User) -> bool:
     """A device the user can verify with: an authenticator, or recovery codes not all used."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists() or recovery_codes_left(user) > 0
 
 
-def static_device_for(user) -> StaticDevice | None:
+def static_device_for(user: User) -> StaticDevice | None:
     return StaticDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import django_otp
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.http import HttpRequest
@@ -33,7 +34,7 @@ class TwoFactorError(Exception):
 
 def access_event_record(
     *,
-    actor,
+    actor: User | None,
     action: str,
     obj: models.Model | None = None,
     request: HttpRequest | None = None,
@@ -67,7 +68,7 @@ def access_event_record(
     )
 
 
-def recovery_codes_replace(*, user) -> list[str]:
+def recovery_codes_replace(*, user: User) -> list[str]:
     """A new set of recovery codes for ``user``, replacing any earlier set (callers record the event)."""
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name=RECOVERY_CODES_NAME, confirmed=True)
@@ -77,7 +78,7 @@ def recovery_codes_replace(*, user) -> list[str]:
 
 
 @transaction.atomic
-def totp_enrolment_start(*, user) -> TOTPDevice:
+def totp_enrolment_start(*, user: User) -> TOTPDevice:
     """A fresh, unconfirmed authenticator for ``user``; earlier unconfirmed ones are dropped.
 
     Its secret is shown once, on the enrolment page that called this; reloading
@@ -174,7 +175,7 @@ def two_factor_verify(*, request: HttpRequest, token: str) -> Device:
 
 
 @transaction.atomic
-def two_factor_reset(*, actor, user, request: HttpRequest | None = None) -> int:
+def two_factor_reset(*, actor: User | None, user: User, request: HttpRequest | None = None) -> int:
     """Remove every second factor of ``user`` (a lost phone); they enrol again at their next login.
 
     Their open sessions lose their verification with the devices.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Max, Prefetch, QuerySet
@@ -73,7 +74,7 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def public_change(change: SubprocessorChange) -> dict:
+def public_change(change: SubprocessorChange) -> dict[str, Any]:
     return {
         "id": change.pk,
         "subprocessor": change.subprocessor.slug,
@@ -88,7 +89,7 @@ def public_change(change: SubprocessorChange) -> dict:
     }
 
 
-def public_subprocessor(sub: Subprocessor) -> dict:
+def public_subprocessor(sub: Subprocessor) -> dict[str, Any]:
     locations = sorted(sub.locations.all(), key=lambda loc: (loc.country.name, loc.mechanism))
     return {
         "id": sub.slug,
@@ -130,7 +131,7 @@ def register_last_updated() -> datetime | None:
     return max(stamps) if stamps else None
 
 
-def public_register() -> dict:
+def public_register() -> dict[str, Any]:
     """The public list as one document: the JSON endpoint returns it as is, HTML and CSV render it.
 
     Field names are stable (documented in docs/subprocessors.md); internal fields (risk rating,
@@ -141,7 +142,7 @@ def public_register() -> dict:
         public_change(change)
         for change in upcoming_changes().filter(subprocessor__status__in=Subprocessor.PUBLIC_STATUSES)
     ]
-    by_slug: dict[str, list[dict]] = {}
+    by_slug: dict[str, list[dict[str, Any]]] = {}
     for change in changes:
         by_slug.setdefault(change["subprocessor"], []).append(change)
     for sub in subprocessors:
@@ -170,7 +171,7 @@ PUBLIC_CSV_HEADER = [
 ]
 
 
-def public_csv_rows(register: dict) -> list[list[str]]:
+def public_csv_rows(register: dict[str, Any]) -> list[list[str]]:
     rows = []
     for sub in register["subprocessors"]:
         locations = "; ".join(

@@ -71,7 +71,7 @@ def _list_page(request: HttpRequest, form: SubscribeForm, *, status: int = 200, 
         "last_updated": parse_datetime(register["last_updated"]) if register["last_updated"] else None,
         "form": form,
         "notice": notice,
-        "privacy_contact_email": settings.PRIVACY_CONTACT_EMAIL,
+        "contact_email": settings.PRIVACY_CONTACT_EMAIL,
     }
     return render(request, "subprocessors/public/list.html", context, status=status)
 

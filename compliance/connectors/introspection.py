@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connections
+from django.db.backends.utils import CursorWrapper
 
 from compliance.backoffice import backoffice_table_problem
 from compliance.connectors.base import ConnectorError
@@ -205,7 +206,7 @@ class SchemaReader:
         return f"{qn(relation.schema)}.{qn(relation.name)}" if relation.schema else qn(relation.name)
 
     @contextmanager
-    def _visible(self, cursor, relation: _Relation) -> Iterator[str]:
+    def _visible(self, cursor: CursorWrapper, relation: _Relation) -> Iterator[str]:
         """Django's introspection reads the tables on the search path: for one of another schema, put that
         schema alone on it while it is read, then restore it."""
         if relation.schema is None:

@@ -37,7 +37,7 @@ from compliance.models import ManualTask, MappedTable
 
 _EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 
-_WHAT = {
+_WHAT: dict[str, str] = {
     ManualTask.Operation.LOCATE: "Find every record of this person and count them per table below.",
     ManualTask.Operation.EXPORT: (
         "Send a copy of every record of this person to the compliance team, then give the count per table below."

@@ -54,6 +54,7 @@ from compliance.connectors.base import (
 )
 from compliance.connectors.introspection import ColumnInfo, SchemaReader
 from compliance.models import HASH_PREFIX, REDACTED, ColumnTreatment, MappedColumn, MappedTable
+from compliance.spreadsheet import FORMULA_PREFIXES
 
 if TYPE_CHECKING:
     from compliance.models import SystemOfRecord
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXPORT_FORMATS = ("csv", "jsonl")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _INTEGER = re.compile(r"^-?\d{1,18}$")
 _CHUNK = 1 << 16  # bytes handed to the sink at a time
 _SQLITE_IN_CHUNK = 500  # bound parameters per IN list on SQLite
@@ -397,7 +397,7 @@ class SQLConnector(Connector):
             if self.vendor == "sqlite":
                 self._sqlite_check_references(cursor, table_name)
 
-    def _sqlite_check_references(self, cursor, table_name: str) -> None:
+    def _sqlite_check_references(self, cursor: Any, table_name: str) -> None:
         """SQLite checks deferred foreign keys only at COMMIT (never inside a test's savepoint): check here."""
         qn = self.connection.ops.quote_name
         for other in sorted(self.schema.table_names()):
@@ -457,7 +457,7 @@ class SQLConnector(Connector):
             column_sql = self.qn_column(table.table_name, column.name)
             if csv_safe and self._column(table.table_name, column.name).is_text:
                 starts = ", ".join(
-                    "chr(9)" if s == "\t" else "chr(13)" if s == "\r" else f"'{s}'" for s in _FORMULA_STARTS
+                    "chr(9)" if s == "\t" else "chr(13)" if s == "\r" else f"'{s}'" for s in FORMULA_PREFIXES
                 )
                 if self.vendor == "sqlite":
                     starts = starts.replace("chr(", "char(")
@@ -469,7 +469,15 @@ class SQLConnector(Connector):
             parts.append(f"{column_sql} AS {qn(column.name)}")
         return ", ".join(parts)
 
-    def _export_postgres(self, table, columns, condition, params, fmt, stream) -> int:
+    def _export_postgres(
+        self,
+        table: MappedTable,
+        columns: list[MappedColumn],
+        condition: str,
+        params: Sequence[Any],
+        fmt: str,
+        stream: Any,
+    ) -> int:
         source = self.qn_table(table.table_name)
         if fmt == "csv":
             select = self._select_list(table, columns, csv_safe=True)
@@ -496,7 +504,15 @@ class SQLConnector(Connector):
             rows = raw.rowcount
         return rows
 
-    def _export_generic(self, table, columns, condition, params, fmt, stream) -> int:
+    def _export_generic(
+        self,
+        table: MappedTable,
+        columns: list[MappedColumn],
+        condition: str,
+        params: Sequence[Any],
+        fmt: str,
+        stream: Any,
+    ) -> int:
         names = [column.name for column in columns]
         select = self._select_list(table, columns, csv_safe=fmt == "csv")
         sql = f"SELECT {select} FROM {self.qn_table(table.table_name)} WHERE {condition}"
@@ -567,14 +583,14 @@ class SQLConnector(Connector):
                 outcomes.append(ErasureOutcome(table.pk, table.table_name, masked=masked, reason=entry.reason))
         return outcomes
 
-    def _prepare_hash(self, cursor) -> None:
+    def _prepare_hash(self, cursor: Any) -> None:
         if self.vendor == "sqlite":
             # The same HMAC as PostgreSQL computes in SQL, registered on this connection.
             self.connection.connection.create_function(
                 "bo_keyed_hash", 1, lambda v: None if v is None else keyed_hash(str(v))[len(HASH_PREFIX) :]
             )
 
-    def _treatments(self, table: MappedTable, columns: list[MappedColumn]):
+    def _treatments(self, table: MappedTable, columns: list[MappedColumn]) -> tuple[str, list[Any], str, list[Any]]:
         """SET clauses for the columns' treatments, and a condition true when a row is already masked."""
         qn = self.connection.ops.quote_name
         sets, set_params, done, done_params = [], [], [], []
@@ -673,6 +689,8 @@ class SQLConnector(Connector):
         columns = self._mapped_columns(table)
         deletes = action == "delete" or any(c.treatment == ColumnTreatment.DELETE_ROW for c in columns)
         if deletes:
+            assign_params: list[Any]
+            done_params: list[Any]
             assignments, assign_params, done, done_params = "", [], "", []
         else:
             assignments, assign_params, done, done_params = self._treatments(table, columns)

@@ -35,7 +35,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO, Any
 
@@ -53,7 +53,8 @@ from compliance.connectors.base import (
     SweepBatch,
     TableCount,
 )
-from compliance.models import MappedTable
+from compliance.models import MappedTable, SystemOfRecord
+from compliance.spreadsheet import FORMULA_PREFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,6 @@ IDEMPOTENCY_HEADER = "X-Studio-Idempotency-Key"
 SIGNATURE_VERSION = "v1"
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_BACKOFF_SECONDS = 60.0
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class SignatureError(ConnectorError):
@@ -110,7 +110,7 @@ def verify(
         raise SignatureError("The message signature does not match.")
 
 
-def signing_mac(secret: str, timestamp: int):
+def signing_mac(secret: str, timestamp: int) -> hmac.HMAC:
     """An HMAC ready to be fed the body in pieces (same result as ``sign``)."""
     return hmac.new(secret.encode(), f"{timestamp}.".encode(), hashlib.sha256)
 
@@ -130,7 +130,7 @@ class WebhookConnector(Connector):
     # Replaced in tests that count waits instead of sleeping; production sleeps for real.
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
-    def __init__(self, system) -> None:
+    def __init__(self, system: SystemOfRecord) -> None:
         super().__init__(system)
         if not system.webhook_url:
             raise ConnectorError(f"System {system.slug!r} has no webhook URL.")
@@ -398,7 +398,7 @@ class WebhookConnector(Connector):
         return counts
 
 
-def _records(spool: IO[bytes], slug: str):
+def _records(spool: IO[bytes], slug: str) -> Iterator[dict[str, Any]]:
     spool.seek(0)
     for line in spool:
         if not line.strip():
@@ -426,4 +426,4 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False)
     text = str(value)
-    return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_PREFIXES) else text

@@ -1,10 +1,8 @@
 """Settings shared by every environment. Values come from the environment (see config/env.py)."""
 
-from datetime import date as _date
 from datetime import timedelta
 
 from celery.schedules import crontab  # noqa: F401 - available to settings that extend schedules
-from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     BASE_DIR,
@@ -13,12 +11,16 @@ from config.env import (
     broker_from_env,
     cache_from_env,
     database_from_env,
+    days_from_env,
     email_from_env,
     env,
     int_from_env,
     list_from_env,
+    month_day_from_env,
     rate_from_env,
     required,
+    row_limits_from_env,
+    seconds_from_env,
 )
 
 # ------------------------------------------------------------------------------
@@ -339,12 +341,7 @@ COMPLIANCE_HMAC_KEY = env.str("COMPLIANCE_HMAC_KEY", default="insecure-local-hma
 SUBPROCESSOR_NOTICE_DAYS = int_from_env("SUBPROCESSOR_NOTICE_DAYS", 30, minimum=0)
 # Subprocessor register: days before a DPA review or attestation expiry on which owners are
 # reminded; how long a subscription confirmation link stays valid; public subscribe form rate limit.
-try:
-    SUBPROCESSOR_REMINDER_DAYS = [int(d) for d in list_from_env("SUBPROCESSOR_REMINDER_DAYS", ["60", "30"])]
-except ValueError:
-    raise ImproperlyConfigured("SUBPROCESSOR_REMINDER_DAYS must be comma-separated whole numbers") from None
-if not SUBPROCESSOR_REMINDER_DAYS or min(SUBPROCESSOR_REMINDER_DAYS) < 1:
-    raise ImproperlyConfigured("SUBPROCESSOR_REMINDER_DAYS must list at least one number of days, each at least 1")
+SUBPROCESSOR_REMINDER_DAYS = days_from_env("SUBPROCESSOR_REMINDER_DAYS", [60, 30])
 SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS = int_from_env(
     "SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS", 7 * 24 * 3600, minimum=3600
 )
@@ -355,12 +352,7 @@ SUBPROCESSOR_SUBSCRIBE_WINDOW_SECONDS = int_from_env("SUBPROCESSOR_SUBSCRIBE_WIN
 # Retention (policy §6): the last day of the financial year, as MM-DD, from which "6 years after the
 # financial year" counts; and how long a sweeping worker's claim on a run lasts without renewal (a
 # killed worker's run is taken over after this).
-_fy_end = env.str("RETENTION_FINANCIAL_YEAR_END", default="03-31")
-try:
-    RETENTION_FINANCIAL_YEAR_END = tuple(int(part) for part in _fy_end.split("-"))
-    _date(2001, *RETENTION_FINANCIAL_YEAR_END)  # a day every year has
-except (TypeError, ValueError):
-    raise ImproperlyConfigured("RETENTION_FINANCIAL_YEAR_END must be MM-DD, e.g. 03-31") from None
+RETENTION_FINANCIAL_YEAR_END = month_day_from_env("RETENTION_FINANCIAL_YEAR_END", "03-31")
 RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2)
 # Fulfilment (issue 18): a worker running a step, an export or a bundle's assembly renews its lease
 # (heartbeat_at) every third of this; beat's stall job queues again the work whose lease lapsed (its worker
@@ -376,10 +368,7 @@ WEBHOOK_SECRETS = {name: required(name) for name in list_from_env("WEBHOOK_SECRE
 WEBHOOK_TIMEOUT_SECONDS = int_from_env("WEBHOOK_TIMEOUT_SECONDS", 30, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = int_from_env("WEBHOOK_MAX_ATTEMPTS", 4, minimum=1)
 # Waits between attempts: this many seconds, doubling each time (capped at 60).
-try:
-    WEBHOOK_RETRY_BACKOFF_SECONDS = env.float("WEBHOOK_RETRY_BACKOFF_SECONDS", default=2.0)
-except ValueError:
-    raise ImproperlyConfigured("WEBHOOK_RETRY_BACKOFF_SECONDS must be a number of seconds") from None
+WEBHOOK_RETRY_BACKOFF_SECONDS = seconds_from_env("WEBHOOK_RETRY_BACKOFF_SECONDS", 2.0)
 # A signed message older or newer than this is refused as a replay (both directions).
 WEBHOOK_REPLAY_WINDOW_SECONDS = int_from_env("WEBHOOK_REPLAY_WINDOW_SECONDS", 300, minimum=1)
 
@@ -392,9 +381,7 @@ WEBHOOK_REPLAY_WINDOW_SECONDS = int_from_env("WEBHOOK_REPLAY_WINDOW_SECONDS", 30
 EXPORT_BUNDLE_STORAGE = env.str("EXPORT_BUNDLE_STORAGE", default="private")
 EXPORT_BUNDLE_DAYS = int_from_env("EXPORT_BUNDLE_DAYS", 7, minimum=1)
 EXPORT_BUNDLE_TEMP_DIR = env.str("EXPORT_BUNDLE_TEMP_DIR", default="")
-EXPORT_BUNDLE_COMPRESSION_LEVEL = int_from_env("EXPORT_BUNDLE_COMPRESSION_LEVEL", 1, minimum=1)
-if EXPORT_BUNDLE_COMPRESSION_LEVEL > 9:
-    raise ImproperlyConfigured("EXPORT_BUNDLE_COMPRESSION_LEVEL must be between 1 and 9")
+EXPORT_BUNDLE_COMPRESSION_LEVEL = int_from_env("EXPORT_BUNDLE_COMPRESSION_LEVEL", 1, minimum=1, maximum=9)
 # Download links: days valid (never beyond the bundle), downloads allowed, wrong answers
 # before the link locks, one-time codes per hour and their validity.
 EXPORT_LINK_DAYS = int_from_env("EXPORT_LINK_DAYS", 7, minimum=1)
@@ -404,15 +391,7 @@ EXPORT_LINK_CODES_PER_HOUR = int_from_env("EXPORT_LINK_CODES_PER_HOUR", 3, minim
 EXPORT_LINK_CODE_MINUTES = int_from_env("EXPORT_LINK_CODE_MINUTES", 15, minimum=1)
 # Erasure plans need a compliance officer's approval, except, per regime, plans changing
 # at most this many rows: ERASURE_APPROVAL_WAIVER=ccpa:50,vcdpa:50 (empty: always approve).
-try:
-    ERASURE_APPROVAL_WAIVER = {
-        code.strip(): int(rows)
-        for code, rows in (item.split(":", 1) for item in list_from_env("ERASURE_APPROVAL_WAIVER", []))
-    }
-except ValueError:
-    raise ImproperlyConfigured("ERASURE_APPROVAL_WAIVER must look like ccpa:50,vcdpa:50") from None
-if any(rows < 0 for rows in ERASURE_APPROVAL_WAIVER.values()):
-    raise ImproperlyConfigured("ERASURE_APPROVAL_WAIVER row limits must be 0 or more")
+ERASURE_APPROVAL_WAIVER = row_limits_from_env("ERASURE_APPROVAL_WAIVER")
 # How many subjects `replay_erasures` reads from a system to find erased ones again.
 ERASURE_REPLAY_SCAN_LIMIT = int_from_env("ERASURE_REPLAY_SCAN_LIMIT", 5_000_000, minimum=1)
 # Art. 19 notices: reminder cadence and count; the secret that signs webhook notices

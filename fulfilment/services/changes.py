@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.connectors import ConnectorError, ConnectorPending, ErasurePlan, TablePlan, get_connector
+from compliance.connectors import ConnectorError, ConnectorPending, ErasurePlan, Subject, TablePlan, get_connector
 from compliance.connectors.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -101,7 +102,7 @@ def change_step_run(*, step_id: int) -> None:
     plan_continue(plan_id=plan.pk)
 
 
-def _done(step: FulfilmentStep, *, complete_plan: bool = True, **fields) -> None:
+def _done(step: FulfilmentStep, *, complete_plan: bool = True, **fields: Any) -> None:
     """Record the step done and, when it was the plan's last, complete the plan, in one transaction."""
     with transaction.atomic():
         FulfilmentStep.objects.filter(pk=step.pk).update(
@@ -136,7 +137,7 @@ def _erase(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
         plan_progress(plan_id=plan.pk)
 
 
-def _keep_without_task(step: FulfilmentStep, plan: FulfilmentPlan, subject) -> None:
+def _keep_without_task(step: FulfilmentStep, plan: FulfilmentPlan, subject: Subject) -> None:
     with transaction.atomic():
         _done(step, complete_plan=False, rows_kept=step.rows_located or 0)
         remaining = plan.steps.filter(system_id=step.system_id).exclude(status__in=FulfilmentStep.FINISHED)

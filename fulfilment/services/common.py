@@ -6,9 +6,9 @@ import hashlib
 import hmac
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.storage import Storage, storages
@@ -157,7 +157,7 @@ def step_wait(step: FulfilmentStep, reference: str, message: str) -> None:
 # ------------------------------------------------------------------------------
 
 
-def lease_lapsed_before():
+def lease_lapsed_before() -> datetime:
     """A lease renewed before this moment has lapsed: its worker is gone (killed, or lost its machine)."""
     return timezone.now() - timedelta(seconds=settings.FULFILMENT_LEASE_SECONDS)
 
@@ -170,7 +170,7 @@ class _Renewer(threading.Thread):
     process, so a killed worker's lease lapses on time.
     """
 
-    def __init__(self, renew) -> None:
+    def __init__(self, renew: Callable[[], object]) -> None:
         super().__init__(name="fulfilment-lease", daemon=True)
         self.renew = renew
         self.stopped = threading.Event()
@@ -189,7 +189,7 @@ class _Renewer(threading.Thread):
 
 
 @contextmanager
-def _renewing(renew) -> Iterator[None]:
+def _renewing(renew: Callable[[], object]) -> Iterator[None]:
     renewer = _Renewer(renew)
     renewer.start()
     try:

@@ -19,24 +19,28 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import BinaryIO
+from datetime import datetime, timedelta
+from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
-from django.core.mail import EmailMessage
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from compliance.connectors import ConnectorPending, get_connector
+from compliance.emails import email_message
+from compliance.history import set_history_actor
 from compliance.models import MappedTable, ProcessingActivity
 from fulfilment.bundle_format import PartInfo, PartWriter, ZipAssembler, read_first_lines
 from fulfilment.locks import exclusive
@@ -61,7 +65,7 @@ PREVIEW_ROWS = 5
 PREVIEW_VALUE_CHARS = 300
 
 
-class _TemporaryFile(File):
+class _TemporaryFile(File):  # type: ignore[type-arg]  # generic only in the stubs
     """A local file the file-system storage may move into place instead of copying."""
 
     def temporary_file_path(self) -> str:
@@ -74,7 +78,7 @@ class _Discard(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data: Any) -> int:
         return len(data)
 
 
@@ -92,7 +96,7 @@ def _temp_dir() -> str | None:
     return settings.EXPORT_BUNDLE_TEMP_DIR or None
 
 
-def _store(storage, name: str, path: str) -> str:
+def _store(storage: Storage, name: str, path: str) -> str:
     """Move a finished temporary file into storage under ``name`` (replacing an earlier attempt's)."""
     if storage.exists(name):
         storage.delete(name)
@@ -113,7 +117,7 @@ class BundleSink:
         self.bundle = bundle
         self.steps = steps
         self.storage = bundle_storage()
-        self.parts: dict[int, dict[str, dict]] = {table_id: {} for table_id in steps}
+        self.parts: dict[int, dict[str, dict[str, Any]]] = {table_id: {} for table_id in steps}
         self.completed: set[int] = set()
 
     @contextmanager
@@ -196,7 +200,7 @@ def export_system_run(*, bundle_id: int, system_id: int) -> None:
         bundle_progress(bundle_id=bundle_id)
 
 
-def _reconcile(todo: dict[int, FulfilmentStep], sink: BundleSink, counts) -> None:
+def _reconcile(todo: dict[int, FulfilmentStep], sink: BundleSink, counts: Sequence[Any]) -> None:
     """Check the connector's row counts against what was written; record tables sent separately."""
     reported = {count.table_id: count.rows for count in counts}
     now = timezone.now()
@@ -232,7 +236,7 @@ def _reconcile(todo: dict[int, FulfilmentStep], sink: BundleSink, counts) -> Non
 # ------------------------------------------------------------------------------
 
 
-def _preview(storage, part: dict) -> list[list[tuple[str, str]]]:
+def _preview(storage: Storage, part: dict[str, Any]) -> list[list[tuple[str, str]]]:
     rows = []
     with storage.open(part["name"], "rb") as source:
         for line in read_first_lines(source, max_lines=PREVIEW_ROWS):
@@ -246,12 +250,12 @@ def _preview(storage, part: dict) -> list[list[tuple[str, str]]]:
     return rows
 
 
-def _register_context(tables: list[MappedTable]) -> dict[int, dict]:
+def _register_context(tables: list[MappedTable]) -> dict[int, dict[str, Any]]:
     """Per table: its categories, and per category the purposes, bases, recipients and retention."""
     from retention.models import RetentionRule
     from subprocessors.selectors import recipients_for_categories
 
-    context: dict[int, dict] = {}
+    context: dict[int, dict[str, Any]] = {}
     for table in tables:
         columns = list(table.columns.select_related("data_category").order_by("name"))
         categories = sorted({c.data_category for c in columns if c.data_category_id}, key=lambda c: c.display_order)
@@ -273,7 +277,9 @@ def _register_context(tables: list[MappedTable]) -> dict[int, dict]:
     return context
 
 
-def _index_context(bundle: ExportBundle, steps: list[FulfilmentStep], storage, now) -> dict:
+def _index_context(
+    bundle: ExportBundle, steps: list[FulfilmentStep], storage: Storage, now: datetime
+) -> dict[str, Any]:
     register = _register_context([step.table for step in steps])
     entries = []
     for step in steps:
@@ -403,7 +409,7 @@ def _assemble(bundle: ExportBundle, steps: list[FulfilmentStep]) -> ExportBundle
     return bundle
 
 
-def _delete_parts(storage, steps: list[FulfilmentStep]) -> None:
+def _delete_parts(storage: Storage, steps: list[FulfilmentStep]) -> None:
     for step in steps:
         for part in (step.evidence.get("parts") or {}).values():
             try:
@@ -437,7 +443,7 @@ def download_url(link: DownloadLink) -> str:
 def download_link_create(
     *,
     bundle: ExportBundle,
-    actor,
+    actor: User | None,
     method: str = DownloadLink.Method.EMAIL,
     max_downloads: int | None = None,
     days: int | None = None,
@@ -457,8 +463,7 @@ def download_link_create(
     expires_at = min(now + timedelta(days=days or settings.EXPORT_LINK_DAYS), bundle.expires_at)
     link = DownloadLink(bundle=bundle, method=method, max_downloads=max_downloads, expires_at=expires_at)
     link.created_by = actor
-    if actor is not None:
-        link._history_user = actor
+    set_history_actor(link, actor)
     link.save()
     url = download_url(link)
     if send_email:
@@ -470,34 +475,22 @@ def download_link_create(
 def _email_link(link_id: int) -> None:
     link = DownloadLink.objects.select_related("bundle__request").get(pk=link_id)
     request = link.bundle.request
-    context = {
-        "request": request,
-        "link": link,
-        "url": download_url(link),
-        "controller": settings.CONTROLLER_NAME,
-        "privacy_team": settings.PRIVACY_TEAM_SIGNATURE,
-        "contact_email": settings.PRIVACY_CONTACT_EMAIL,
-    }
-    subject = render_to_string("fulfilment/emails/bundle_ready_subject.txt", context)
-    body = render_to_string("fulfilment/emails/bundle_ready.txt", context)
-    EmailMessage(
-        subject=" ".join(subject.split()),
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+    email_message(
+        "fulfilment/emails/bundle_ready",
+        {"request": request, "link": link, "url": download_url(link)},
         to=[request.requester_email],
         reply_to=[settings.PRIVACY_CONTACT_EMAIL],
     ).send()
 
 
-def download_link_revoke(*, link: DownloadLink, actor) -> DownloadLink:
+def download_link_revoke(*, link: DownloadLink, actor: User | None) -> DownloadLink:
     if actor is not None and not actor.has_perm("fulfilment.change_downloadlink"):
         raise PermissionDenied("You cannot revoke download links.")
     with transaction.atomic():
         link = DownloadLink.objects.select_for_update().get(pk=link.pk)
         if link.revoked_at is None:
             link.revoked_at = timezone.now()
-            if actor is not None:
-                link._history_user = actor
+            set_history_actor(link, actor)
             link.save(update_fields=["revoked_at"])
     return link
 
@@ -531,7 +524,7 @@ def _record(link: DownloadLink, outcome: str, client: str) -> None:
         logger.info("fulfilment download link %s refused: %s", link.pk, outcome)
 
 
-def _state(link: DownloadLink, now) -> _Verdict | None:
+def _state(link: DownloadLink, now: datetime) -> _Verdict | None:
     """Why the link cannot be used at all right now, or None."""
     if link.revoked_at is not None:
         return _Verdict(DownloadAttempt.Outcome.REVOKED, "This download link has been withdrawn.", 410)
@@ -587,7 +580,7 @@ def download_code_send(*, link: DownloadLink, client: str = "") -> None:
         raise DownloadRefused(verdict.message, status=verdict.status)
 
 
-def _code_verdict(link: DownloadLink, now) -> _Verdict | None:
+def _code_verdict(link: DownloadLink, now: datetime) -> _Verdict | None:
     verdict = _state(link, now)
     if verdict is None and link.method != DownloadLink.Method.CODE:
         verdict = _Verdict("", "This link does not use codes.", 400)
@@ -622,18 +615,8 @@ def download_code_deliver(*, link_id: int) -> bool:
         link.save(update_fields=["code_hash", "code_expires_at"])
         _record(link, DownloadAttempt.Outcome.CODE_SENT, "")
         request = link.bundle.request
-        context = {
-            "request": request,
-            "code": code,
-            "minutes": settings.EXPORT_LINK_CODE_MINUTES,
-            "privacy_team": settings.PRIVACY_TEAM_SIGNATURE,
-            "contact_email": settings.PRIVACY_CONTACT_EMAIL,
-        }
-        subject = " ".join(render_to_string("fulfilment/emails/download_code_subject.txt", context).split())
-        body = render_to_string("fulfilment/emails/download_code.txt", context)
-        EmailMessage(
-            subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[request.requester_email]
-        ).send()
+        context = {"request": request, "code": code, "minutes": settings.EXPORT_LINK_CODE_MINUTES}
+        email_message("fulfilment/emails/download_code", context, to=[request.requester_email]).send()
     return True
 
 
@@ -689,7 +672,9 @@ def download_authorise(*, link: DownloadLink, answer: str, client: str = "") -> 
 
 
 @transaction.atomic
-def bundle_staff_download(*, bundle: ExportBundle, actor, http_request=None) -> ExportBundle:
+def bundle_staff_download(
+    *, bundle: ExportBundle, actor: User, http_request: HttpRequest | None = None
+) -> ExportBundle:
     """Record a staff download from the admin (compliance officers only), in the bundle's log and the access audit."""
     if not actor.has_perm("fulfilment.download_exportbundle"):
         raise PermissionDenied("You cannot download export bundles.")
@@ -707,7 +692,7 @@ def bundle_staff_download(*, bundle: ExportBundle, actor, http_request=None) -> 
 # ------------------------------------------------------------------------------
 
 
-def bundle_purge(*, bundle: ExportBundle, actor=None) -> ExportBundle:
+def bundle_purge(*, bundle: ExportBundle, actor: User | None = None) -> ExportBundle:
     """Delete a bundle's file (and any leftover parts); the record stays, marked purged.
 
     The files go first, then the record: a worker killed in between leaves a
@@ -732,21 +717,20 @@ def bundle_purge(*, bundle: ExportBundle, actor=None) -> ExportBundle:
         if bundle.status != ExportBundle.Status.PURGED:
             bundle.status = ExportBundle.Status.PURGED
             bundle.purged_at = timezone.now()
-            if actor is not None:
-                bundle._history_user = actor
+            set_history_actor(bundle, actor)
             bundle.save(update_fields=["status", "purged_at"])
     logger.info("fulfilment bundle %s purged", bundle.pk)
     return bundle
 
 
-def _delete_quietly(storage, name: str) -> None:
+def _delete_quietly(storage: Storage, name: str) -> None:
     try:
         storage.delete(name)
     except OSError:
         logger.warning("fulfilment: could not delete a bundle file")
 
 
-def bundles_purge_expired(*, now=None) -> int:
+def bundles_purge_expired(*, now: datetime | None = None) -> int:
     """Purge every ready bundle past its expiry (the beat job). Returns how many.
 
     Also removes what killed workers left in ``EXPORT_BUNDLE_TEMP_DIR`` (files of
@@ -762,7 +746,7 @@ def bundles_purge_expired(*, now=None) -> int:
     return count
 
 
-def _remove_leftovers(now) -> None:
+def _remove_leftovers(now: datetime) -> None:
     folder = settings.EXPORT_BUNDLE_TEMP_DIR
     if not folder or not os.path.isdir(folder):
         return

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from compliance.connectors import ConnectorError, ErasurePlan, Subject, TablePlan, get_connector
+from compliance.connectors import Connector, ConnectorError, ErasurePlan, Subject, TablePlan, get_connector
 from compliance.models import SystemOfRecord
 from fulfilment.models import ErasureLedgerEntry, FulfilmentPlan, TableAction
 from fulfilment.services.common import identifier_hmac, logger
@@ -58,7 +58,7 @@ class ReplayReport:
         return self.systems.setdefault(slug, {"entries": 0, "found": 0, "deleted": 0, "masked": 0})
 
 
-def _candidates(connector, limit: int) -> list[Subject]:
+def _candidates(connector: Connector, limit: int) -> list[Subject]:
     return connector.sample_subjects(limit)
 
 

@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from compliance.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from compliance.emails import email_render
+from compliance.history import set_history_actor
 from compliance.models import ColumnTreatment, MappedColumn
 from fulfilment.models import FulfilmentPlan, LocatedTable, PlanKind, RecipientNotice, TableAction
 from fulfilment.services.common import logger, subject_for
@@ -32,7 +34,7 @@ from jobs.services import job_enqueue
 from requests_app.models import RightsRequest
 
 NOTICE_SALT = "fulfilment.art19-confirm"
-_ACTION_OF_KIND = {
+_ACTION_OF_KIND: dict[str, str] = {
     PlanKind.ERASURE: "erasure",
     PlanKind.RECTIFICATION: "rectification",
     PlanKind.RESTRICTION: "restriction",
@@ -131,11 +133,8 @@ def _render(notice: RecipientNotice, *, reminder: bool) -> tuple[str, str]:
         "categories": list(notice.categories.order_by("display_order")),
         "confirm_url": confirm_url(notice),
         "reminder": reminder,
-        "site_name": settings.SITE_NAME,
-        "contact_email": settings.PRIVACY_CONTACT_EMAIL,
     }
-    title = " ".join(render_to_string("fulfilment/emails/art19_notice_subject.txt", context).split())
-    return title, render_to_string("fulfilment/emails/art19_notice.txt", context)
+    return email_render("fulfilment/emails/art19_notice", context)
 
 
 def _send(notice: RecipientNotice, *, reminder: bool) -> bool:
@@ -230,7 +229,7 @@ def notice_send(*, notice_id: int, reminder: bool = False) -> bool:
     return True
 
 
-def notice_confirm(*, notice: RecipientNotice, via: str, actor=None) -> RecipientNotice:
+def notice_confirm(*, notice: RecipientNotice, via: str, actor: User | None = None) -> RecipientNotice:
     """Record the vendor's confirmation (from its signed link, or staff recording a reply)."""
     if actor is not None and not actor.has_perm("fulfilment.change_recipientnotice"):
         raise PermissionDenied("You cannot record confirmations.")
@@ -244,14 +243,13 @@ def notice_confirm(*, notice: RecipientNotice, via: str, actor=None) -> Recipien
         notice.confirmed_at = timezone.now()
         notice.confirmed_via = via
         notice.confirmed_by = actor
-        if actor is not None:
-            notice._history_user = actor
+        set_history_actor(notice, actor)
         notice.save()
     logger.info("fulfilment notice %s confirmed via %s", notice.pk, via)
     return notice
 
 
-def notices_remind(*, now=None) -> int:
+def notices_remind(*, now: datetime | None = None) -> int:
     """Remind vendors that have not confirmed, every ``ART19_REMINDER_DAYS`` days (at most
     ``ART19_MAX_REMINDERS`` times), and retry notices that could not be sent. Counted in days in the
     controller's time zone, so running it twice in a day sends nothing twice. Returns how many were sent.

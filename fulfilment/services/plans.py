@@ -16,16 +16,20 @@ A request's fulfilment moves through:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
 from compliance.connectors import ConnectorPending, get_connector
-from compliance.models import ColumnTreatment, MappedTable, SystemOfRecord
+from compliance.history import set_history_actor
+from compliance.models import ColumnTreatment, ManualTask, MappedTable, SystemOfRecord
 from fulfilment.locks import exclusive
 from fulfilment.models import ExportBundle, FulfilmentPlan, FulfilmentStep, LocatedTable, PlanKind, TableAction
 from fulfilment.services.common import (
@@ -63,7 +67,7 @@ VIEW_REASON = "A view: its rows are erased in the tables it reads from, never th
 NOT_KEPT_REASONS = (NOTHING_PERSONAL_REASON, VIEW_REASON)
 
 
-def _require(actor, permission: str, message: str) -> None:
+def _require(actor: User | None, permission: str, message: str) -> None:
     if actor is not None and not actor.has_perm(permission):
         raise PermissionDenied(message)
 
@@ -97,7 +101,7 @@ def fulfilment_check(request: RightsRequest) -> None:
         _refuse(request, "started", "Fulfilment has already started for this request.")
 
 
-def fulfilment_start(*, request: RightsRequest, actor) -> list[FulfilmentStep]:
+def fulfilment_start(*, request: RightsRequest, actor: User | None) -> list[FulfilmentStep]:
     """Locate the request's subject in every active system of record: fulfilment's first step.
 
     Refused (nothing changes) for an unverified, answered or closed request, one
@@ -214,7 +218,7 @@ def _is_view(table: MappedTable) -> bool:
         return False
 
 
-def _entry(located: LocatedTable, action: str, reason: str = "") -> dict:
+def _entry(located: LocatedTable, action: str, reason: str = "") -> dict[str, Any]:
     return {
         "system_id": located.system_id,
         "system": located.system.slug,
@@ -228,14 +232,14 @@ def _entry(located: LocatedTable, action: str, reason: str = "") -> dict:
 
 def _ordered(located: list[LocatedTable]) -> list[LocatedTable]:
     by_table = {item.table_id: item for item in located}
-    ordered = []
+    ordered: list[LocatedTable] = []
     for system in sorted({item.system for item in located}, key=lambda s: s.name):
         tables = [item.table for item in located if item.system_id == system.pk]
         ordered.extend(by_table[table.pk] for table in child_first(tables))
     return ordered
 
 
-def _erasure_tables(request: RightsRequest, located: list[LocatedTable]) -> list[dict]:
+def _erasure_tables(request: RightsRequest, located: list[LocatedTable]) -> list[dict[str, Any]]:
     from retention.selectors import erasure_exemptions
 
     exemptions = erasure_exemptions(subject=subject_for(request), tables=[item.table for item in located])
@@ -250,7 +254,7 @@ def _erasure_tables(request: RightsRequest, located: list[LocatedTable]) -> list
     return entries
 
 
-def _system_entries(located: list[LocatedTable], action: str) -> list[dict]:
+def _system_entries(located: list[LocatedTable], action: str) -> list[dict[str, Any]]:
     entries = []
     for system in sorted({item.system for item in located}, key=lambda s: s.name):
         if system.database_alias == BACK_OFFICE_ALIAS and system.kind == SystemOfRecord.Kind.SQL:
@@ -342,7 +346,9 @@ def plans_build(*, request_id: int) -> list[FulfilmentPlan]:
     return created
 
 
-def plan_approve(*, plan: FulfilmentPlan, actor, http_request=None) -> FulfilmentPlan:
+def plan_approve(
+    *, plan: FulfilmentPlan, actor: User | None, http_request: HttpRequest | None = None
+) -> FulfilmentPlan:
     """A compliance officer approves an erasure or rectification plan; its steps start on commit.
 
     Refused when the plan is not awaiting approval, or the request is closed or unverified.
@@ -362,8 +368,7 @@ def plan_approve(*, plan: FulfilmentPlan, actor, http_request=None) -> Fulfilmen
         plan.status = FulfilmentPlan.Status.APPROVED
         plan.approved_by = actor
         plan.approved_at = timezone.now()
-        if actor is not None:
-            plan._history_user = actor
+        set_history_actor(plan, actor)
         plan.save()
         steps_create(plan=plan)
         access_event_record(actor=actor, action=AccessEvent.Action.APPROVED_PLAN, obj=plan, request=http_request)
@@ -371,7 +376,7 @@ def plan_approve(*, plan: FulfilmentPlan, actor, http_request=None) -> Fulfilmen
     return plan
 
 
-def plan_update_change(*, plan: FulfilmentPlan, requested_change: str, actor) -> FulfilmentPlan:
+def plan_update_change(*, plan: FulfilmentPlan, requested_change: str, actor: User | None) -> FulfilmentPlan:
     """Correct the requested change of a rectification plan before it is approved."""
     _require(actor, APPROVE_PERMISSION, "Only compliance officers can change a plan.")
     with transaction.atomic():
@@ -381,13 +386,12 @@ def plan_update_change(*, plan: FulfilmentPlan, requested_change: str, actor) ->
         if not requested_change.strip():
             raise ValidationError({"requested_change": "Say what must be changed."})
         plan.requested_change = requested_change.strip()
-        if actor is not None:
-            plan._history_user = actor
+        set_history_actor(plan, actor)
         plan.save(update_fields=["requested_change"])
     return plan
 
 
-def bundle_for(request: RightsRequest, actor=None) -> ExportBundle:
+def bundle_for(request: RightsRequest, actor: User | None = None) -> ExportBundle:
     bundle = ExportBundle.objects.filter(request=request).exclude(status=ExportBundle.Status.PURGED).first()
     return bundle or ExportBundle.objects.create(request=request, created_by=actor)
 
@@ -416,11 +420,12 @@ def steps_create(*, plan: FulfilmentPlan) -> list[FulfilmentStep]:
             steps.append(step)
         transaction.on_commit(lambda: bundle_progress(bundle_id=bundle.pk))
     else:
-        kind = {
+        kinds: dict[str, str] = {
             PlanKind.ERASURE: FulfilmentStep.Kind.ERASE,
             PlanKind.RESTRICTION: FulfilmentStep.Kind.RESTRICT,
             PlanKind.RECTIFICATION: FulfilmentStep.Kind.RECTIFY,
-        }[plan.kind]
+        }
+        kind = kinds[plan.kind]
         for position, entry in enumerate(plan.tables):
             step, _ = FulfilmentStep.objects.get_or_create(
                 request=plan.request,
@@ -449,12 +454,12 @@ def steps_create(*, plan: FulfilmentPlan) -> list[FulfilmentStep]:
 # ------------------------------------------------------------------------------
 
 
-def _lost_before():
+def _lost_before() -> datetime:
     """Marks older than this are jobs lost on the way (a broker restart, a worker killed before it began)."""
     return timezone.now() - timedelta(seconds=settings.FULFILMENT_LEASE_SECONDS)
 
 
-def _not_queued(queryset):
+def _not_queued(queryset: QuerySet[FulfilmentStep]) -> QuerySet[FulfilmentStep]:
     return queryset.filter(Q(queued_at__isnull=True) | Q(queued_at__lt=_lost_before()))
 
 
@@ -542,7 +547,7 @@ def bundle_progress(*, bundle_id: int) -> None:
             if marked:
                 job_enqueue("fulfilment.tasks.bundle_assemble_task", bundle_id)
             return
-        first_per_system = {}
+        first_per_system: dict[int, FulfilmentStep] = {}
         for step in sorted(steps, key=lambda s: s.pk):
             if step.status == FulfilmentStep.Status.PENDING:
                 first_per_system.setdefault(step.system_id, step)
@@ -661,7 +666,7 @@ def step_lease_lapsed(step: FulfilmentStep) -> bool:
     return renewed is None or renewed < lease_lapsed_before()
 
 
-def step_retry(*, step: FulfilmentStep, actor) -> FulfilmentStep:
+def step_retry(*, step: FulfilmentStep, actor: User | None) -> FulfilmentStep:
     """Run a failed or waiting step again, or a running one whose worker's lease lapsed (the worker is gone)."""
     _require(actor, STEP_PERMISSION, "You cannot retry fulfilment steps.")
     with transaction.atomic():
@@ -682,14 +687,13 @@ def step_retry(*, step: FulfilmentStep, actor) -> FulfilmentStep:
         step.status = FulfilmentStep.Status.PENDING
         step.error = ""
         step.queued_at = None
-        if actor is not None:
-            step._history_user = actor
+        set_history_actor(step, actor)
         step.save(update_fields=["status", "error", "queued_at"])
         _after_staff_change(step)
     return step
 
 
-def step_waive(*, step: FulfilmentStep, reason: str, actor) -> FulfilmentStep:
+def step_waive(*, step: FulfilmentStep, reason: str, actor: User | None) -> FulfilmentStep:
     """Accept that a step will not be done, with the reason (it then counts as finished)."""
     _require(actor, APPROVE_PERMISSION, "Only compliance officers can waive a step.")
     reason = (reason or "").strip()
@@ -705,8 +709,7 @@ def step_waive(*, step: FulfilmentStep, reason: str, actor) -> FulfilmentStep:
         step.waived_reason = reason[:500]
         step.waived_by = actor
         step.finished_at = timezone.now()
-        if actor is not None:
-            step._history_user = actor
+        set_history_actor(step, actor)
         step.save(update_fields=["status", "waived_reason", "waived_by", "finished_at"])
         _after_staff_change(step)
     return step
@@ -727,7 +730,7 @@ def _after_staff_change(step: FulfilmentStep) -> None:
         transaction.on_commit(lambda: plan_continue(plan_id=plan_id))
 
 
-def manual_task_steps_continue(task) -> int:
+def manual_task_steps_continue(task: ManualTask) -> int:
     """Queue again, in the caller's transaction, the steps waiting on ``task`` (a manual task just marked
     done), so they move on at once rather than at the next poll. Returns how many jobs it queued."""
     queued = set()

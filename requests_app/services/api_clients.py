@@ -8,13 +8,15 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from compliance.history import set_history_actor
 from requests_app.models import ApiClient, IdempotencyRecord, RightsRequest
 from requests_app.services.appeals import appeal_open
-from requests_app.services.requests import _require, _save, request_event_add, rights_request_open
+from requests_app.services.requests import _require, request_event_add, rights_request_open
 
 TOKEN_PREFIX = "dsr_"  # noqa: S105 - a public marker, not a secret
 # last_used_at is written at most this often, so reads do not turn into writes.
@@ -31,7 +33,7 @@ def token_hash(token: str) -> str:
 
 
 @transaction.atomic
-def api_client_create(*, name: str, actor) -> tuple[ApiClient, str]:
+def api_client_create(*, name: str, actor: User | None) -> tuple[ApiClient, str]:
     """Create an integration and its token. The token is returned once and never stored."""
     _require(actor, "requests_app.add_apiclient", "You cannot create API clients.")
     name = (name or "").strip()
@@ -41,17 +43,19 @@ def api_client_create(*, name: str, actor) -> tuple[ApiClient, str]:
         raise ValidationError({"name": ["An API client with this name exists."]})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     client = ApiClient(name=name, token_prefix=token[:10], token_hash=token_hash(token), created_by=actor)
-    _save(client, actor)
+    set_history_actor(client, actor)
+    client.save()
     return client, token
 
 
 @transaction.atomic
-def api_client_revoke(*, client: ApiClient, actor) -> ApiClient:
+def api_client_revoke(*, client: ApiClient, actor: User | None) -> ApiClient:
     """Stop a token from working. The client stays, for the record of what it created."""
     _require(actor, "requests_app.change_apiclient", "You cannot revoke API clients.")
     client.is_active = False
     client.revoked_at = timezone.now()
-    _save(client, actor, ["is_active", "revoked_at"])
+    set_history_actor(client, actor)
+    client.save(update_fields=["is_active", "revoked_at"])
     return client
 
 

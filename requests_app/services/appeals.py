@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from compliance.history import set_history_actor
 from requests_app.deadlines import AppealDeadlines, AppealRule, LedgerEntry, compute_appeal_deadlines, receipt_day
 from requests_app.models import (
     OPEN_APPEAL_STATUSES,
@@ -52,7 +55,6 @@ from requests_app.services.requests import (
     _names,
     _record_event,
     _require,
-    _save,
     request_governing_regimes,
     rights_request_recompute,
 )
@@ -66,7 +68,7 @@ ANSWERED_STATUSES = [RequestStatus.RESPONDED, RequestStatus.CLOSED]
 # ------------------------------------------------------------------------------
 
 
-def appeal_regimes_for(request: RightsRequest, lines: Sequence[RequestLine]) -> list:
+def appeal_regimes_for(request: RightsRequest, lines: Sequence[RequestLine]) -> list[Any]:
     """The governing regimes that grant one of ``lines``' rights and give an appeal, primary first."""
     granting = {regime.pk for line in lines for regime in line.regimes.all()}
     return [regime for regime in request_governing_regimes(request) if regime.pk in granting and regime.appeal_period]
@@ -135,7 +137,7 @@ def appeal_open_check(
     lines: Sequence[RequestLine | str] = (),
     received_at: dt.datetime | None = None,
     channel: str = Channel.EMAIL,
-) -> tuple[list[RequestLine], list]:
+) -> tuple[list[RequestLine], list[Any]]:
     """Raise the per-field ``ValidationError`` logging this appeal would raise, writing nothing.
 
     Returns the appealed lines and the regimes whose appeal rules apply.
@@ -187,12 +189,12 @@ def _already_appealed(line: RequestLine) -> bool:
 def appeal_open(
     *,
     request: RightsRequest,
-    actor,
+    actor: User | None,
     lines: Sequence[RequestLine | str] = (),
     received_at: dt.datetime | None = None,
     channel: str = Channel.EMAIL,
     statement: str = "",
-    assignee=None,
+    assignee: User | None = None,
     api_client: ApiClient | None = None,
 ) -> Appeal:
     """Log a requester's appeal of a refusal, and send them the "appeal received" letter.
@@ -219,7 +221,8 @@ def appeal_open(
         api_client=api_client,
         created_by=actor,
     )
-    _save(appeal, actor)
+    set_history_actor(appeal, actor)
+    appeal.save()
     appeal.lines.set(chosen)
     appeal.regimes.set(regimes)
     event = _record_event(
@@ -238,7 +241,7 @@ def appeal_open(
 
 
 @transaction.atomic
-def appeal_assign(*, appeal: Appeal, assignee, actor) -> Appeal:
+def appeal_assign(*, appeal: Appeal, assignee: User | None, actor: User | None) -> Appeal:
     """Give the appeal to a handler (or nobody)."""
     _require(actor, "requests_app.change_appeal", "You cannot assign appeals.")
     _request, appeal = _lock_appeal(appeal)
@@ -246,12 +249,15 @@ def appeal_assign(*, appeal: Appeal, assignee, actor) -> Appeal:
         raise ValidationError({"assignee": [f"{assignee.get_username()} cannot handle rights requests."]})
     if appeal.assignee_id != (assignee.pk if assignee else None):
         appeal.assignee = assignee
-        _save(appeal, actor, ["assignee", "updated_at"])
+        set_history_actor(appeal, actor)
+        appeal.save(update_fields=["assignee", "updated_at"])
     return appeal
 
 
 @transaction.atomic
-def appeal_extend(*, appeal: Appeal, reason: str, actor, at: dt.datetime | dt.date | None = None) -> Appeal:
+def appeal_extend(
+    *, appeal: Appeal, reason: str, actor: User | None, at: dt.datetime | dt.date | None = None
+) -> Appeal:
     """Extend the time to answer the appeal where its regimes allow, telling the requester why.
 
     Once, notified on or before the appeal's due date, with a reason (Colorado: 45 days
@@ -290,7 +296,8 @@ def appeal_extend(*, appeal: Appeal, reason: str, actor, at: dt.datetime | dt.da
     )
     if appeal.status == AppealStatus.RECEIVED:
         appeal.status = AppealStatus.IN_PROGRESS
-        _save(appeal, actor, ["status", "updated_at"])
+        set_history_actor(appeal, actor)
+        appeal.save(update_fields=["status", "updated_at"])
     appeal_recompute(appeal=appeal)
     communication_send_for_appeal(
         appeal=appeal,
@@ -342,7 +349,7 @@ def appeal_decide(
     appeal: Appeal,
     outcome: str,
     reason: str,
-    actor,
+    actor: User | None,
     reversed_lines: Sequence[RequestLine | str] = (),
     at: dt.datetime | None = None,
 ) -> Appeal:
@@ -367,7 +374,8 @@ def appeal_decide(
     appeal.decided_at = when
     appeal.decided_by = actor
     appeal.decided_on_time = appeal.due_date is None or _local_day(when) <= appeal.due_date
-    _save(appeal, actor)
+    set_history_actor(appeal, actor)
+    appeal.save()
     appeal.reversed_lines.set(chosen)
     event = _record_event(
         request=request, type=EventType.APPEAL_DECIDED, at=when, actor=actor, reason=reason, appeal=appeal
@@ -380,7 +388,8 @@ def appeal_decide(
         request.outcome = ""
         request.closed_on_time = None
         request.responded_at = None  # the reopened lines get their own answer, on time or not
-        _save(request, actor, ["status", "closed_at", "outcome", "closed_on_time", "responded_at", "updated_at"])
+        set_history_actor(request, actor)
+        request.save(update_fields=["status", "closed_at", "outcome", "closed_on_time", "responded_at", "updated_at"])
         rights_request_recompute(request=request)
     communication_send_for_appeal(
         appeal=appeal, template=LetterTemplate.APPEAL_DECISION, event=event, actor=actor, at=when
@@ -388,7 +397,9 @@ def appeal_decide(
     return appeal
 
 
-def _line_reopen(*, request: RightsRequest, line: RequestLine, appeal: Appeal, actor, at: dt.datetime) -> None:
+def _line_reopen(
+    *, request: RightsRequest, line: RequestLine, appeal: Appeal, actor: User | None, at: dt.datetime
+) -> None:
     """Reopen a line whose refusal the appeal reversed; its refusal stays in its history and the ledger."""
     line = RequestLine.objects.select_for_update().get(pk=line.pk)
     line.status = RequestLine.Status.OPEN
@@ -398,7 +409,8 @@ def _line_reopen(*, request: RightsRequest, line: RequestLine, appeal: Appeal, a
     line.evidence_note = ""
     line.completed_at = None
     line.completed_by = None
-    _save(line, actor)
+    set_history_actor(line, actor)
+    line.save()
     _record_event(
         request=request,
         type=EventType.LINE_REOPENED,

@@ -18,12 +18,14 @@ from smtplib import SMTPRecipientsRefused, SMTPResponseException
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import BadHeaderError, EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
+from compliance.emails import email_render
+from compliance.history import set_history_actor
 from jobs.services import job_enqueue
 from requests_app.deadlines import Deadlines, LedgerEntry
 from requests_app.models import (
@@ -43,7 +45,6 @@ from requests_app.services.requests import (
     _lock,
     _names,
     _require,
-    _save,
     request_event_add,
     request_governing_regimes,
     request_responded_record,
@@ -54,7 +55,7 @@ from requests_app.validators import clean_single_line
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_EVENT = {
+TEMPLATE_EVENT: dict[str, str] = {
     LetterTemplate.ACKNOWLEDGEMENT: EventType.ACKNOWLEDGED,
     LetterTemplate.IDENTITY_REQUEST: EventType.IDENTITY_REQUESTED,
     LetterTemplate.CLARIFICATION_REQUEST: EventType.CLARIFICATION_REQUESTED,
@@ -71,12 +72,12 @@ DECISION_TEMPLATES = {
 
 
 # The part of a letter only the sender can write: the letter cannot go (or be previewed) without it.
-REQUIRED_REASON = {
+REQUIRED_REASON: dict[str, str] = {
     LetterTemplate.EXTENSION_NOTICE: "Give the reason for the extension: the letter tells the requester why.",
     LetterTemplate.CLARIFICATION_REQUEST: "Write the question to ask: the letter has nothing to ask without it.",
 }
 # A refusal ground as the requester reads it (the reason that follows says the rest).
-GROUND_WORDS = {
+GROUND_WORDS: dict[str, str] = {
     RefusalGround.MANIFESTLY_UNFOUNDED: "we consider this part of the request manifestly unfounded",
     RefusalGround.EXCESSIVE: "we consider this part of the request excessive",
     RefusalGround.IDENTITY_NOT_VERIFIED: "we could not confirm your identity",
@@ -149,9 +150,6 @@ def communication_render(
         "due_date": deadlines.due_date,
         "general_due": deadlines.general_due,
         "acknowledge_by": deadlines.acknowledge_by,
-        "controller": settings.CONTROLLER_NAME,
-        "privacy_team": settings.PRIVACY_TEAM_SIGNATURE,
-        "contact_email": settings.PRIVACY_CONTACT_EMAIL,
         "authority": regime.supervisory_authority,
         "authority_url": regime.supervisory_authority_url,
         "today": timezone.localdate(),
@@ -159,19 +157,18 @@ def communication_render(
         "kept": [],
         **(context or {}),
     }
-    subject = render_to_string(f"requests_app/letters/{template}_subject.txt", ctx)
-    body = render_to_string(f"requests_app/letters/{template}.txt", ctx)
-    return " ".join(subject.split()), body.strip() + "\n"
+    subject, body = email_render(f"requests_app/letters/{template}", ctx)
+    return subject, body.strip() + "\n"
 
 
-def _cited(regimes: list, deadlines: Deadlines, lines: list) -> str:
+def _cited(regimes: list[Any], deadlines: Deadlines, lines: list[Any]) -> str:
     """The regimes that govern the answer: those granting the request's rights, primary first."""
     codes = {code for line in lines for code in deadlines.line_regimes.get(line.right.slug, ())}
     names = [regime.name for regime in regimes if regime.code in codes] or [regimes[0].name]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _complaint_routes(regimes: list, shortfall_lines: list) -> list[dict[str, str]]:
+def _complaint_routes(regimes: list[Any], shortfall_lines: list[Any]) -> list[dict[str, str]]:
     """Each governing regime's complaint route, for the regimes granting a right we fell short on."""
     granting = {regime.pk for line in shortfall_lines for regime in line.regimes.all()}
     chosen = [regime for regime in regimes if regime.pk in granting] or regimes[:1]
@@ -182,7 +179,7 @@ def _complaint_routes(regimes: list, shortfall_lines: list) -> list[dict[str, st
     ]
 
 
-def _appeal_routes(regimes: list, shortfall_lines: list) -> list[dict[str, Any]]:
+def _appeal_routes(regimes: list[Any], shortfall_lines: list[Any]) -> list[dict[str, Any]]:
     """The governing regimes that give an appeal of a right we fell short on, with how long each gives us
     to answer it (REGULATIONS §1b): a refusal letter must say how to appeal."""
     granting = {regime.pk for line in shortfall_lines for regime in line.regimes.all()}
@@ -193,7 +190,7 @@ def _appeal_routes(regimes: list, shortfall_lines: list) -> list[dict[str, Any]]
     ]
 
 
-def _promises(regimes: list, request: RightsRequest, rule: str, lines: list) -> bool:
+def _promises(regimes: list[Any], request: RightsRequest, rule: str, lines: list[Any]) -> bool:
     """Whether a letter may promise a restart (identity) or a pause (clarification).
 
     Only where a governing regime has the rule and it applies to this request's receipt date (UK GDPR:
@@ -246,7 +243,7 @@ def communication_send(
     *,
     request: RightsRequest,
     template: str,
-    actor,
+    actor: User | None,
     context: dict[str, Any] | None = None,
     body_override: str | None = None,
     subject_override: str | None = None,
@@ -302,7 +299,8 @@ def communication_send(
         sent_by=actor,
         sent_at=when,
     )
-    _save(communication, actor)
+    set_history_actor(communication, actor)
+    communication.save()
     # Now that the event rests on this letter, it leaves the deadlines until the letter is delivered.
     rights_request_recompute(request=request)
 
@@ -327,7 +325,7 @@ def communication_send_for_appeal(
     appeal: Appeal,
     template: str,
     event: RequestEvent,
-    actor,
+    actor: User | None,
     at: dt.datetime,
     context: dict[str, Any] | None = None,
 ) -> Communication:
@@ -374,7 +372,8 @@ def communication_send_for_appeal(
         sent_by=actor,
         sent_at=at,
     )
-    _save(communication, actor)
+    set_history_actor(communication, actor)
+    communication.save()
     job_enqueue("requests_app.tasks.communication_deliver_task", communication.pk)
     return communication
 
@@ -458,7 +457,7 @@ def _letter_delivered(communication: Communication) -> None:
         request.responded_at = communication.delivered_at
         fields.append("responded_at")
     if fields:
-        _save(request, None, [*fields, "updated_at"])
+        request.save(update_fields=[*fields, "updated_at"])
     rights_request_recompute(request=request)
 
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
-from django.template.loader import render_to_string
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from compliance.emails import email_message
 from compliance.roles import COMPLIANCE_OFFICER
 from requests_app.deadlines import DUE_SOON_DAYS, sla_state
 from requests_app.models import (
@@ -38,7 +39,7 @@ from requests_app.services.requests import rights_request_recompute
 IDENTITY_REMINDER_DAYS = 7
 
 
-def _officers():
+def _officers() -> QuerySet[User]:
     return (
         get_user_model()
         .objects.filter(is_active=True, groups__name=COMPLIANCE_OFFICER)
@@ -48,7 +49,7 @@ def _officers():
     )
 
 
-def _claim(*, kind: str, recipient, on_date: dt.date, request: RightsRequest | None = None) -> bool:
+def _claim(*, kind: str, recipient: User, on_date: dt.date, request: RightsRequest | None = None) -> bool:
     """Record the notification; False if it was already recorded (sent before)."""
     try:
         with transaction.atomic():
@@ -58,17 +59,15 @@ def _claim(*, kind: str, recipient, on_date: dt.date, request: RightsRequest | N
     return True
 
 
-def _send(recipient, template: str, context: dict) -> None:
-    subject = " ".join(render_to_string(f"requests_app/emails/{template}_subject.txt", context).split())
-    body = render_to_string(f"requests_app/emails/{template}.txt", context)
-    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[recipient.email]).send()
+def _send(recipient: User, template: str, context: dict[str, Any]) -> None:
+    email_message(f"requests_app/emails/{template}", context, to=[recipient.email]).send()
 
 
-def _base_context(today: dt.date) -> dict:
-    return {"today": today, "site_name": settings.SITE_NAME, "site_url": settings.SITE_URL}
+def _base_context(today: dt.date) -> dict[str, Any]:
+    return {"today": today}
 
 
-def _open_not_paused():
+def _open_not_paused() -> QuerySet[RightsRequest]:
     return RightsRequest.objects.filter(status__in=OPEN_STATUSES, paused_since__isnull=True)
 
 
@@ -126,7 +125,7 @@ def digests_send(*, today: dt.date | None = None) -> int:
     return sent
 
 
-def _escalate(recipients: Iterable, candidates: list[tuple[str, RightsRequest, dt.date]], today: dt.date) -> int:
+def _escalate(recipients: Iterable[Any], candidates: list[tuple[str, RightsRequest, dt.date]], today: dt.date) -> int:
     sent = 0
     for recipient in recipients:
         with transaction.atomic():

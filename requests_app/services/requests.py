@@ -16,6 +16,7 @@ from typing import Any
 
 import holidays
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -23,6 +24,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django_countries import countries
 
+from compliance.history import set_history_actor
 from compliance.models import Regime, RegimeRight, Right, SubjectType
 from compliance.selectors import regimes_for_requester
 from requests_app.deadlines import Deadlines, LedgerEntry, RegimeRule, compute_request_deadlines, receipt_day
@@ -30,6 +32,7 @@ from requests_app.models import (
     GROUNDS_NEEDING_EVIDENCE,
     OPEN_STATUSES,
     ApiClient,
+    Appeal,
     Channel,
     EventType,
     IdentityMethod,
@@ -62,7 +65,7 @@ MANUAL_EVENT_TYPES = [
 ]
 
 # How each event moves the request's status (None: unchanged).
-_STATUS_AFTER_EVENT = {
+_STATUS_AFTER_EVENT: dict[str, str | None] = {
     EventType.ACKNOWLEDGED: None,
     EventType.IDENTITY_REQUESTED: RequestStatus.AWAITING_IDENTITY,
     EventType.IDENTITY_RECEIVED: RequestStatus.IN_PROGRESS,
@@ -84,16 +87,9 @@ EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # ------------------------------------------------------------------------------
 
 
-def _require(actor, permission: str, message: str) -> None:
+def _require(actor: User | None, permission: str, message: str) -> None:
     if actor is not None and not actor.has_perm(permission):
         raise PermissionDenied(message)
-
-
-def _save(obj, actor, fields: Iterable[str] | None = None) -> None:
-    """Save, attributing the history row to ``actor`` even outside a web request."""
-    if actor is not None:
-        obj._history_user = actor
-    obj.save(update_fields=list(fields) if fields is not None else None)
 
 
 def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
@@ -253,13 +249,13 @@ def _record_event(
     request: RightsRequest,
     type: str,
     at: dt.datetime,
-    actor,
+    actor: User | None,
     reason: str = "",
     line: RequestLine | None = None,
     api_client: ApiClient | None = None,
     regime: Regime | None = None,
     extended_to: dt.date | None = None,
-    appeal=None,
+    appeal: Appeal | None = None,
 ) -> RequestEvent:
     return RequestEvent.objects.create(
         appeal=appeal,
@@ -357,7 +353,7 @@ def rights_request_recompute(*, request: RightsRequest, today: dt.date | None = 
 
 
 @transaction.atomic
-def rights_request_refresh(*, request: RightsRequest, actor) -> Deadlines:
+def rights_request_refresh(*, request: RightsRequest, actor: User | None) -> Deadlines:
     """Recompute an open request's dates after its regime row was corrected in the admin."""
     _require(actor, "requests_app.change_rightsrequest", "You cannot recompute deadlines.")
     request = _lock(request)
@@ -375,8 +371,8 @@ def _intake_cleaned(
     *,
     requester_name: str,
     requester_email: str,
-    regime,
-    rights,
+    regime: Any,
+    rights: Any,
     channel: str,
     received_at: dt.datetime,
     requester_country: Any = "",
@@ -432,7 +428,7 @@ def rights_request_open(
     requester_name: str,
     requester_email: str,
     rights: Sequence[Right | str],
-    actor,
+    actor: User | None,
     regime: Regime | str | None = None,
     requester_country: Any = "",
     requester_region: str = "",
@@ -441,7 +437,7 @@ def rights_request_open(
     description: str = "",
     account_ref: str = "",
     subject_type: SubjectType | None = None,
-    assignee=None,
+    assignee: User | None = None,
     api_client: ApiClient | None = None,
 ) -> RightsRequest:
     """Log a new request: its governing regimes, one line per right, the ``received`` event, its deadlines.
@@ -490,7 +486,8 @@ def rights_request_open(
         api_client=api_client,
         created_by=actor,
     )
-    _save(request, actor)
+    set_history_actor(request, actor)
+    request.save()
     RequestRegime.objects.bulk_create(
         [RequestRegime(request=request, regime=regime, basis=basis) for regime, basis in applicable]
     )
@@ -554,7 +551,7 @@ _EDITABLE_FIELDS = [
 
 
 @transaction.atomic
-def rights_request_update(*, request: RightsRequest, actor, **changes: Any) -> RightsRequest:
+def rights_request_update(*, request: RightsRequest, actor: User | None, **changes: Any) -> RightsRequest:
     """Correct the details of a request (compliance staff). Deadlines follow a new regime or receipt date."""
     _require(actor, "requests_app.change_rightsrequest", "You cannot change rights requests.")
     request = _lock(request)
@@ -563,7 +560,8 @@ def rights_request_update(*, request: RightsRequest, actor, **changes: Any) -> R
     for name in changed:
         setattr(request, name, changes[name])
     if changed:
-        _save(request, actor, [*changed, "updated_at"])
+        set_history_actor(request, actor)
+        request.save(update_fields=[*changed, "updated_at"])
     if "received_at" in changed:
         RequestEvent.objects.filter(request=request, type=EventType.RECEIVED).update(at=request.received_at)
     if "regime" in changed:
@@ -580,7 +578,7 @@ def rights_request_update(*, request: RightsRequest, actor, **changes: Any) -> R
 
 
 @transaction.atomic
-def rights_request_assign(*, request: RightsRequest, assignee, actor) -> RightsRequest:
+def rights_request_assign(*, request: RightsRequest, assignee: User | None, actor: User | None) -> RightsRequest:
     """Give the request to a handler (or nobody)."""
     _require(actor, "requests_app.change_rightsrequest", "You cannot assign rights requests.")
     request = _lock(request)
@@ -589,13 +587,20 @@ def rights_request_assign(*, request: RightsRequest, assignee, actor) -> RightsR
             {"assignee": f"{assignee.get_username()} cannot handle rights requests (not an agent or an officer)."}
         )
     request.assignee = assignee
-    _save(request, actor, ["assignee", "updated_at"])
+    set_history_actor(request, actor)
+    request.save(update_fields=["assignee", "updated_at"])
     return request
 
 
 @transaction.atomic
 def rights_request_identity_record(
-    *, request: RightsRequest, method: str, outcome: str, actor, note: str = "", at: dt.datetime | None = None
+    *,
+    request: RightsRequest,
+    method: str,
+    outcome: str,
+    actor: User | None,
+    note: str = "",
+    at: dt.datetime | None = None,
 ) -> RightsRequest:
     """Record how the requester's identity was checked and with what result.
 
@@ -613,11 +618,14 @@ def rights_request_identity_record(
     if outcome == IdentityOutcome.VERIFIED and request.status == RequestStatus.AWAITING_IDENTITY:
         request.status = RequestStatus.IN_PROGRESS
         fields.append("status")
-    _save(request, actor, [*fields, "updated_at"])
+    set_history_actor(request, actor)
+    request.save(update_fields=[*fields, "updated_at"])
     return request
 
 
-def _check_verification(request: RightsRequest, *, method: str, outcome: str, extra: dict | None = None) -> None:
+def _check_verification(
+    request: RightsRequest, *, method: str, outcome: str, extra: dict[str, Any] | None = None
+) -> None:
     errors: dict[str, list[str]] = dict(extra or {})
     if outcome not in IdentityOutcome.values or outcome == IdentityOutcome.PENDING:
         errors["identity_outcome"] = ["Choose verified, could not be verified or not required."]
@@ -633,7 +641,7 @@ def _check_verification(request: RightsRequest, *, method: str, outcome: str, ex
 
 @transaction.atomic
 def rights_request_account_identity_record(
-    *, request_id: int, method: str, outcome: str, actor, note: str = "", at: dt.datetime | None = None
+    *, request_id: int, method: str, outcome: str, actor: User | None, note: str = "", at: dt.datetime | None = None
 ) -> RightsRequest:
     """Record how the requester was shown to hold the request's account reference, and with what result.
 
@@ -668,19 +676,21 @@ def rights_request_account_identity_record(
         "account_identity_verified_by",
         "account_identity_verified_at",
     ]
-    _save(request, actor, [*fields, "updated_at"])
+    set_history_actor(request, actor)
+    request.save(update_fields=[*fields, "updated_at"])
     return request
 
 
 @transaction.atomic
-def request_note_add(*, request: RightsRequest, body: str, actor) -> RequestNote:
+def request_note_add(*, request: RightsRequest, body: str, actor: User | None) -> RequestNote:
     """Add an internal note to the request's timeline."""
     _require(actor, "requests_app.add_requestnote", "You cannot add notes.")
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "Write the note."})
     note = RequestNote(request=request, body=body, author=actor)
-    _save(note, actor)
+    set_history_actor(note, actor)
+    note.save()
     return note
 
 
@@ -695,7 +705,7 @@ def request_event_add(
     request: RightsRequest,
     type: str,
     at: dt.date | dt.datetime,
-    actor,
+    actor: User | None,
     reason: str = "",
     extended_to: dt.date | None = None,
     api_client: ApiClient | None = None,
@@ -772,7 +782,8 @@ def request_event_add(
         request.status = RequestStatus.IN_PROGRESS
         fields.append("status")
     if fields:
-        _save(request, actor, [*fields, "updated_at"])
+        set_history_actor(request, actor)
+        request.save(update_fields=[*fields, "updated_at"])
     rights_request_recompute(request=request)
     return event
 
@@ -806,7 +817,9 @@ def _check_extension(
 
 
 @transaction.atomic
-def rights_request_regime_add(*, request: RightsRequest, regime: Regime, reason: str, actor) -> RequestRegime:
+def rights_request_regime_add(
+    *, request: RightsRequest, regime: Regime, reason: str, actor: User | None
+) -> RequestRegime:
     """Let one more regime govern the request (a correction of the law that applies), with the reason.
 
     Recorded in the ledger; the lines' granting regimes and due dates follow.
@@ -835,7 +848,7 @@ def rights_request_regime_add(*, request: RightsRequest, regime: Regime, reason:
 
 
 @transaction.atomic
-def rights_request_regime_drop(*, request: RightsRequest, regime: Regime, reason: str, actor) -> None:
+def rights_request_regime_drop(*, request: RightsRequest, regime: Regime, reason: str, actor: User | None) -> None:
     """Stop a regime governing the request (e.g. the requester does not live where they said), with the reason.
 
     Refused for the primary regime (change it first) and when a line would be left
@@ -936,7 +949,7 @@ def request_line_complete(
     line: RequestLine,
     outcome: str,
     reason: str,
-    actor,
+    actor: User | None,
     refusal_ground: str = "",
     evidence_note: str = "",
     at: dt.datetime | None = None,
@@ -970,13 +983,15 @@ def request_line_complete(
     line.evidence_note = evidence_note
     line.completed_at = when
     line.completed_by = actor
-    _save(line, actor)
+    set_history_actor(line, actor)
+    line.save()
     _record_event(request=request, type=EventType.LINE_COMPLETED, at=when, actor=actor, reason=reason, line=line)
     if not request.lines.exclude(status=RequestLine.Status.COMPLETED).exists():
         _record_event(request=request, type=EventType.FULFILLED, at=when, actor=actor)
     if request.status in {RequestStatus.RECEIVED, RequestStatus.AWAITING_IDENTITY}:
         request.status = RequestStatus.IN_PROGRESS
-        _save(request, actor, ["status", "updated_at"])
+        set_history_actor(request, actor)
+        request.save(update_fields=["status", "updated_at"])
     rights_request_recompute(request=request)
     return line
 
@@ -992,7 +1007,7 @@ def summary_outcome(outcomes: Sequence[str]) -> str:
 
 
 def request_responded_record(
-    *, request: RightsRequest, at: dt.datetime, actor, by_letter: bool = False
+    *, request: RightsRequest, at: dt.datetime, actor: User | None, by_letter: bool = False
 ) -> RequestEvent:
     """Record that the answer went to the requester (called by ``communication_send``).
 
@@ -1005,12 +1020,13 @@ def request_responded_record(
     if request.responded_at is None and not by_letter:
         request.responded_at = at
         fields.append("responded_at")
-    _save(request, actor, [*fields, "updated_at"])
+    set_history_actor(request, actor)
+    request.save(update_fields=[*fields, "updated_at"])
     return event
 
 
 @transaction.atomic
-def rights_request_close(*, request: RightsRequest, actor, at: dt.datetime | None = None) -> RightsRequest:
+def rights_request_close(*, request: RightsRequest, actor: User | None, at: dt.datetime | None = None) -> RightsRequest:
     """Close a request whose lines are all completed; records its outcome and whether it was on time.
 
     On time means every line was completed by its due date and the answer (the
@@ -1033,6 +1049,7 @@ def rights_request_close(*, request: RightsRequest, actor, at: dt.datetime | Non
     request.closed_at = when
     request.outcome = summary_outcome([line.outcome for line in lines])
     request.closed_on_time = on_time
-    _save(request, actor, ["status", "closed_at", "outcome", "closed_on_time", "updated_at"])
+    set_history_actor(request, actor)
+    request.save(update_fields=["status", "closed_at", "outcome", "closed_on_time", "updated_at"])
     _record_event(request=request, type=EventType.CLOSED, at=when, actor=actor)
     return request

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.history import set_history_actor
+from compliance.models import DataCategory, MappedTable, SystemOfRecord
 from retention.models import LegalHold
 
 
@@ -15,7 +20,7 @@ def _normalise(hold: LegalHold) -> None:
 
 
 @transaction.atomic
-def legal_hold_save(*, hold: LegalHold, actor) -> LegalHold:
+def legal_hold_save(*, hold: LegalHold, actor: User | None) -> LegalHold:
     """Validate and save a new or changed hold (``placed_by`` defaults to ``actor``).
 
     Refuses a hold without a scope, one whose 'until' is not after its 'from', a
@@ -27,24 +32,24 @@ def legal_hold_save(*, hold: LegalHold, actor) -> LegalHold:
         hold.placed_by = actor
     _normalise(hold)
     hold.full_clean()
-    hold._history_user = actor
+    set_history_actor(hold, actor)
     hold.save()
     return hold
 
 
 def legal_hold_place(
     *,
-    actor,
+    actor: User | None,
     name: str,
     reason: str,
     description: str = "",
     subject_account_ref: str = "",
     subject_email: str = "",
-    data_category=None,
-    system=None,
-    table=None,
-    starts_at=None,
-    ends_at=None,
+    data_category: DataCategory | None = None,
+    system: SystemOfRecord | None = None,
+    table: MappedTable | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
 ) -> LegalHold:
     """Place a hold: from then on every sweep and every erasure skips the rows in its scope."""
     hold = LegalHold(
@@ -64,7 +69,7 @@ def legal_hold_place(
 
 
 @transaction.atomic
-def legal_hold_release(*, hold_id: int, actor, reason: str) -> LegalHold:
+def legal_hold_release(*, hold_id: int, actor: User | None, reason: str) -> LegalHold:
     """Release a hold, recording who released it, when and why (a history entry too).
 
     Sweeps and erasures no longer skip its rows from the next batch on.
@@ -77,7 +82,7 @@ def legal_hold_release(*, hold_id: int, actor, reason: str) -> LegalHold:
     hold.released_at = timezone.now()
     hold.released_by = actor
     hold.release_reason = reason.strip()
-    hold._history_user = actor
+    set_history_actor(hold, actor)
     hold._change_reason = f"Released: {hold.release_reason}"[:100]
     hold.save()
     return hold

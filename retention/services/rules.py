@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from compliance.models import MappedColumn, MappedTable
+from compliance.history import set_history_actor
+from compliance.models import DataCategory, LegalBasis, MappedColumn, MappedTable
 from retention.models import RetentionRule
 from retention.scheduling import parse_cadence
 
@@ -46,10 +47,6 @@ def mapped_column_lookup(*, table: MappedTable, column_name: str) -> MappedColum
     return column
 
 
-def _history_user(obj, actor) -> None:
-    obj._history_user = actor if isinstance(actor, AbstractBaseUser) else None
-
-
 def retention_rule_schedule_sync(*, rule: RetentionRule) -> PeriodicTask:
     """Create or update the rule's beat entry so beat starts it on its cadence (disabled rules stay off).
 
@@ -83,7 +80,7 @@ def retention_rule_schedule_sync(*, rule: RetentionRule) -> PeriodicTask:
 
 
 @transaction.atomic
-def retention_rule_save(*, rule: RetentionRule, actor) -> RetentionRule:
+def retention_rule_save(*, rule: RetentionRule, actor: User | None) -> RetentionRule:
     """Validate and save a new or changed rule, then bring its beat schedule in step.
 
     Refuses (``ValidationError`` with a message per field) a period that is not
@@ -92,7 +89,7 @@ def retention_rule_save(*, rule: RetentionRule, actor) -> RetentionRule:
     without its source and a cadence beat could not run.
     """
     rule.full_clean()
-    _history_user(rule, actor)
+    set_history_actor(rule, actor)
     rule.save()
     retention_rule_schedule_sync(rule=rule)
     return rule
@@ -100,20 +97,20 @@ def retention_rule_save(*, rule: RetentionRule, actor) -> RetentionRule:
 
 def retention_rule_create(
     *,
-    actor,
+    actor: User | None,
     name: str,
-    data_category,
+    data_category: DataCategory | None,
     table: MappedTable,
     trigger_column: MappedColumn,
     period: int,
     period_unit: str,
     action: str,
     justification: str,
-    legal_basis,
+    legal_basis: LegalBasis,
     trigger: str = RetentionRule.Trigger.ROW_TIMESTAMP,
     period_anchor: str = "trigger",
     legal_source: str = "",
-    owner=None,
+    owner: User | None = None,
     is_enabled: bool = True,
     cadence: str = "30 2 * * *",
     batch_size: int = 5000,
@@ -143,12 +140,12 @@ def retention_rule_create(
 
 
 @transaction.atomic
-def retention_rule_delete(*, rule: RetentionRule, actor) -> None:
+def retention_rule_delete(*, rule: RetentionRule, actor: User | None) -> None:
     """Delete a rule that never ran, with its beat entry. A rule with runs is kept as their evidence."""
     if rule.runs.exists():
         raise ValidationError("This rule has runs, which are evidence: disable it instead of deleting it.")
     task = rule.periodic_task
-    _history_user(rule, actor)
+    set_history_actor(rule, actor)
     rule.delete()
     if task is not None:
         task.delete()

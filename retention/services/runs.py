@@ -28,17 +28,21 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
+from django.http import HttpRequest
 from django.utils import timezone
 
 from compliance.connectors.base import Connector, ConnectorError, ConnectorUnavailable, SweepBatch
-from compliance.models import MappedTable
+from compliance.history import set_history_actor
+from compliance.models import MappedTable, SystemOfRecord
 from jobs.services import job_enqueue
 from retention.models import (
     ACTIVE_RUN_STATUSES,
@@ -124,13 +128,13 @@ class _Count:
     per_hold: dict[int, int]
 
 
-def _get_connector(system) -> Connector:
+def _get_connector(system: SystemOfRecord) -> Connector:
     from compliance.connectors import get_connector
 
     return get_connector(system)
 
 
-def _count(connector: Connector, rule: RetentionRule, cutoff, holds: list[LegalHold]) -> _Count:
+def _count(connector: Connector, rule: RetentionRule, cutoff: datetime, holds: list[LegalHold]) -> _Count:
     """Rows older than the cutoff, rows outside every hold, and rows under each hold (one statement)."""
     table_wide = [hold for hold in holds if not hold.has_subject]
     subject_holds = [] if table_wide else holds
@@ -173,8 +177,13 @@ def _enqueue_execute(run_id: int) -> None:
 
 
 def retention_run_start(
-    *, rule_id: int, mode: str = Mode.EXECUTE, actor=None, origin: str = Origin.SCHEDULE, enqueue: bool = True
-):
+    *,
+    rule_id: int,
+    mode: str = Mode.EXECUTE,
+    actor: User | None = None,
+    origin: str = Origin.SCHEDULE,
+    enqueue: bool = True,
+) -> RetentionRun | None:
     """Start a run of a rule: count what it would sweep, then queue it, or wait for approval.
 
     A dry run only counts and records the counts. An execution starts at most once
@@ -212,7 +221,7 @@ def retention_run_start(
             created_at=now,
             status=RunStatus.RUNNING,
         )
-        run._history_user = actor
+        set_history_actor(run, actor)
         try:
             with transaction.atomic():
                 run.save()
@@ -227,7 +236,7 @@ def retention_run_start(
             return run
         for hold_id, rows in count.per_hold.items():
             RetentionRunHoldSkip.objects.create(run=run, hold_id=hold_id, rows=rows)
-        updates = {"rows_matched": count.matched, "rows_to_affect": count.to_affect}
+        updates: dict[str, Any] = {"rows_matched": count.matched, "rows_to_affect": count.to_affect}
         if mode == Mode.DRY_RUN:
             updates |= {"status": RunStatus.SUCCEEDED, "finished_at": timezone.now(), "started_at": now}
         elif count.to_affect == 0:
@@ -251,7 +260,7 @@ def retention_run_start(
     return run
 
 
-def retention_run_approve(*, run_id: int, actor, http_request=None) -> RetentionRun:
+def retention_run_approve(*, run_id: int, actor: User, http_request: HttpRequest | None = None) -> RetentionRun:
     """A compliance officer approves a run over its threshold; it is queued for a worker."""
     if not actor.has_perm("retention.approve_retentionrun"):
         raise PermissionDenied("Only compliance officers approve retention runs.")
@@ -262,14 +271,14 @@ def retention_run_approve(*, run_id: int, actor, http_request=None) -> Retention
         run.status = RunStatus.QUEUED
         run.approved_by = actor
         run.approved_at = timezone.now()
-        run._history_user = actor
+        set_history_actor(run, actor)
         run.save(update_fields=["status", "approved_by", "approved_at"])
         access_event_record(actor=actor, action=AccessEvent.Action.APPROVED_RUN, obj=run, request=http_request)
         _enqueue_execute(run.pk)
     return run
 
 
-def retention_run_cancel(*, run_id: int, actor) -> RetentionRun:
+def retention_run_cancel(*, run_id: int, actor: User) -> RetentionRun:
     """Cancel a run: at once if it has not started sweeping, else between two batches."""
     if not actor.has_perm("retention.cancel_retentionrun"):
         raise PermissionDenied("Only compliance officers cancel retention runs.")
@@ -284,7 +293,7 @@ def retention_run_cancel(*, run_id: int, actor) -> RetentionRun:
             run.status = RunStatus.CANCELLED
             run.finished_at = run.cancel_requested_at
             fields += ["status", "finished_at"]
-        run._history_user = actor
+        set_history_actor(run, actor)
         run.save(update_fields=fields)
     return run
 
@@ -315,7 +324,7 @@ def _claim(run_id: int, worker: str) -> RetentionRun | None:
     return None  # finished, failed, cancelled or still awaiting approval
 
 
-def _release(run_id: int, worker: str, **updates) -> None:
+def _release(run_id: int, worker: str, **updates: Any) -> None:
     RetentionRun.objects.filter(pk=run_id, worker=worker).update(worker="", **updates)
 
 
@@ -390,7 +399,7 @@ def _record(run: RetentionRun, worker: str, batch: SweepBatch, started: float, x
     run.rows_skipped_held += batch.skipped_held
 
 
-def _sweep_one(connector: Connector, run: RetentionRun, table: MappedTable, worker: str, held) -> SweepBatch:
+def _sweep_one(connector: Connector, run: RetentionRun, table: MappedTable, worker: str, held: Any) -> SweepBatch:
     """One batch in one short transaction of the system's database, recorded before that transaction commits."""
     alias = table.system.database_alias
     kwargs = {
@@ -548,7 +557,7 @@ def _interrupted(run_id: int, worker: str, exc: BaseException) -> None:
         logger.warning("retention run %s: the back office database is unreachable too; its lease will expire", run_id)
 
 
-def retention_run_resume(*, run_id: int, actor=None, enqueue: bool = True) -> RetentionRun:
+def retention_run_resume(*, run_id: int, actor: User | None = None, enqueue: bool = True) -> RetentionRun:
     """Queue a failed run again, to continue from its checkpoint: same cutoff, same evidence chain.
 
     The worker does this itself after a lost database connection; a compliance officer can do it once
@@ -572,7 +581,7 @@ def retention_run_resume(*, run_id: int, actor=None, enqueue: bool = True) -> Re
         run.finished_at = None
         run.worker = ""
         run.heartbeat_at = None
-        run._history_user = actor
+        set_history_actor(run, actor)
         run.save(update_fields=["status", "error", "finished_at", "worker", "heartbeat_at"])
         if enqueue:
             _enqueue_execute(run.pk)

@@ -9,13 +9,17 @@ the default and every active customer contract's.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from compliance.history import set_history_actor
+from compliance.models import DataCategory, ProcessingPurpose
 from jobs.services import job_enqueue
 from subprocessors.models import (
     AdequacyDecision,
@@ -26,7 +30,7 @@ from subprocessors.models import (
     SubprocessorChange,
     long_date,
 )
-from subprocessors.services.register import set_history_actor, subprocessor_transition
+from subprocessors.services.register import subprocessor_transition
 
 Kind = SubprocessorChange.Kind
 Status = Subprocessor.Status
@@ -50,8 +54,8 @@ def change_announce_check(
     kind: str,
     effective_on: date | None,
     location: ProcessingLocation | None = None,
-    purpose=None,
-    data_category=None,
+    purpose: ProcessingPurpose | None = None,
+    data_category: DataCategory | None = None,
     today: date | None = None,
 ) -> None:
     """Why this change cannot be announced, as field errors (nothing is written).
@@ -152,10 +156,10 @@ def subprocessor_change_announce(
     kind: str,
     summary: str,
     effective_on: date,
-    actor,
+    actor: User | None,
     location: ProcessingLocation | None = None,
-    purpose=None,
-    data_category=None,
+    purpose: ProcessingPurpose | None = None,
+    data_category: DataCategory | None = None,
 ) -> SubprocessorChange:
     """Announce a change; it is emailed to subscribers once the transaction commits.
 
@@ -237,7 +241,9 @@ def change_activation_blockers(change: SubprocessorChange, *, today: date | None
 
 
 @transaction.atomic
-def subprocessor_change_activate(*, change: SubprocessorChange, actor, today: date | None = None) -> SubprocessorChange:
+def subprocessor_change_activate(
+    *, change: SubprocessorChange, actor: User | None, today: date | None = None
+) -> SubprocessorChange:
     """Make an announced change effective, or refuse and say why.
 
     Only an announced change whose notice period has ended and whose objections
@@ -297,7 +303,7 @@ def subprocessor_changes_activate_due(*, today: date | None = None) -> dict[str,
 
 
 @transaction.atomic
-def subprocessor_change_withdraw(*, change: SubprocessorChange, reason: str, actor) -> SubprocessorChange:
+def subprocessor_change_withdraw(*, change: SubprocessorChange, reason: str, actor: User | None) -> SubprocessorChange:
     """Withdraw an announced change; the subprocessor returns to where it was.
 
     Open objections against it are closed as 'change withdrawn'.
@@ -332,7 +338,7 @@ def subprocessor_change_withdraw(*, change: SubprocessorChange, reason: str, act
     return change
 
 
-def change_announce_summary(*, subprocessor: Subprocessor, kind: str) -> dict:
+def change_announce_summary(*, subprocessor: Subprocessor, kind: str) -> dict[str, Any]:
     """What announcing would do, for the confirmation page: who is emailed, what changes state."""
     from subprocessors.services.notices import active_subscribers
 
@@ -344,7 +350,7 @@ def change_announce_summary(*, subprocessor: Subprocessor, kind: str) -> dict:
     return {"subscribers": subscribers, "subscriber_count": len(subscribers), "moves": moves}
 
 
-def change_withdrawal_summary(*, change: SubprocessorChange) -> dict:
+def change_withdrawal_summary(*, change: SubprocessorChange) -> dict[str, Any]:
     """Who is told of a withdrawal: the subscribers the announcement reached (and still subscribed)."""
     told = change.deliveries.filter(sent_at__isnull=False, subscriber__unsubscribed_at__isnull=True)
     return {
@@ -372,7 +378,7 @@ def change_objection_check(*, change: SubprocessorChange, customer: CustomerCont
 
 @transaction.atomic
 def change_objection_record(
-    *, change: SubprocessorChange, customer: CustomerContract, received_on: date, grounds: str, actor
+    *, change: SubprocessorChange, customer: CustomerContract, received_on: date, grounds: str, actor: User | None
 ) -> ChangeObjection:
     """Log a customer's objection; until resolved it holds the change back."""
     change = SubprocessorChange.objects.select_for_update().get(pk=change.pk)
@@ -389,7 +395,9 @@ def change_objection_record(
 
 
 @transaction.atomic
-def change_objection_resolve(*, objection: ChangeObjection, outcome: str, resolution: str, actor) -> ChangeObjection:
+def change_objection_resolve(
+    *, objection: ChangeObjection, outcome: str, resolution: str, actor: User | None
+) -> ChangeObjection:
     """Close an objection with its outcome and how it was resolved."""
     objection = ChangeObjection.objects.select_for_update().get(pk=objection.pk)
     if objection.outcome:

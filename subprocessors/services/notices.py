@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from subprocessors.emails import absolute_url, render_email
+from compliance.emails import email_message
+from subprocessors.emails import absolute_url
 from subprocessors.models import ChangeNoticeDelivery, NoticeSubscriber, SubprocessorChange
 from subprocessors.services.subscribers import unsubscribe_url
 
@@ -26,12 +28,12 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
-def active_subscribers():
+def active_subscribers() -> QuerySet[NoticeSubscriber]:
     """Confirmed subscribers who have not unsubscribed: those a change notice goes to."""
     return _active_subscribers()
 
 
-def _active_subscribers():
+def _active_subscribers() -> QuerySet[NoticeSubscriber]:
     return NoticeSubscriber.objects.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
 
 
@@ -80,8 +82,8 @@ def _deliver(*, delivery_id: int, change: SubprocessorChange) -> bool | None:
         return None
     subscriber = delivery.subscriber
     unsubscribe = unsubscribe_url(subscriber)
-    message = render_email(
-        "change_notice",
+    message = email_message(
+        "subprocessors/email/change_notice",
         {
             "change": change,
             "subprocessor": change.subprocessor,
@@ -120,7 +122,7 @@ def change_notices_send_pending() -> dict[str, int]:
     return total
 
 
-def _withdrawal_pending():
+def _withdrawal_pending() -> QuerySet[ChangeNoticeDelivery]:
     return ChangeNoticeDelivery.objects.filter(
         change__status=SubprocessorChange.Status.WITHDRAWN,
         sent_at__isnull=False,  # only those who were told of the announcement
@@ -162,8 +164,8 @@ def _deliver_withdrawal(*, delivery_id: int, change: SubprocessorChange) -> bool
         return None
     subscriber = delivery.subscriber
     unsubscribe = unsubscribe_url(subscriber)
-    message = render_email(
-        "change_withdrawn",
+    message = email_message(
+        "subprocessors/email/change_withdrawn",
         {
             "change": change,
             "subprocessor": change.subprocessor,

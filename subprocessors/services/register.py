@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.history import set_history_actor
 from subprocessors.models import DataProcessingAgreement, ProcessingLocation, SecurityAttestation, Subprocessor
 
 logger = logging.getLogger(__name__)
@@ -31,14 +35,7 @@ ALLOWED_TRANSITIONS: dict[str, dict[str, str]] = {
 }
 
 
-def set_history_actor(instance, actor) -> None:
-    # django-simple-history takes the user from the request in the admin; services
-    # called from a worker or a shell name the actor explicitly.
-    if actor is not None:
-        instance._history_user = actor
-
-
-def subprocessor_transition(*, subprocessor: Subprocessor, to: str, actor) -> Subprocessor:
+def subprocessor_transition(*, subprocessor: Subprocessor, to: str, actor: User | None) -> Subprocessor:
     """Move ``subprocessor`` to status ``to`` if the lifecycle allows it.
 
     Callers hold the row lock and run inside a transaction; change notices are
@@ -65,7 +62,9 @@ def subprocessor_transition(*, subprocessor: Subprocessor, to: str, actor) -> Su
     return subprocessor
 
 
-def subprocessor_scope_check(*, subprocessor: Subprocessor, purposes: Iterable, data_categories: Iterable) -> None:
+def subprocessor_scope_check(
+    *, subprocessor: Subprocessor, purposes: Iterable[Any], data_categories: Iterable[Any]
+) -> None:
     """Refuse widening a public subprocessor's purposes or data categories without notice.
 
     Customers were told what a public subprocessor processes; a new purpose or
@@ -91,7 +90,7 @@ def subprocessor_scope_check(*, subprocessor: Subprocessor, purposes: Iterable, 
         raise ValidationError(errors)
 
 
-def subprocessor_save(*, subprocessor: Subprocessor, actor) -> Subprocessor:
+def subprocessor_save(*, subprocessor: Subprocessor, actor: User | None) -> Subprocessor:
     """Create or update a subprocessor's own fields (status moves only through the lifecycle)."""
     subprocessor.full_clean()
     set_history_actor(subprocessor, actor)
@@ -100,7 +99,7 @@ def subprocessor_save(*, subprocessor: Subprocessor, actor) -> Subprocessor:
 
 
 @transaction.atomic
-def subprocessor_proposal_drop(*, subprocessor: Subprocessor, actor) -> Subprocessor:
+def subprocessor_proposal_drop(*, subprocessor: Subprocessor, actor: User | None) -> Subprocessor:
     """Retire a subprocessor that was proposed but never announced."""
     subprocessor = Subprocessor.objects.select_for_update().get(pk=subprocessor.pk)
     if subprocessor.status != Status.PROPOSED:
@@ -111,7 +110,7 @@ def subprocessor_proposal_drop(*, subprocessor: Subprocessor, actor) -> Subproce
     return subprocessor_transition(subprocessor=subprocessor, to=Status.RETIRED, actor=actor)
 
 
-def processing_location_save(*, location: ProcessingLocation, actor) -> ProcessingLocation:
+def processing_location_save(*, location: ProcessingLocation, actor: User | None) -> ProcessingLocation:
     """Add or correct a processing location.
 
     A location added to a subprocessor customers already see starts *pending*: it
@@ -132,7 +131,7 @@ def processing_location_save(*, location: ProcessingLocation, actor) -> Processi
     return location
 
 
-def processing_location_delete(*, location: ProcessingLocation, actor) -> None:
+def processing_location_delete(*, location: ProcessingLocation, actor: User | None) -> None:
     """Remove a location (dropping a country needs no notice; its history row keeps the evidence)."""
     if location.changes.exists():
         raise ValidationError("This location is named by a change notice; withdraw the change instead.")
@@ -143,7 +142,7 @@ def processing_location_delete(*, location: ProcessingLocation, actor) -> None:
 PDF_SIGNATURE = b"%PDF-"
 
 
-def dpa_document_check(document) -> None:
+def dpa_document_check(document: Any) -> None:
     """Refuse a signed DPA that is not a PDF (by its first bytes, not its name) or is too large.
 
     The extension alone proves nothing: an HTML page named ``dpa.pdf`` would be
@@ -161,7 +160,7 @@ def dpa_document_check(document) -> None:
         raise ValidationError({"document": "This file is not a PDF. Upload the signed agreement as a PDF."})
 
 
-def _delete_stored_file(storage, name: str) -> None:
+def _delete_stored_file(storage: Storage, name: str) -> None:
     try:
         storage.delete(name)
     except OSError:
@@ -169,7 +168,7 @@ def _delete_stored_file(storage, name: str) -> None:
 
 
 @transaction.atomic
-def dpa_save(*, dpa: DataProcessingAgreement, actor) -> DataProcessingAgreement:
+def dpa_save(*, dpa: DataProcessingAgreement, actor: User | None) -> DataProcessingAgreement:
     """Record or correct a DPA; the document goes to the private storage.
 
     A new document is checked (a PDF, under the size cap); the one it replaces is
@@ -190,7 +189,7 @@ def dpa_save(*, dpa: DataProcessingAgreement, actor) -> DataProcessingAgreement:
 
 
 @transaction.atomic
-def dpa_delete(*, dpa: DataProcessingAgreement, actor) -> None:
+def dpa_delete(*, dpa: DataProcessingAgreement, actor: User | None) -> None:
     """Remove a DPA recorded in error; its document is deleted once that is committed."""
     name = dpa.document.name if dpa.document else ""
     storage = dpa.document.storage
@@ -200,7 +199,7 @@ def dpa_delete(*, dpa: DataProcessingAgreement, actor) -> None:
         transaction.on_commit(lambda: _delete_stored_file(storage, name))
 
 
-def attestation_save(*, attestation: SecurityAttestation, actor) -> SecurityAttestation:
+def attestation_save(*, attestation: SecurityAttestation, actor: User | None) -> SecurityAttestation:
     """Record or correct a security attestation."""
     attestation.full_clean()
     set_history_actor(attestation, actor)

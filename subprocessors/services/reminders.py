@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,8 +17,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from compliance.emails import email_message
 from compliance.roles import COMPLIANCE_OFFICER
-from subprocessors.emails import absolute_url, render_email
+from subprocessors.emails import absolute_url
 from subprocessors.models import ExpiryReminder, RegisterDigest, Subprocessor
 from subprocessors.selectors import current_attestations, current_dpas, due_items
 
@@ -100,7 +102,16 @@ def expiry_reminders_send(*, today: date | None = None) -> dict[str, int]:
 
 
 @transaction.atomic
-def _remind(*, kind, target: dict, due_on: date, threshold: int, subprocessor, context: dict, today: date) -> bool:
+def _remind(
+    *,
+    kind: str,
+    target: dict[str, Any],
+    due_on: date,
+    threshold: int,
+    subprocessor: Subprocessor,
+    context: dict[str, Any],
+    today: date,
+) -> bool:
     ExpiryReminder.objects.bulk_create(
         [ExpiryReminder(kind=kind, due_on=due_on, threshold_days=threshold, **target)], ignore_conflicts=True
     )
@@ -113,8 +124,8 @@ def _remind(*, kind, target: dict, due_on: date, threshold: int, subprocessor, c
         return False
     recipients = owner_emails(subprocessor)
     admin_path = reverse("admin:subprocessors_subprocessor_change", args=[subprocessor.pk])
-    render_email(
-        "expiry_reminder",
+    email_message(
+        "subprocessors/email/expiry_reminder",
         {
             **context,
             "subprocessor": subprocessor,
@@ -145,8 +156,8 @@ def register_digest_send(*, today: date | None = None) -> RegisterDigest | None:
         return None
     items = due_items(today=today)
     recipients = compliance_team_emails()
-    render_email(
-        "weekly_digest",
+    email_message(
+        "subprocessors/email/weekly_digest",
         {
             "due": items,
             "week_start": week_start,

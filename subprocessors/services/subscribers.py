@@ -8,9 +8,10 @@ emails that carry them may be read. No address ever appears in a URL.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -19,10 +20,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from compliance.emails import email_message
+from compliance.history import set_history_actor
 from jobs.services import job_enqueue
-from subprocessors.emails import absolute_url, render_email
+from subprocessors.emails import absolute_url
 from subprocessors.models import NoticeSubscriber, new_subscriber_key
-from subprocessors.services.register import set_history_actor
 
 CONFIRM_SALT = "subprocessors.subscriber.confirm"
 UNSUBSCRIBE_SALT = "subprocessors.subscriber.unsubscribe"
@@ -123,8 +125,8 @@ def notice_subscriber_confirmation_send(*, subscriber_id: int) -> bool:
     subscriber.save(update_fields=["confirmation_sent_at"])
 
     max_age_days = settings.SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS // 86400
-    message = render_email(
-        "confirm_subscription",
+    message = email_message(
+        "subprocessors/email/confirm_subscription",
         {
             "confirm_url": confirmation_url(subscriber),
             "max_age_days": max_age_days,
@@ -181,7 +183,7 @@ def notice_subscriber_unsubscribe(*, token: str) -> NoticeSubscriber:
 
 
 @transaction.atomic
-def notice_subscriber_unsubscribe_by_staff(*, subscriber: NoticeSubscriber, actor) -> NoticeSubscriber:
+def notice_subscriber_unsubscribe_by_staff(*, subscriber: NoticeSubscriber, actor: User | None) -> NoticeSubscriber:
     """Unsubscribe someone who asked by other means (email, phone)."""
     subscriber = NoticeSubscriber.objects.select_for_update().get(pk=subscriber.pk)
     if subscriber.unsubscribed_at is None:
@@ -191,7 +193,7 @@ def notice_subscriber_unsubscribe_by_staff(*, subscriber: NoticeSubscriber, acto
     return subscriber
 
 
-def notice_subscribers_purge_unconfirmed(*, now=None) -> int:
+def notice_subscribers_purge_unconfirmed(*, now: datetime | None = None) -> int:
     """Delete subscriptions never confirmed whose links have expired: an address nobody confirmed is not kept."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.SUBPROCESSOR_CONFIRMATION_MAX_AGE_SECONDS) - timedelta(days=1)

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from compliance.datamap import datamap_import
 from compliance.demo import load_demo as load_datamap_demo
+from compliance.history import set_history_actor
 from compliance.models import ManualTask, MappedColumn, MappedTable, SystemOfRecord
 from sample_platform.demo import load_demo as load_platform_demo
 from tests.compliance.datamap_fixtures import PLATFORM_DATABASES, shipped_map
@@ -118,7 +119,7 @@ def test_editing_a_column_in_the_admin_keeps_history(client, officer, system):
     client.force_login(officer)
     column = MappedColumn.objects.get(table__table_name="api_requests", name="user_agent")
     column.treatment = "keep"
-    column._history_user = officer
+    set_history_actor(column, officer)
     column.save()
     history = reverse("admin:compliance_mappedtable_history", args=[column.table_id])
     assert client.get(history).status_code == 200
