@@ -131,7 +131,8 @@ def _render(notice: RecipientNotice, *, reminder: bool) -> tuple[str, str]:
         "categories": list(notice.categories.order_by("display_order")),
         "confirm_url": confirm_url(notice),
         "reminder": reminder,
-        "site_name": settings.SITE_NAME,
+        "controller": settings.CONTROLLER_NAME,
+        "privacy_team": settings.PRIVACY_TEAM_SIGNATURE,
         "contact_email": settings.PRIVACY_CONTACT_EMAIL,
     }
     title = " ".join(render_to_string("fulfilment/emails/art19_notice_subject.txt", context).split())
