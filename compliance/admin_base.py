@@ -12,6 +12,7 @@ from django.db import models
 from django.http import HttpResponse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from compliance.spreadsheet import csv_safe
 
@@ -26,8 +27,27 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[o
     return response
 
 
+class PeopleHistoryContextHelper(HistoricalRecordContextHelper):
+    """A history entry's old and new values as people read them: a choice's label ("In progress", not
+    ``in_progress``), dates in the one date format, "-" for nothing (simple-history shows raw values)."""
+
+    def prepare_delta_change_value(self, change, value):
+        from compliance.templatetags.for_people import history_value
+
+        value = super().prepare_delta_change_value(change, value)
+        if isinstance(value, list):
+            return value
+        field = self.model._meta.get_field(change.field)
+        if field.choices and value not in (None, ""):
+            value = dict(field.flatchoices).get(value, value)
+        return history_value(value)
+
+
 class AuditedAdmin(SimpleHistoryAdmin):
     """History view, no bulk delete (it would bypass ``Model.delete()`` and its audit)."""
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return PeopleHistoryContextHelper(self.model, historical_record)
 
     def get_actions(self, request):
         actions = super().get_actions(request)

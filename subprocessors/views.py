@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -66,6 +66,10 @@ def subscribe_rate_limited(request: HttpRequest) -> bool:
 
 def _list_page(request: HttpRequest, form: SubscribeForm, *, status: int = 200, notice: str = "") -> HttpResponse:
     register = public_register()
+    for change in register["upcoming_changes"]:  # the same dicts as each vendor's upcoming_changes
+        # Dates for people ("6 January 2027"), not the JSON document's ISO strings.
+        change["announced_on"] = parse_date(change["announced_on"])
+        change["effective_on"] = parse_date(change["effective_on"])
     context = {
         "register": register,
         "last_updated": parse_datetime(register["last_updated"]) if register["last_updated"] else None,

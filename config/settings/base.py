@@ -142,6 +142,7 @@ SESSION_COOKIE_AGE = int_from_env("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60, minim
 SESSION_SAVE_EVERY_REQUEST = True  # the age above is an inactivity timeout
 SESSION_COOKIE_HTTPONLY = True
 LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"  # after a refused (off-site) ``next``; Django's default is a 404 here
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
     "django.contrib.auth.backends.ModelBackend",

@@ -302,7 +302,7 @@ def _index_context(
         "bundle": bundle,
         "generated_at": now,
         "entries": entries,
-        "site_name": settings.SITE_NAME,
+        "controller": settings.CONTROLLER_NAME,
         "contact_email": settings.PRIVACY_CONTACT_EMAIL,
         "preview_rows": PREVIEW_ROWS,
     }

@@ -11,14 +11,12 @@ import re
 import threading
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -118,6 +116,9 @@ def _domain_errors(exc: DjangoValidationError) -> ValidationError:
     return ValidationError({"non_field_errors": exc.messages})
 
 
+NOT_FOUND = "No rights request with this reference was made by this API client."
+
+
 class ApiView(APIView):
     authentication_classes = [BearerTokenAuthentication]
     parser_classes = [BoundedJSONParser]
@@ -125,7 +126,7 @@ class ApiView(APIView):
 
     def _client_request(self, reference: str) -> RightsRequest:
         if not REFERENCE_PATTERN.fullmatch(reference):
-            raise Http404
+            raise NotFound(NOT_FOUND)
         queryset = RightsRequest.objects.select_related("regime").prefetch_related(
             "lines__right",
             "lines__regimes",
@@ -134,7 +135,11 @@ class ApiView(APIView):
             "appeals__regimes",
             "appeals__reversed_lines__right",
         )
-        return get_object_or_404(queryset, reference=reference, api_client=self.request.user)
+        found = queryset.filter(reference=reference, api_client=self.request.user).first()
+        if found is None:
+            # Said in the API's words, not Django's "No RightsRequest matches the given query."
+            raise NotFound(NOT_FOUND)
+        return found
 
 
 class RightsRequestCreateView(ApiView):

@@ -108,3 +108,18 @@ def test_a_subject_found_nowhere_gets_a_bundle_saying_so(
     assert "We found no personal data about you" in archive.read("index.html").decode()
     assert json.loads(archive.read("manifest.json"))["rows_total"] == 0
     assert request.lines.get().outcome == "fulfilled"
+
+
+def test_the_bundle_page_names_the_controller_holding_the_data_not_the_back_office(
+    platform, open_request, officer, django_capture_on_commit_callbacks, settings
+):
+    # The requester's data is held by the controller they asked ("Studio"), not by the internal tool that
+    # assembled the copy (SITE_NAME): the page's title, heading and "nobody outside ..." all name the controller.
+    settings.SITE_NAME = "Internal tool XYZ"
+    settings.CONTROLLER_NAME = "Acme"
+    request = open_request(platform.subject, ["access"])
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment_start(request=request, actor=officer)
+    html = _bundle_zip(ExportBundle.objects.get(request=request)).read("index.html").decode()
+    assert "<h1>Your data held by Acme</h1>" in html
+    assert "Internal tool XYZ" not in html

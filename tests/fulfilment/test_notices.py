@@ -179,3 +179,19 @@ def test_the_admin_confirmation_page_for_an_unsent_notice_changes_nothing(client
     assert response.status_code == 200 and b"not been sent yet" in response.content
     notice.refresh_from_db()
     assert notice.status == "pending"
+
+
+def test_the_notice_speaks_for_the_controller_and_is_signed_by_its_privacy_team_not_the_back_office(
+    platform, vendors, open_request, officer, django_capture_on_commit_callbacks, settings
+):
+    # A vendor's privacy team hears from the controller it has a contract with ("Studio"), never from the name
+    # of the internal tool that sent the email (SITE_NAME, "Studio compliance back office").
+    settings.SITE_NAME = "Internal tool XYZ"
+    settings.CONTROLLER_NAME = "Acme"
+    settings.PRIVACY_TEAM_SIGNATURE = "The Acme privacy office"
+    request = open_request(platform.subject, ["erasure"])
+    _erase(request, officer, django_capture_on_commit_callbacks)
+    [notice] = [m for m in mail.outbox if m.to == ["privacy@inferco.example"]]
+    assert "as a recipient of personal data from Acme," in " ".join(notice.body.split())
+    assert notice.body.rstrip().endswith("The Acme privacy office")
+    assert "Internal tool XYZ" not in notice.body

@@ -252,6 +252,20 @@ def test_another_clients_request_is_404(api, officer):
     assert api.get(detail("anything-else")).status_code == 404
 
 
+def test_a_404_says_so_in_the_apis_words_not_the_models_class_name(api, officer):
+    reference = post(api, CREATE, VALID).json()["reference"]
+    _other, other_token = api_client_create(name="Web form", actor=officer)
+    other = Client(HTTP_AUTHORIZATION=f"Bearer {other_token}")
+    expected = {"detail": "No rights request with this reference was made by this API client."}
+    for response in (
+        other.get(detail(reference)),
+        post(other, events(reference), {"type": "identity_requested"}),
+        api.get(detail("anything-else")),
+    ):
+        assert (response.status_code, response.json()) == (404, expected)
+        assert "RightsRequest" not in response.content.decode()
+
+
 def test_an_extension_event_recomputes_the_due_date(api):
     reference = post(api, CREATE, VALID).json()["reference"]
     response = post(api, events(reference), {"type": "extension_notified", "at": "2025-09-20", "reason": "complex"})

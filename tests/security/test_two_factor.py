@@ -208,6 +208,16 @@ def test_the_next_parameter_never_leaves_the_site(now, client, officer):
     assert response["Location"] == reverse("admin:index")
 
 
+@pytest.mark.parametrize("next_url", ["https://evil.example/phish", "//evil.example/x"])
+def test_a_password_step_with_an_off_site_next_goes_to_the_admin_not_to_a_missing_page(client, officer, next_url):
+    # Django's fallback after a refused ``next`` is LOGIN_REDIRECT_URL, /accounts/profile/ by default: a 404
+    # in this project, where the person is stuck before the second factor.
+    enrolled(officer)
+    response = password_login(client, officer, next_url=next_url)
+    assert response.status_code == 302 and response["Location"] == reverse("admin:index")
+    assert client.get(response["Location"])["Location"].startswith(reverse("security:two_factor_verify"))
+
+
 @pytest.mark.parametrize("role", ["officer", "auditor", "agent", "superuser"])
 def test_every_role_must_use_two_factor_by_default(role, request):
     assert two_factor_required(request.getfixturevalue(role))

@@ -234,3 +234,16 @@ def test_last_updated_moves_when_a_change_is_announced(client, active, officer, 
         )
         expected = timezone.localdate().isoformat()
     assert client.get(reverse("subprocessors:json")).json()["last_updated"].startswith(expected)
+
+
+def test_the_html_list_gives_change_dates_in_words_while_the_json_keeps_iso_dates(client, register):
+    # People read "6 January 2027", as "Last updated" reads; machines read the JSON document's ISO dates.
+    cobalt = SubprocessorChange.objects.get(subprocessor__slug="cobalt")
+    text = client.get(reverse("subprocessors:list")).content.decode()
+    in_words = f"{cobalt.effective_on.day} {cobalt.effective_on:%B %Y}"
+    assert f"<strong>{in_words}</strong>" in text and f"from {in_words}" not in text.split("Current subprocessors")[0]
+    assert cobalt.effective_on.isoformat() not in text
+    assert f"{cobalt.announced_on.day} {cobalt.announced_on:%B %Y}" in text
+    document = client.get(reverse("subprocessors:json")).json()
+    [entry] = [c for c in document["upcoming_changes"] if c["subprocessor"] == "cobalt"]
+    assert entry["effective_on"] == cobalt.effective_on.isoformat()
