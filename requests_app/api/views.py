@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import threading
+from typing import cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -30,7 +31,7 @@ from requests_app.api.serializers import (
     RightsRequestSerializer,
 )
 from requests_app.api.throttling import ApiClientRateThrottle
-from requests_app.models import RightsRequest
+from requests_app.models import ApiClient, RightsRequest
 from requests_app.services import request_event_add_idempotent, rights_request_open_idempotent
 from requests_app.services.api_clients import IdempotencyConflict, appeal_open_idempotent
 
@@ -116,7 +117,7 @@ def _domain_errors(exc: DjangoValidationError) -> ValidationError:
     return ValidationError({"non_field_errors": exc.messages})
 
 
-NOT_FOUND = "No rights request with this reference was made by this API client."
+NOT_FOUND_MESSAGE = "No rights request with this reference was made by this API client."
 
 
 class ApiView(APIView):
@@ -126,7 +127,7 @@ class ApiView(APIView):
 
     def _client_request(self, reference: str) -> RightsRequest:
         if not REFERENCE_PATTERN.fullmatch(reference):
-            raise NotFound(NOT_FOUND)
+            raise NotFound(NOT_FOUND_MESSAGE)
         queryset = RightsRequest.objects.select_related("regime").prefetch_related(
             "lines__right",
             "lines__regimes",
@@ -135,10 +136,10 @@ class ApiView(APIView):
             "appeals__regimes",
             "appeals__reversed_lines__right",
         )
-        found = queryset.filter(reference=reference, api_client=self.request.user).first()
+        found = queryset.filter(reference=reference, api_client=cast(ApiClient, self.request.user)).first()
         if found is None:
             # Said in the API's words, not Django's "No RightsRequest matches the given query."
-            raise NotFound(NOT_FOUND)
+            raise NotFound(NOT_FOUND_MESSAGE)
         return found
 
 
