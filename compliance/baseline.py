@@ -95,6 +95,23 @@ RIGHTS = [
     ("limit_sensitive", "Limit use of sensitive data", "Limit the use of sensitive personal information (CCPA)."),
 ]
 
+# How a person uses each right, in plain words (shown beside the rights a regime grants in access answers).
+HOW_TO_USE = {
+    "access": "Ask us for a copy of your data and how we use it; we answer free of charge.",
+    "rectification": "Tell us what is wrong or incomplete and what it should say; we correct it.",
+    "erasure": "Ask us to delete your data; we delete what the law does not require us to keep and tell you "
+    "what we keep and why.",
+    "restriction": "Ask us to stop using your data while keeping it, e.g. while you contest its accuracy.",
+    "objection": "Tell us you object to a use based on our legitimate interests; we stop unless we have "
+    "compelling grounds.",
+    "portability": "Ask for your data in a machine-readable file (this bundle's CSV and JSON files) to take it "
+    "to another service.",
+    "withdraw_consent": "Tell us you withdraw a consent you gave; we stop what relied on it from then on.",
+    "opt_out": "Tell us not to sell or share your personal information or use it for targeted advertising; no "
+    "identity check is needed.",
+    "limit_sensitive": "Tell us to use your sensitive personal information only as needed to provide the service.",
+}
+
 GDPR_RIGHTS = ["access", "rectification", "erasure", "restriction", "objection", "portability", "withdraw_consent"]
 US_STATE_RIGHTS = ["access", "rectification", "erasure", "portability", "opt_out", "withdraw_consent"]
 
@@ -592,7 +609,9 @@ PROCESSING_ACTIVITIES = [
         "legal_basis": "contract",
         "data_categories": ["account-identity"],
         "subject_types": ["account-user", "administrator"],
-        "retention_reference": "Life of the account; identity data erased 30 days after closure.",
+        "retention_reference": "Life of the account; 30 days after closure pseudonymised (email kept as a keyed "
+        "hash: still personal data, Recital 26), as invoices kept for tax refer to it; deleted 7 years after the "
+        "financial year of closure.",
     },
     {
         "name": "Routing API requests to AI models",

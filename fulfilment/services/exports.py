@@ -291,11 +291,14 @@ def _index_context(bundle: ExportBundle, steps: list[FulfilmentStep], storage, n
                 **register[step.table_id],
             }
         )
+    from fulfilment.selectors import access_answer
+
     return {
         "request": bundle.request,
         "bundle": bundle,
         "generated_at": now,
         "entries": entries,
+        "answer": access_answer(bundle.request, [step.table for step in steps]),
         "site_name": settings.SITE_NAME,
         "contact_email": settings.PRIVACY_CONTACT_EMAIL,
         "preview_rows": PREVIEW_ROWS,

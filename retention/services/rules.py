@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from compliance.models import MappedColumn, MappedTable
-from retention.models import RetentionRule
+from retention.models import RetentionRule, RetentionRuleRegimeBasis
 from retention.scheduling import parse_cadence
 
 START_TASK = "retention.tasks.retention_rule_start_task"
@@ -152,3 +152,20 @@ def retention_rule_delete(*, rule: RetentionRule, actor) -> None:
     rule.delete()
     if task is not None:
         task.delete()
+
+
+@transaction.atomic
+def retention_rule_regime_basis_set(
+    *, rule: RetentionRule, regime, legal_basis, legal_source: str = "", actor
+) -> RetentionRuleRegimeBasis:
+    """Say that the records of ``regime`` kept under ``rule`` rest on ``legal_basis`` (records of requests:
+    a legal obligation under the CCPA and Colorado, the controller's accountability under the GDPR)."""
+    basis = RetentionRuleRegimeBasis.objects.filter(rule=rule, regime=regime).first() or RetentionRuleRegimeBasis(
+        rule=rule, regime=regime
+    )
+    basis.legal_basis = legal_basis
+    basis.legal_source = legal_source
+    basis.full_clean()
+    _history_user(basis, actor)
+    basis.save()
+    return basis
