@@ -153,6 +153,35 @@ class Regime(models.Model):
     )
     supervisory_authority = models.CharField(max_length=200, blank=True)
     supervisory_authority_url = models.URLField(blank=True)
+    # How a requester complains, as the refusal letters give it (REGULATIONS §1, §5: Art. 12(4), P-39.1 s.34).
+    complaint_note = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Added to the complaint route in letters, in plain words, e.g. which of several authorities "
+        "(the EU/EEA country where the person lives or works).",
+    )
+    complaint_within_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="The law gives the person this many days from our answer to apply to the authority (Quebec: "
+        "30). Empty: no limit to state.",
+    )
+    courts_remedy = models.BooleanField(
+        default=False,
+        help_text="The law lets the person go to court over how their request was handled; only then do letters "
+        "mention the courts (no private action under the US state laws).",
+    )
+    refusal_provisions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The provision a refusal relies on, per refusal ground (e.g. {"identity_not_verified": '
+        '"section 30 of the Act"}), named in refusal letters where the law requires it (Quebec s.34).',
+    )
+    verification_process = models.TextField(
+        blank=True,
+        help_text="How we verify a requester's identity, in plain words, for acknowledgements where the law asks "
+        "for it (CCPA: 11 CCR §7021(a)).",
+    )
 
     # Where the law applies (REGULATIONS §1a): by the requester's residence, when we meet its thresholds.
     applies_to_us = models.BooleanField(
@@ -214,6 +243,12 @@ class Regime(models.Model):
         return not self.territory_region or self.territory_region == (region or "").upper()
 
     def clean(self) -> None:
+        if not isinstance(self.refusal_provisions, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in self.refusal_provisions.items()
+        ):
+            raise ValidationError(
+                {"refusal_provisions": "Give an object of refusal ground to provision, both as text."}
+            )
         if self.acknowledge_period and not self.acknowledge_unit:
             raise ValidationError({"acknowledge_unit": "Give the unit of the acknowledgement period."})
         if self.time_zone:
@@ -462,7 +497,7 @@ class MappedTable(models.Model):
         "self",
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,
         related_name="+",
         help_text="For a table without its own restriction flag: the table whose flag restricts this table's rows "
         "too (the subject's account, or a parent on the join path), e.g. invoices restricted by the account's "

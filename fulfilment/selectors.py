@@ -21,7 +21,7 @@ from fulfilment.models import (
     RecipientNotice,
     TableAction,
 )
-from fulfilment.wording import category_names, join_words, period_words, plural
+from fulfilment.wording import category_names, in_sentence, join_words, period_words, plural
 from requests_app.models import OPEN_STATUSES, RequestLine, RightsRequest
 from retention.models import LegalHold, RetentionRule
 
@@ -268,6 +268,15 @@ def letter_context(request: RightsRequest) -> dict:
     if link is not None:
         context["download_url"] = download_url(link)
         context["download_expires"] = link.expires_at
+        # The access answer (Art. 15(1)-(2)) in the letter too, for the tables the bundle holds.
+        tables = [
+            step.table
+            for step in FulfilmentStep.objects.filter(bundle=link.bundle, kind=FulfilmentStep.Kind.EXPORT)
+            .select_related("table")
+            .prefetch_related("table__columns__data_category")
+            if step.table_id
+        ]
+        context["access"] = access_answer(request, tables)
     return context
 
 
@@ -488,6 +497,10 @@ def request_regimes(request: RightsRequest) -> list:
     return request_governing_regimes(request)
 
 
+# Where data comes from, as a letter to the person says it (a third party is named by the data map).
+SOURCE_WORDS = {"person": "you", "service_use": "your use of our service"}
+
+
 @dataclass
 class RightOffered:
     right: object
@@ -582,36 +595,54 @@ def access_answer(request: RightsRequest, tables: list) -> dict:
     their countries and safeguards; and what the CCPA adds (categories of sources, business purposes,
     categories of third parties over the past 12 months).
     """
-    from compliance.models import DataCategory, ProcessingActivity
+    from compliance.models import DataCategory, ProcessingActivity, data_source_display
+    from requests_app.services.communications import regime_complaint_route
+    from subprocessors.selectors import recipients_for_categories
 
     regimes = request_regimes(request)
     category_ids: set[int] = set()
-    sources: dict[str, set[str]] = {}
+    sources: dict[tuple[str, str], set[str]] = {}
     for table in tables:
         for column in table.columns.all():
             if column.data_category_id is None:
                 continue
             category_ids.add(column.data_category_id)
-            source = column.source_display()
+            # A column's own source, else its table's ("" when the map does not say).
+            source, party = (
+                (column.data_source, column.data_source_party)
+                if column.data_source
+                else (table.data_source, table.data_source_party)
+            )
             if source:
-                sources.setdefault(source, set()).add(column.data_category.name)
+                sources.setdefault((source, party), set()).add(column.data_category.name)
     activities = list(
         ProcessingActivity.objects.filter(data_categories__in=category_ids)
         .select_related("purpose", "legal_basis")
         .distinct()
         .order_by("name")
     )
+    categories = list(DataCategory.objects.filter(pk__in=category_ids).order_by("display_order", "name"))
     return {
         "regimes": regimes,
         "rights_offered": rights_offered(regimes),
-        "complaints": [
-            {"regime": regime.name, "authority": regime.supervisory_authority, "url": regime.supervisory_authority_url}
-            for regime in regimes
-            if regime.supervisory_authority
-        ],
-        "categories": list(DataCategory.objects.filter(pk__in=category_ids).order_by("display_order", "name")),
+        "regime_names": join_words(regime.name for regime in regimes),
+        "complaints": [regime_complaint_route(regime) for regime in regimes if regime.supervisory_authority],
+        "courts": join_words(regime.name for regime in regimes if regime.courts_remedy),
+        "recipients": [str(vendor) for vendor in recipients_for_categories(category_ids=category_ids)]
+        if category_ids
+        else [],
+        "categories": categories,
+        "category_words": join_words(in_sentence(category.name) for category in categories),
         "purposes": sorted({(a.purpose.name, a.legal_basis.name) for a in activities}),
-        "sources": [{"source": source, "categories": sorted(cats)} for source, cats in sorted(sources.items())],
+        "sources": [
+            {
+                "source": data_source_display(source, party),
+                "words": SOURCE_WORDS.get(source) or party,  # the letter speaks to the person
+                "categories": sorted(cats),
+                "category_words": join_words(in_sentence(name) for name in sorted(cats)),
+            }
+            for (source, party), cats in sorted(sources.items())
+        ],
         "automated_activities": [a for a in activities if a.automated_decisions],
         "transfers": transfers_for_categories(category_ids),
         "third_party_categories": third_party_categories_past_year(category_ids),

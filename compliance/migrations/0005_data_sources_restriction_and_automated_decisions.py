@@ -134,7 +134,7 @@ class Migration(migrations.Migration):
                 blank=True,
                 help_text="For a table without its own restriction flag: the table whose flag restricts this table's rows too (the subject's account, or a parent on the join path), e.g. invoices restricted by the account's processing_restricted.",
                 null=True,
-                on_delete=django.db.models.deletion.PROTECT,
+                on_delete=django.db.models.deletion.SET_NULL,
                 related_name="+",
                 to="compliance.mappedtable",
             ),

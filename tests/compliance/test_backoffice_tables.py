@@ -286,6 +286,9 @@ def _rule_form(table: MappedTable, column: MappedColumn) -> dict:
         "cadence": "0 1 * * *",
         "batch_size": "5000",
         "approval_threshold": "10000",
+        # The inline of per-regime bases (records of requests), left empty.
+        "regime_bases-TOTAL_FORMS": "0",
+        "regime_bases-INITIAL_FORMS": "0",
     }
 
 

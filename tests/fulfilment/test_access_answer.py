@@ -31,7 +31,7 @@ def answer_setup(baseline, vendors):
     return list(MappedTable.objects.filter(system__slug="studio-platform").prefetch_related("columns"))
 
 
-def _index(regime: str, officer, tables) -> tuple[str, object]:
+def _index(regime: str | None, officer, tables, **residence) -> tuple[str, object]:
     request = rights_request_open(
         requester_name="Ana Souza",
         requester_email=f"ana.{regime}@example.com",
@@ -39,6 +39,7 @@ def _index(regime: str, officer, tables) -> tuple[str, object]:
         regime=regime,
         rights=["access"],
         actor=officer,
+        **residence,
     )
     html = render_to_string(
         "fulfilment/bundle/index.html",
@@ -122,7 +123,25 @@ def test_a_quebec_requester_is_offered_only_what_their_regimes_grant_and_complai
     assert request_regimes(request)[0].code == "quebec"
     offered = _offered(html)
     assert set(offered) == _granted(request) and "Access" in offered
-    assert "Commission d&#x27;accès à l&#x27;information" in html[html.index('id="complaints"') :]
+    complaints = html[html.index('id="complaints"') :]
+    assert "Commission d&#x27;accès à l&#x27;information" in complaints and "within 30 days of our answer" in complaints
+
+
+def test_a_californian_under_the_uk_controller_gets_both_laws_rights_and_routes(answer_setup, officer):
+    html, request = _index(None, officer, answer_setup, requester_country="US", requester_region="CA")
+    _every_art15_item_is_there(html)
+    assert {regime.code for regime in request_regimes(request)} == {"uk_gdpr", "ccpa"}
+    offered = _offered(html)
+    # The union of what UK GDPR and the CCPA grant: restriction (UK GDPR) and opting out of sale (CCPA) both.
+    assert set(offered) == _granted(request) and "Restriction" in offered and "Opt-out of sale or sharing" in offered
+    assert "no identity check is needed" in _section(html, "your-rights", "complaints")
+    complaints = html[html.index('id="complaints"') :]
+    assert "Information Commissioner" in complaints and "California Privacy Protection Agency" in complaints
+    # Courts only under the law that gives a private action: UK GDPR, not the CCPA.
+    assert "Under UK GDPR you may also seek a remedy through the courts." in complaints
+    # The CCPA's extra items: the categories of sources and of third parties over the past 12 months.
+    assert "Payment processor" in _section(html, "sources", "automated-decisions")
+    assert "Over the past 12 months" in _section(html, "recipients", "retention")
 
 
 def test_an_activity_making_automated_decisions_is_explained_in_plain_words(answer_setup, officer):
