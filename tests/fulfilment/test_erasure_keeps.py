@@ -168,3 +168,23 @@ def test_a_table_without_a_restriction_flag_gets_a_manual_task_and_a_hold_sets_t
     assert platform_values(
         "SELECT processing_restricted FROM accounts WHERE id = %s", [platform.subject.account_ref]
     ) == [(True,)]
+
+
+def test_an_organisations_billing_email_that_is_the_persons_own_address_is_erased(
+    platform, open_request, officer, django_capture_on_commit_callbacks
+):
+    """``organisations.billing_email`` is searched by the person's email: their own address goes, a shared
+    mailbox of another organisation stays."""
+    email = platform.subject.email
+    own, shared = [row[0] for row in platform_values("SELECT id FROM organisations ORDER BY id LIMIT 2")]
+    platform_execute("UPDATE organisations SET billing_email = %s WHERE id = %s", [email.upper(), own])
+    platform_execute("UPDATE organisations SET billing_email = 'accounts@shared.example' WHERE id = %s", [shared])
+    with time_machine.travel(NOW, tick=False):
+        request = open_request(platform.subject, ["erasure"])
+        plan = _erase(request, officer, django_capture_on_commit_callbacks)
+    entry = next(e for e in plan.tables if e["table"] == "organisations")
+    assert entry["action"] == "mask" and entry["rows"] == 1
+    assert platform_values("SELECT billing_email FROM organisations WHERE id = %s", [own]) == [("[redacted]",)]
+    assert platform_values("SELECT billing_email FROM organisations WHERE id = %s", [shared]) == [
+        ("accounts@shared.example",)
+    ]
