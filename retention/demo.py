@@ -30,10 +30,6 @@ from retention.services.rules import mapped_column_lookup, mapped_table_lookup
 PLATFORM = "studio-platform"
 BACKOFFICE = "studio-backoffice"
 BACKOFFICE_MAP = Path(__file__).resolve().parent / "backoffice_datamap.yaml"
-REQUEST_RECORDS = (
-    "CCPA regulations §7101; Colorado Privacy Act Rule 6.11 (records of requests and how they were answered: "
-    "at least 24 months)"
-)
 # Records of requests: for UK and EU requests the basis is the controller's accountability (Art. 5(2), legitimate
 # interests: showing how each request was answered); the CCPA and Colorado make keeping them a legal obligation.
 REQUEST_RECORDS_BASES = (

@@ -154,3 +154,43 @@ def test_an_activity_making_automated_decisions_is_explained_in_plain_words(answ
     decisions = _section(html, "automated-decisions", "transfers")
     assert "Fraud prevention: A top-up from a card reported stolen is refused automatically." in decisions
     assert "no decisions about you" not in decisions
+
+
+@pytest.mark.parametrize(
+    ("regime", "residence", "laws", "right"),
+    [
+        ("uk_gdpr", {}, "UK GDPR", "restriction"),
+        (None, {"requester_country": "US", "requester_region": "CA"}, "CCPA / CPRA", "opt-out of sale or sharing"),
+        ("lgpd", {"requester_country": "BR"}, "Brazil LGPD", "objection"),
+        ("quebec", {"requester_country": "CA", "requester_region": "QC"}, "Quebec Law 25", "access"),
+    ],
+)
+def test_the_letter_gives_the_access_answer_in_plain_words(answer_setup, officer, regime, residence, laws, right):
+    _html, request = _index(regime, officer, answer_setup, **residence)
+    text = render_to_string(
+        "requests_app/letters/_access_answer.txt",
+        {
+            "access": access_answer(request, answer_setup),
+            "request": request,
+            "controller": settings.CONTROLLER_NAME,
+            "contact_email": settings.PRIVACY_CONTACT_EMAIL,
+        },
+    )
+    for heading in [
+        "- Why we use it: ",
+        "- What we hold: ",
+        "- Where it comes from: you (",
+        "- Who receives it: ",
+        "- Outside the UK and the EEA: United States of America (Inferco, under EU SCCs (2021/914)",
+        "- How long we keep it: ",
+        "- Automated decisions: we make no decisions about you",
+    ]:
+        assert heading in text, heading
+    held = text[text.index("- What we hold: ") :].splitlines()[0]
+    assert "account and identity data" in held and "billing and transaction data" in held
+    assert "Payment processor (billing and transaction data)" in text
+    rights = text[text.index("- Your rights under ") :]
+    assert laws in rights and right in rights
+    offered = {item.right.name.lower() for item in access_answer(request, answer_setup)["rights_offered"]}
+    assert offered == {name.lower() for name in _granted(request)}
+    assert "table" not in text and "rows" not in text and "None" not in text
