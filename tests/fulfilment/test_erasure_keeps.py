@@ -176,9 +176,12 @@ def test_an_organisations_billing_email_that_is_the_persons_own_address_is_erase
     """``organisations.billing_email`` is searched by the person's email: their own address goes, a shared
     mailbox of another organisation stays."""
     email = platform.subject.email
-    own, shared = [row[0] for row in platform_values("SELECT id FROM organisations ORDER BY id LIMIT 2")]
+    own = platform_values("SELECT id FROM organisations ORDER BY id LIMIT 1")[0][0]
     platform_execute("UPDATE organisations SET billing_email = %s WHERE id = %s", [email.upper(), own])
-    platform_execute("UPDATE organisations SET billing_email = 'accounts@shared.example' WHERE id = %s", [shared])
+    shared = platform_values(
+        "INSERT INTO organisations (name, billing_email, created_at) VALUES ('Other Ltd', %s, %s) RETURNING id",
+        ["accounts@shared.example", NOW],
+    )[0][0]
     with time_machine.travel(NOW, tick=False):
         request = open_request(platform.subject, ["erasure"])
         plan = _erase(request, officer, django_capture_on_commit_callbacks)
