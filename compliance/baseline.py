@@ -95,6 +95,23 @@ RIGHTS = [
     ("limit_sensitive", "Limit use of sensitive data", "Limit the use of sensitive personal information (CCPA)."),
 ]
 
+# How a person uses each right, in plain words (shown beside the rights a regime grants in access answers).
+HOW_TO_USE = {
+    "access": "Ask us for a copy of your data and how we use it; we answer free of charge.",
+    "rectification": "Tell us what is wrong or incomplete and what it should say; we correct it.",
+    "erasure": "Ask us to delete your data; we delete what the law does not require us to keep and tell you "
+    "what we keep and why.",
+    "restriction": "Ask us to stop using your data while keeping it, e.g. while you contest its accuracy.",
+    "objection": "Tell us you object to a use based on our legitimate interests; we stop unless we have "
+    "compelling grounds.",
+    "portability": "Ask for your data in a machine-readable file (this bundle's CSV and JSON files) to take it "
+    "to another service.",
+    "withdraw_consent": "Tell us you withdraw a consent you gave; we stop what relied on it from then on.",
+    "opt_out": "Tell us not to sell or share your personal information or use it for targeted advertising; no "
+    "identity check is needed.",
+    "limit_sensitive": "Tell us to use your sensitive personal information only as needed to provide the service.",
+}
+
 GDPR_RIGHTS = ["access", "rectification", "erasure", "restriction", "objection", "portability", "withdraw_consent"]
 US_STATE_RIGHTS = ["access", "rectification", "erasure", "portability", "opt_out", "withdraw_consent"]
 
@@ -151,7 +168,19 @@ _UK_EU_COMMON = {
     "holiday_country": "GB",
     "holiday_subdivision": "ENG",
     "internal_margin_days": 3,
+    "courts_remedy": True,  # Art. 79: a judicial remedy against the controller
 }
+
+# How identity is verified, as a CCPA acknowledgement must describe it (11 CCR §7021(a)).
+CCPA_VERIFICATION = (
+    "Before we give you your data, correct it or delete it, we check that you are the person it is about. We "
+    "match what you tell us against what we already hold: the email address you wrote from (we may send a "
+    "one-time code to it), and for an account, that you can sign in to it or details only its holder knows. "
+    "For specific pieces of data we ask for a little more. We use what you give us only to verify you, and we "
+    "never ask for more than we need. A request to opt out of the sale or sharing of your data, or to limit "
+    "the use of sensitive data, needs no verification. If someone acts for you, we ask for your signed "
+    "permission and may check your identity with you directly."
+)
 
 # Statements of §1b that come from secondary sources: the row says so, and the team corrects it.
 UNVERIFIED = "Marked '?' in REGULATIONS §1b (secondary source, not read in the statute): "
@@ -228,6 +257,8 @@ REGIMES = [
         "territory_countries": EU_EEA_COUNTRIES,
         "supervisory_authority": "the data protection supervisory authority of your EU/EEA member state",
         "supervisory_authority_url": "https://www.edpb.europa.eu/about-edpb/about-edpb/members_en",
+        # No EU establishment, so no lead authority (Art. 56): the person chooses (Art. 77(1)).
+        "complaint_note": "(the country where you live or work, or where you think the law was broken)",
         "notes": "No pause in the text. Extension +2 months (3 from the start) if complex or numerous, "
         "notified with reasons within the first month. Holidays: the member state of the EU establishment "
         "or representative (setting EU_GDPR_HOLIDAY_COUNTRY, Ireland by default).",
@@ -265,6 +296,7 @@ REGIMES = [
         jurisdiction="California, United States",
         acknowledge_period=10,
         acknowledge_unit="business_days",
+        verification_process=CCPA_VERIFICATION,
         notes="45 days from receipt whatever time verification takes; may deny if identity cannot be "
         "verified within 45 days. Opt-out and limit requests: 15 business days, no verification. "
         "No appeal process in the statute.",
@@ -503,6 +535,7 @@ REGIMES = [
         "time_zone": "America/Rio_Branco",
         "supervisory_authority": "the Autoridade Nacional de Proteção de Dados (ANPD)",
         "supervisory_authority_url": "https://www.gov.br/anpd/",
+        "courts_remedy": True,  # LGPD Art. 22
         "notes": "A simplified reply immediately (the acknowledgement, due the day of receipt); the full "
         "statement within 15 days. Erasure may be met "
         "by anonymising or blocking. Time zone: Acre, the westernmost.",
@@ -529,6 +562,7 @@ REGIMES = [
         "time_zone": "America/Vancouver",
         "supervisory_authority": "the Office of the Privacy Commissioner of Canada",
         "supervisory_authority_url": "https://www.priv.gc.ca/en/report-a-concern/",
+        "courts_remedy": True,  # PIPEDA s.14: the Federal Court, after a complaint to the Commissioner
         "notes": "Silence by the deadline is a deemed refusal. Extension notice states the reason and the "
         "right to complain. Time zone: Pacific, the westernmost.",
         "rights": [(right, {}) for right in ["access", "rectification", "withdraw_consent"]],
@@ -550,6 +584,15 @@ REGIMES = [
         "time_zone": "America/Toronto",
         "supervisory_authority": "the Commission d'accès à l'information du Québec",
         "supervisory_authority_url": "https://www.cai.gouv.qc.ca/",
+        "complaint_within_days": 30,  # s.43: an application for the examination of a disagreement
+        "courts_remedy": True,
+        # s.34: a refusal names the provision relied on. Grounds without one here cite it in the line's reason.
+        "refusal_provisions": {
+            "identity_not_verified": "section 30 of the Act respecting the protection of personal information "
+            "in the private sector",
+            "legal_obligation": "section 28 of the Act respecting the protection of personal information in the "
+            "private sector",
+        },
         "notes": "Answer in writing. Silence is a deemed refusal. A refusal names the provision relied on "
         "and the right to apply to the Commission within 30 days. Deletion (s.28) is an erasure line; "
         "de-indexing or ceasing dissemination (s.28.1) is an objection line.",
@@ -579,6 +622,7 @@ REGIMES = [
         "time_zone": "Europe/Zurich",
         "supervisory_authority": "the Federal Data Protection and Information Commissioner (FDPIC)",
         "supervisory_authority_url": "https://www.edoeb.admin.ch/",
+        "courts_remedy": True,  # FADP Art. 32: civil action
         "notes": "30 days 'in general'; if it takes longer, tell the requester within the 30 days and say by "
         "when: the officer sets the new date.",
         "rights": [(right, {}) for right in ["access", "rectification", "erasure", "objection", "portability"]],
@@ -592,7 +636,9 @@ PROCESSING_ACTIVITIES = [
         "legal_basis": "contract",
         "data_categories": ["account-identity"],
         "subject_types": ["account-user", "administrator"],
-        "retention_reference": "Life of the account; identity data erased 30 days after closure.",
+        "retention_reference": "Life of the account; 30 days after closure pseudonymised (email kept as a keyed "
+        "hash: still personal data, Recital 26), as invoices kept for tax refer to it; deleted 7 years after the "
+        "financial year of closure.",
     },
     {
         "name": "Routing API requests to AI models",

@@ -27,6 +27,7 @@ from compliance.history import set_history_actor
 from compliance.models import (
     ColumnTreatment,
     DataCategory,
+    DataSource,
     MappedColumn,
     MappedTable,
     ReviewedTable,
@@ -61,12 +62,26 @@ _TABLE_KEYS = {
     "parent",
     "parent_column",
     "restriction_flag_column",
+    "restricted_by",
     "account_email_column",
+    "source",
+    "source_party",
     "columns",
 }
 _REVIEWED_KEYS = {"name", "reason", "needs_review"}
 _CATEGORY_KEYS = {"slug", "name", "description", "examples"}
-_COLUMN_KEYS = {"name", "category", "not_personal", "treatment", "replacement", "timestamp", "notes", "needs_review"}
+_COLUMN_KEYS = {
+    "name",
+    "category",
+    "not_personal",
+    "treatment",
+    "replacement",
+    "timestamp",
+    "source",
+    "source_party",
+    "notes",
+    "needs_review",
+}
 
 
 class DataMapFileError(ValueError):
@@ -141,6 +156,8 @@ def datamap_export(*, systems=None) -> dict[str, Any]:
                             "treatment": column.treatment,
                             "replacement": column.replacement,
                             "timestamp": column.is_timestamp,
+                            "source": column.data_source,
+                            "source_party": column.data_source_party,
                             "needs_review": column.needs_review,
                             "notes": column.notes,
                         },
@@ -158,7 +175,10 @@ def datamap_export(*, systems=None) -> dict[str, Any]:
                         "parent": by_id[table.parent_id].table_name if table.parent_id else "",
                         "parent_column": table.parent_column,
                         "restriction_flag_column": table.restriction_flag_column,
+                        "restricted_by": by_id[table.restricted_by_id].table_name if table.restricted_by_id else "",
                         "account_email_column": table.account_email_column,
+                        "source": table.data_source,
+                        "source_party": table.data_source_party,
                         "columns": columns,
                     },
                     keep={"name", "primary_key", "columns"},
@@ -228,6 +248,7 @@ def _validate_file(data: Any) -> list[str]:
     kinds = set(SystemOfRecord.Kind.values)
     treatments = set(ColumnTreatment.values)
     subject_keys = set(MappedTable.SubjectKey.values)
+    sources = set(DataSource.values)
     slugs = set()
     for index, system in enumerate(data["systems"]):
         where = f"systems[{index}]"
@@ -266,6 +287,8 @@ def _validate_file(data: Any) -> list[str]:
                 )
             if table.get("subject_key") and table["subject_key"] not in subject_keys:
                 problems.append(f"{t_where}: unknown subject key {table['subject_key']!r}.")
+            if table.get("source") and table["source"] not in sources:
+                problems.append(f"{t_where}: unknown source {table['source']!r} (one of {', '.join(sorted(sources))}).")
             columns = table.get("columns") or []
             if not isinstance(columns, list):
                 problems.append(f"{t_where}: 'columns' must be a list.")
@@ -283,9 +306,15 @@ def _validate_file(data: Any) -> list[str]:
                     unknown_categories.setdefault(_text(column["category"]), []).append(c_where)
                 if column.get("treatment", ColumnTreatment.KEEP) not in treatments:
                     problems.append(f"{c_where}: unknown treatment {column['treatment']!r}.")
+                if column.get("source") and column["source"] not in sources:
+                    problems.append(f"{c_where}: unknown source {column['source']!r}.")
         for table in tables:
             if isinstance(table, dict) and table.get("parent") and table["parent"] not in names:
                 problems.append(f"{where}.{table.get('name')}: parent {table['parent']!r} is not a table of the file.")
+            if isinstance(table, dict) and table.get("restricted_by") and table["restricted_by"] not in names:
+                problems.append(
+                    f"{where}.{table.get('name')}: restricted_by {table['restricted_by']!r} is not a table of the file."
+                )
     problems.extend(_unknown_category_lines(unknown_categories))
     return problems
 
@@ -491,6 +520,8 @@ def _import_tables(system, tables, categories, report, problems, actor: User | N
                 "parent_column": _text(entry.get("parent_column")),
                 "restriction_flag_column": _text(entry.get("restriction_flag_column")),
                 "account_email_column": _text(entry.get("account_email_column")),
+                "data_source": _text(entry.get("source")),
+                "data_source_party": _text(entry.get("source_party")),
             },
             report,
             where,
@@ -515,6 +546,8 @@ def _import_tables(system, tables, categories, report, problems, actor: User | N
                     "treatment": column_entry.get("treatment", ColumnTreatment.KEEP),
                     "replacement": _text(column_entry.get("replacement")),
                     "is_timestamp": bool(column_entry.get("timestamp", False)),
+                    "data_source": _text(column_entry.get("source")),
+                    "data_source_party": _text(column_entry.get("source_party")),
                     "needs_review": bool(column_entry.get("needs_review", False)),
                     "notes": _text(column_entry.get("notes")),
                 },
@@ -529,6 +562,25 @@ def _import_tables(system, tables, categories, report, problems, actor: User | N
                 report.removed += 1
             else:
                 report.not_in_file.append(f"{where}.{column_name}")
+    # Restriction through another table: set once every table of the file is saved (it may come later).
+    for entry in tables:
+        table = saved.get(_text(entry["name"]))
+        if table is None:
+            continue
+        restricted_by = saved.get(_text(entry.get("restricted_by")))
+        if entry.get("restricted_by") and restricted_by is None:
+            problems.append(f"{system.slug}.{table.table_name}: {entry['restricted_by']!r} could not be imported.")
+            continue
+        if table.restricted_by_id != (restricted_by.pk if restricted_by else None):
+            table.restricted_by = restricted_by
+            try:
+                table.full_clean()
+            except ValidationError as exc:
+                problems.extend(f"{system.slug}.{table.table_name}: {message}" for message in _messages(exc))
+                continue
+            table._history_user = actor
+            table.save(update_fields=["restricted_by"])
+            report.updated += 1
     for name in sorted(set(existing) - {_text(t["name"]) for t in tables}):
         if not prune:
             report.not_in_file.append(f"{system.slug}.{name}")

@@ -32,9 +32,11 @@ FINANCE_DRIVE = {
                     "primary_key": "file",
                     "subject_column": "customer-email",
                     "subject_key": "email",
+                    "source": "person",
                     "columns": [
                         {"name": "customer-email", "category": "billing-transactions", "treatment": "delete_row"},
                         {"name": "letter", "category": "billing-transactions", "treatment": "delete_row"},
+                        {"name": "sent-on", "not_personal": True, "treatment": "keep", "timestamp": True},
                     ],
                 }
             ],

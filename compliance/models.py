@@ -77,6 +77,11 @@ class SubjectType(TaxonomyEntry):
 class Right(TaxonomyEntry):
     """A data subject right (access, erasure, ...). Which regimes grant it is on the regime."""
 
+    how_to_use = models.TextField(
+        blank=True,
+        help_text="How a person uses the right, in plain words (shown in access answers beside each right "
+        "a regime grants).",
+    )
     history = HistoricalRecords()
 
 
@@ -148,6 +153,35 @@ class Regime(models.Model):
     )
     supervisory_authority = models.CharField(max_length=200, blank=True)
     supervisory_authority_url = models.URLField(blank=True)
+    # How a requester complains, as the refusal letters give it (REGULATIONS §1, §5: Art. 12(4), P-39.1 s.34).
+    complaint_note = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Added to the complaint route in letters, in plain words, e.g. which of several authorities "
+        "(the EU/EEA country where the person lives or works).",
+    )
+    complaint_within_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="The law gives the person this many days from our answer to apply to the authority (Quebec: "
+        "30). Empty: no limit to state.",
+    )
+    courts_remedy = models.BooleanField(
+        default=False,
+        help_text="The law lets the person go to court over how their request was handled; only then do letters "
+        "mention the courts (no private action under the US state laws).",
+    )
+    refusal_provisions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The provision a refusal relies on, per refusal ground (e.g. {"identity_not_verified": '
+        '"section 30 of the Act"}), named in refusal letters where the law requires it (Quebec s.34).',
+    )
+    verification_process = models.TextField(
+        blank=True,
+        help_text="How we verify a requester's identity, in plain words, for acknowledgements where the law asks "
+        "for it (CCPA: 11 CCR §7021(a)).",
+    )
 
     # Where the law applies (REGULATIONS §1a): by the requester's residence, when we meet its thresholds.
     applies_to_us = models.BooleanField(
@@ -209,6 +243,12 @@ class Regime(models.Model):
         return not self.territory_region or self.territory_region == (region or "").upper()
 
     def clean(self) -> None:
+        if not isinstance(self.refusal_provisions, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in self.refusal_provisions.items()
+        ):
+            raise ValidationError(
+                {"refusal_provisions": "Give an object of refusal ground to provision, both as text."}
+            )
         if self.acknowledge_period and not self.acknowledge_unit:
             raise ValidationError({"acknowledge_unit": "Give the unit of the acknowledgement period."})
         if self.time_zone:
@@ -283,14 +323,37 @@ class ProcessingActivity(models.Model):
     )
     transfers_note = models.TextField(blank=True, help_text="Transfers outside the UK/EEA and their safeguards.")
     security_measures = models.TextField(blank=True)
+    automated_decisions = models.BooleanField(
+        default=False,
+        help_text="The activity makes decisions based solely on automated processing, including profiling, with "
+        "legal or similarly significant effects on people (Art. 22, Art. 15(1)(h)).",
+    )
+    automated_decision_logic = models.TextField(
+        blank=True,
+        help_text="The logic involved and the significance and envisaged consequences, in plain words "
+        "(required when the activity makes such decisions).",
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "processing activities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(automated_decisions=False) | ~Q(automated_decision_logic=""),
+                name="processing_activity_automated_has_logic",
+                violation_error_message="Explain the logic of the automated decisions in plain words.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.automated_decisions and not self.automated_decision_logic.strip():
+            raise ValidationError(
+                {"automated_decision_logic": "Explain the logic of the automated decisions in plain words."}
+            )
 
 
 class WorkerHeartbeat(models.Model):
@@ -391,6 +454,14 @@ class SystemOfRecord(models.Model):
                 )
 
 
+class DataSource(models.TextChoices):
+    """Where personal data comes from (Art. 14, Art. 15(1)(g); CCPA categories of sources)."""
+
+    PERSON = "person", "The person themselves"
+    SERVICE_USE = "service_use", "Their use of the service"
+    THIRD_PARTY = "third_party", "A third party"
+
+
 class MappedTable(models.Model):
     """A table (or collection) of a system of record and how its rows belong to a subject.
 
@@ -421,6 +492,25 @@ class MappedTable(models.Model):
     parent_column = models.CharField(max_length=128, blank=True)
     restriction_flag_column = models.CharField(
         max_length=128, blank=True, help_text="Boolean column set to restrict processing (Art. 18)."
+    )
+    restricted_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="For a table without its own restriction flag: the table whose flag restricts this table's rows "
+        "too (the subject's account, or a parent on the join path), e.g. invoices restricted by the account's "
+        "processing_restricted.",
+    )
+    data_source = models.CharField(
+        max_length=20,
+        choices=DataSource.choices,
+        blank=True,
+        help_text="Where the table's personal data comes from (a column can say otherwise).",
+    )
+    data_source_party = models.CharField(
+        max_length=200, blank=True, help_text="For a third party: who, e.g. 'Payment processor (Stripe)'."
     )
     account_email_column = models.CharField(
         max_length=128,
@@ -484,6 +574,17 @@ class MappedTable(models.Model):
             step = step.parent
         if self.parent_id and step is None:
             raise ValidationError({"parent": "The join path does not reach a table that identifies the subject."})
+        if self.data_source == DataSource.THIRD_PARTY and not self.data_source_party.strip():
+            raise ValidationError({"data_source_party": "Name the third party the data comes from."})
+        if self.restricted_by_id:
+            if self.restriction_flag_column:
+                raise ValidationError({"restricted_by": "This table has its own restriction flag."})
+            if not self.restricted_by.restriction_flag_column:
+                raise ValidationError({"restricted_by": f"{self.restricted_by} names no restriction flag column."})
+            if self.pk and self.restricted_by_id not in {t.pk for t in self.event_tables()}:
+                raise ValidationError(
+                    {"restricted_by": "The table must be on this table's join path to the subject, or its account."}
+                )
         if self.account_email_column and self.subject_key != self.SubjectKey.ACCOUNT_ID:
             raise ValidationError(
                 {"account_email_column": "Only a table identified by the account id can name the account's email."}
@@ -571,6 +672,16 @@ class MappedTable(models.Model):
         self.primary_key = ",".join(columns)
         return {}
 
+    def source_display(self) -> str:
+        """Where the table's data comes from, for people ("" when the map does not say)."""
+        return data_source_display(self.data_source, self.data_source_party)
+
+    def restriction_table(self) -> MappedTable | None:
+        """The table whose flag restricts this table's rows: itself, the table it names, or None."""
+        if self.restriction_flag_column:
+            return self
+        return self.restricted_by if self.restricted_by_id else None
+
     def join_path(self) -> list[MappedTable]:
         """This table, then each parent up to the one holding the subject column."""
         path: list[MappedTable] = [self]
@@ -596,6 +707,15 @@ class MappedTable(models.Model):
         if account is not None and account.pk not in {t.pk for t in path}:
             tables.append(account)
         return tables
+
+
+def data_source_display(source: str, party: str) -> str:
+    if not source:
+        return ""
+    if source == DataSource.THIRD_PARTY:
+        return party or DataSource.THIRD_PARTY.label
+    label = DataSource(source).label
+    return f"{label} ({party})" if party else label
 
 
 class ReviewedTable(models.Model):
@@ -686,6 +806,15 @@ class MappedColumn(models.Model):
         max_length=255, blank=True, help_text="The fixed value, for the 'fixed value' treatment."
     )
     is_timestamp = models.BooleanField(default=False, help_text="Available as a retention trigger.")
+    data_source = models.CharField(
+        max_length=20,
+        choices=DataSource.choices,
+        blank=True,
+        help_text="Where this column's data comes from, "
+        "when not where the table's comes from (an id from the identity provider, a charge id from the payment "
+        "processor).",
+    )
+    data_source_party = models.CharField(max_length=200, blank=True, help_text="For a third party: who.")
     needs_review = models.BooleanField(
         default=False, help_text="Imported from the schema and not yet reviewed: classify it, then clear the flag."
     )
@@ -709,11 +838,19 @@ class MappedColumn(models.Model):
     def is_classified(self) -> bool:
         return self.not_personal or self.data_category_id is not None
 
+    def source_display(self) -> str:
+        """Where the column's data comes from: its own source, else its table's."""
+        if self.data_source:
+            return data_source_display(self.data_source, self.data_source_party)
+        return self.table.source_display()
+
     def clean(self) -> None:
         if self.data_category_id and self.not_personal:
             raise ValidationError("A column is either in a data category or not personal, not both.")
         if self.treatment == ColumnTreatment.FIXED and not self.replacement:
             raise ValidationError({"replacement": "Give the fixed value that replaces the data."})
+        if self.data_source == DataSource.THIRD_PARTY and not self.data_source_party.strip():
+            raise ValidationError({"data_source_party": "Name the third party the data comes from."})
         problem = self.table.backoffice_problem() if self.table_id else None
         if problem:
             raise ValidationError(problem)

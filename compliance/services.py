@@ -169,7 +169,13 @@ def policy_baseline_load(*, update: bool = False) -> dict[str, int]:
         _upsert(
             Right,
             {"slug": slug},
-            {"name": name, "description": description, "policy_section": "§9", "display_order": order},
+            {
+                "name": name,
+                "description": description,
+                "how_to_use": baseline.HOW_TO_USE.get(slug, ""),
+                "policy_section": "§9",
+                "display_order": order,
+            },
             update=update,
             counts=counts,
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Max, Q
 from django.utils import timezone
@@ -22,9 +22,12 @@ from fulfilment.models import (
     RecipientNotice,
     TableAction,
 )
-from fulfilment.wording import category_names, join_words, period_words, plural
+from fulfilment.wording import category_names, in_sentence, join_words, period_words, plural
 from requests_app.models import OPEN_STATUSES, RequestLine, RightsRequest
 from retention.models import LegalHold, RetentionRule
+
+if TYPE_CHECKING:
+    from compliance.models import MappedTable, Regime
 
 
 @dataclass
@@ -156,6 +159,9 @@ def plan_approval_summary(plan: FulfilmentPlan) -> dict[str, Any]:
             summary.rows_deleted += rows
         elif entry["action"] == TableAction.MASK:
             summary.rows_masked += rows
+        if entry["action"] != TableAction.KEEP and (entry.get("keep_rows") or entry.get("holds")):
+            # A rule keeps the rows inside its period: how many is known when the erasure runs.
+            summary.kept.append({"table": entry["table"], "rows": None, "reason": entry.get("reason") or ""})
         elif entry["action"] == TableAction.KEEP:
             summary.rows_kept += rows
             summary.kept.append({"table": entry["table"], "rows": rows, "reason": entry.get("reason") or ""})
@@ -165,6 +171,7 @@ def plan_approval_summary(plan: FulfilmentPlan) -> dict[str, Any]:
         "rows_deleted": sum(s.rows_deleted for s in ordered),
         "rows_masked": sum(s.rows_masked for s in ordered),
         "rows_kept": sum(s.rows_kept for s in ordered),
+        "has_kept": any(s.kept for s in ordered),
     }
 
 
@@ -184,18 +191,33 @@ def kept_whys(request: RightsRequest, steps: list[FulfilmentStep]) -> list[str]:
     return whys
 
 
-def kept_items(request: RightsRequest) -> list[dict[str, str]]:
+def _kept_restriction(step: FulfilmentStep) -> dict[str, Any]:
+    """How rows an erasure kept under a rule or hold are restricted (Art. 18) and until which date, from the
+    step's evidence: ``restricted`` (done), ``restricted_how`` ("flag" or "manual"), ``until_date`` (None for
+    an open-ended hold) and ``until_text`` ("until 31 March 2032"). All empty for a step that kept none so."""
+    kept = (step.evidence or {}).get("kept") or {}
+    return {
+        "restricted": bool(kept.get("restricted")),
+        "restricted_how": kept.get("how", ""),
+        "until_date": date.fromisoformat(kept["until"]) if kept.get("until") else None,
+        "until_text": kept.get("until_text", ""),
+    }
+
+
+def kept_items(request: RightsRequest) -> list[dict[str, Any]]:
     """What an erasure kept, why and until when, as the completion and refusal letters list it (Art. 17(3)):
-    one item per reason, naming the categories of data and the systems (manual ones included)."""
+    one item per reason, naming the categories of data and the systems (manual ones included). Rows kept
+    under a rule or hold (Art. 17(3)(b)) also say whether their processing is restricted (Art. 18), how, and
+    until which date (see ``_kept_restriction``)."""
     from fulfilment.services.plans import NOT_KEPT_REASONS
 
     steps = list(
         FulfilmentStep.objects.filter(
             request=request,
             kind=FulfilmentStep.Kind.ERASE,
-            action=TableAction.KEEP,
             status=FulfilmentStep.Status.DONE,
         )
+        .filter(Q(action=TableAction.KEEP) | Q(rows_kept__gt=0))
         .exclude(reason__in=NOT_KEPT_REASONS)
         .select_related("system", "table")
         .order_by("system__name", "table__table_name")
@@ -208,24 +230,30 @@ def kept_items(request: RightsRequest) -> list[dict[str, str]]:
             "legal_basis"
         )
     )
-    grouped: dict[tuple[str, str], dict[str, Any]] = {}
+    grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
     for step in steps:
         why, until = _why_kept(step, request, holds, rules)
-        group = grouped.setdefault((why, until), {"tables": [], "systems": []})
+        restriction = _kept_restriction(step)
+        key = (why, until, *restriction.values())
+        group = grouped.setdefault(key, {"tables": [], "systems": [], **restriction})
         group["tables"].append(step.table_id)
         if step.system.name not in group["systems"]:
             group["systems"].append(step.system.name)
     from fulfilment.services.plans import BACK_OFFICE_KEEP_REASON
 
-    items = []
-    for (why, until), group in grouped.items():
+    items: list[dict[str, Any]] = []
+    for key, group in grouped.items():
+        why, until = key[0], key[1]
         names = category_names(group["tables"])
         if any(s.reason == BACK_OFFICE_KEEP_REASON and s.table_id in group["tables"] for s in steps):
             what = "A record of your request and of how we answered it"
         else:
             what = ("Your " + join_words(names)) if names else "Some of your personal data"
             what += f" (in {join_words(group['systems'])})"
-        items.append({"what": what, "why": why, "until": until})
+        item = {"what": what, "why": why, "until": until}
+        if group["restricted_how"] or group["until_date"]:  # kept under a rule or hold: restricted, until when
+            item.update({key: group[key] for key in ("restricted", "restricted_how", "until_date", "until_text")})
+        items.append(item)
     return items
 
 
@@ -248,6 +276,15 @@ def letter_context(request: RightsRequest) -> dict[str, Any]:
     if link is not None:
         context["download_url"] = download_url(link)
         context["download_expires"] = link.expires_at
+        # The access answer (Art. 15(1)-(2)) in the letter too, for the tables the bundle holds.
+        tables = [
+            step.table
+            for step in FulfilmentStep.objects.filter(bundle=link.bundle, kind=FulfilmentStep.Kind.EXPORT)
+            .select_related("table")
+            .prefetch_related("table__columns__data_category")
+            if step.table_id
+        ]
+        context["access"] = access_answer(request, tables)
     return context
 
 
@@ -453,3 +490,168 @@ def stalled_digest_lines() -> list[str]:
     """The officers' digest section: one line per stalled piece of work (``DIGEST_SECTIONS``)."""
     now = timezone.now()
     return [f"{stall.what}, idle {timesince(stall.since, now)}" for stall in stalled_work()]
+
+
+# ------------------------------------------------------------------------------
+# The access answer (Art. 15(1)-(2); LGPD Art. 9/19; FADP Art. 25(2); CCPA §1798.110)
+# ------------------------------------------------------------------------------
+
+
+def request_regimes(request: RightsRequest) -> list[Regime]:
+    """The regimes that govern the answer to ``request``, its primary regime first (REGULATIONS §1a): the
+    rights offered are the union of what they grant, and each one's complaint route is given."""
+    from requests_app.services.requests import request_governing_regimes
+
+    return request_governing_regimes(request)
+
+
+# Where data comes from, as a letter to the person says it (a third party is named by the data map).
+SOURCE_WORDS = {"person": "you", "service_use": "your use of our service"}
+
+
+@dataclass
+class RightOffered:
+    right: object
+    how_to_use: str
+    granted_by: list[str]
+    notes: list[str]
+
+
+@dataclass
+class Transfer:
+    country: str
+    safeguard: str
+    recipient: str
+    categories: list[str]
+
+
+def rights_offered(regimes: list[Regime]) -> list[RightOffered]:
+    """The rights the regimes grant (their union), each with how to use it and which law grants it.
+
+    A right no regime of the request grants is not offered: a letter that lists a right the law then
+    refuses misleads the requester.
+    """
+    from compliance.models import RegimeRight
+
+    offered: dict[int, RightOffered] = {}
+    for regime_right in (
+        RegimeRight.objects.filter(regime__in=regimes)
+        .select_related("right", "regime")
+        .order_by("right__display_order", "regime__name")
+    ):
+        right = regime_right.right
+        entry = offered.setdefault(
+            right.pk,
+            RightOffered(right=right, how_to_use=right.how_to_use or right.description, granted_by=[], notes=[]),
+        )
+        entry.granted_by.append(regime_right.regime.name)
+        if regime_right.notes:
+            entry.notes.append(regime_right.notes)
+    return list(offered.values())
+
+
+def transfers_for_categories(category_ids: set[int]) -> list[Transfer]:
+    """Countries outside the UK/EEA the data goes to, through which recipient, under which safeguard
+    (Art. 15(2)), from the subprocessor register."""
+    from subprocessors.models import ProcessingLocation, Subprocessor
+
+    locations = (
+        ProcessingLocation.objects.filter(
+            subprocessor__status__in=Subprocessor.PROCESSING_STATUSES,
+            subprocessor__data_categories__in=category_ids,
+            is_pending=False,
+        )
+        .exclude(mechanism=ProcessingLocation.Mechanism.NONE_REQUIRED)
+        .select_related("subprocessor")
+        .prefetch_related("subprocessor__data_categories")
+        .distinct()
+    )
+    transfers = []
+    for location in sorted(locations, key=lambda loc: (loc.country.name, str(loc.subprocessor))):
+        safeguard = location.get_mechanism_display()
+        if location.scc_module:
+            safeguard += f" ({location.get_scc_module_display()})"
+        transfers.append(
+            Transfer(
+                country=location.country.name,
+                safeguard=safeguard,
+                recipient=str(location.subprocessor),
+                categories=sorted(c.name for c in location.subprocessor.data_categories.all() if c.pk in category_ids),
+            )
+        )
+    return transfers
+
+
+def third_party_categories_past_year(category_ids: set[int], *, today: date | None = None) -> list[str]:
+    """Categories of third parties the data was disclosed to in the past 12 months (CCPA §1798.110(c))."""
+    from subprocessors.models import Subprocessor
+
+    today = today or timezone.localdate()
+    vendors = Subprocessor.objects.filter(data_categories__in=category_ids).filter(
+        Q(status__in=Subprocessor.PROCESSING_STATUSES)
+        | Q(status=Subprocessor.Status.RETIRED, retired_on__gte=today - timedelta(days=365))
+    )
+    return sorted({vendor.get_category_display() for vendor in vendors.distinct()})
+
+
+def access_answer(request: RightsRequest, tables: list[MappedTable]) -> dict[str, Any]:
+    """Everything an access answer gives beside the copy of the data, for the tables found about the person.
+
+    Art. 15(1)(a)-(h) and 15(2): purposes, categories, recipients, retention, the rights the request's
+    regimes grant with how to use them, the right to complain (each regime's authority), the source of
+    data not collected from the person, automated decision-making, and transfers outside the UK/EEA with
+    their countries and safeguards; and what the CCPA adds (categories of sources, business purposes,
+    categories of third parties over the past 12 months).
+    """
+    from compliance.models import DataCategory, ProcessingActivity, data_source_display
+    from requests_app.services.communications import regime_complaint_route
+    from subprocessors.selectors import recipients_for_categories
+
+    regimes = request_regimes(request)
+    category_ids: set[int] = set()
+    sources: dict[tuple[str, str], set[str]] = {}
+    for table in tables:
+        for column in table.columns.all():
+            if column.data_category_id is None:
+                continue
+            category_ids.add(column.data_category_id)
+            # A column's own source, else its table's ("" when the map does not say).
+            source, party = (
+                (column.data_source, column.data_source_party)
+                if column.data_source
+                else (table.data_source, table.data_source_party)
+            )
+            if source:
+                sources.setdefault((source, party), set()).add(column.data_category.name)
+    activities = list(
+        ProcessingActivity.objects.filter(data_categories__in=category_ids)
+        .select_related("purpose", "legal_basis")
+        .distinct()
+        .order_by("name")
+    )
+    categories = list(DataCategory.objects.filter(pk__in=category_ids).order_by("display_order", "name"))
+    return {
+        "regimes": regimes,
+        "rights_offered": rights_offered(regimes),
+        "regime_names": join_words(regime.name for regime in regimes),
+        "complaints": [regime_complaint_route(regime) for regime in regimes if regime.supervisory_authority],
+        "courts": join_words(regime.name for regime in regimes if regime.courts_remedy),
+        "recipients": [str(vendor) for vendor in recipients_for_categories(category_ids=category_ids)]
+        if category_ids
+        else [],
+        "categories": categories,
+        "category_words": join_words(in_sentence(category.name) for category in categories),
+        "purposes": sorted({(a.purpose.name, a.legal_basis.name) for a in activities}),
+        "sources": [
+            {
+                "source": data_source_display(source, party),
+                "words": SOURCE_WORDS.get(source) or party,  # the letter speaks to the person
+                "categories": sorted(cats),
+                "category_words": join_words(in_sentence(name) for name in sorted(cats)),
+            }
+            for (source, party), cats in sorted(sources.items())
+        ],
+        "automated_activities": [a for a in activities if a.automated_decisions],
+        "transfers": transfers_for_categories(category_ids),
+        "third_party_categories": third_party_categories_past_year(category_ids),
+    }

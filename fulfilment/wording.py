@@ -25,7 +25,7 @@ def join_words(words: Iterable[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _in_sentence(name: str) -> str:
+def in_sentence(name: str) -> str:
     """A category's name inside a sentence: "Account and identity data" -> "account and identity data",
     but "API and usage data" stays as it is."""
     if len(name) > 1 and name[1].isupper():
@@ -43,7 +43,7 @@ def category_names(table_ids: Iterable[int]) -> list[str]:
         .values_list("data_category__name", "data_category__display_order")
         .distinct()
     )
-    return [_in_sentence(name) for name, _ in sorted(set(columns), key=lambda item: (item[1], item[0]))]
+    return [in_sentence(name) for name, _ in sorted(set(columns), key=lambda item: (item[1], item[0]))]
 
 
 def your_data(table_ids: Iterable[int], fallback: str = "your personal data") -> str:

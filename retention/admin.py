@@ -22,6 +22,7 @@ from retention.models import (
     ACTIVE_RUN_STATUSES,
     LegalHold,
     RetentionRule,
+    RetentionRuleRegimeBasis,
     RetentionRun,
     RetentionRunBatch,
     RetentionRunHoldSkip,
@@ -40,8 +41,17 @@ from retention.services import (
 )
 
 
+class RegimeBasisInline(admin.TabularInline):
+    """Where the records of one regime rest on another basis than the rule's (records of requests)."""
+
+    model = RetentionRuleRegimeBasis
+    extra = 0
+    fields = ["regime", "legal_basis", "legal_source"]
+
+
 @admin.register(RetentionRule)
 class RetentionRuleAdmin(AuditedAdmin):
+    inlines = [RegimeBasisInline]
     list_display = [
         "name",
         "table",

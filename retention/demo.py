@@ -17,17 +17,25 @@ from django.utils import timezone
 
 from compliance.connectors import ConnectorError, get_connector
 from compliance.datamap import datamap_import_file
-from compliance.models import DataCategory, LegalBasis, SystemOfRecord
+from compliance.models import DataCategory, LegalBasis, Regime, SystemOfRecord
 from retention.models import LegalHold, RetentionRule, RetentionRun, RunStatus
-from retention.services import legal_hold_place, retention_rule_create, retention_run_execute, retention_run_start
+from retention.services import (
+    legal_hold_place,
+    retention_rule_create,
+    retention_rule_regime_basis_set,
+    retention_run_execute,
+    retention_run_start,
+)
 from retention.services.rules import mapped_column_lookup, mapped_table_lookup
 
 PLATFORM = "studio-platform"
 BACKOFFICE = "studio-backoffice"
 BACKOFFICE_MAP = Path(__file__).resolve().parent / "backoffice_datamap.yaml"
-REQUEST_RECORDS = (
-    "CCPA regulations §7101; Colorado Privacy Act Rule 6.11 (records of requests and how they were answered: "
-    "at least 24 months)"
+# Records of requests: for UK and EU requests the basis is the controller's accountability (Art. 5(2), legitimate
+# interests: showing how each request was answered); the CCPA and Colorado make keeping them a legal obligation.
+REQUEST_RECORDS_BASES = (
+    ("ccpa", "legal-obligation", "CCPA regulations, 11 CCR §7101 (records of requests: at least 24 months)"),
+    ("cpa", "legal-obligation", "Colorado Privacy Act Rule 6.11 (records of requests: at least 24 months)"),
 )
 
 
@@ -47,6 +55,7 @@ class DefaultRule:
     anchor: str = "trigger"
     cadence: str = "30 2 * * *"
     approval_threshold: int = 10_000
+    regime_bases: tuple[tuple[str, str, str], ...] = ()  # (regime code, legal basis slug, source)
 
     @property
     def trigger(self) -> str:
@@ -142,30 +151,48 @@ DEFAULT_SCHEDULE = [
         cadence="10 3 * * 0",
     ),
     DefaultRule(
-        "Support messages: 12 months after the ticket closed",
+        "Support messages: 12 months after the ticket's last activity",
         PLATFORM,
         "support_messages",
         "support",
-        "support_tickets.closed_at",
+        "support_tickets.last_activity_at",
         12,
         "months",
         "delete",
         "legitimate-interests",
-        "Support conversations help with follow-up questions for a year after closure.",
+        "Support conversations help with follow-up questions for a year after the ticket closed, or after its "
+        "last message when it was never closed.",
         cadence="30 1 * * *",
     ),
     DefaultRule(
-        "Support tickets: 12 months after closure",
+        "Support tickets: 12 months after the last activity",
         PLATFORM,
         "support_tickets",
         "support",
-        "closed_at",
+        "last_activity_at",
         12,
         "months",
         "delete",
         "legitimate-interests",
-        "Closed tickets are kept a year for follow-ups and disputes, then deleted (REGULATIONS §3).",
+        "Tickets are kept a year after their last activity (closing a ticket is its last activity) for follow-ups "
+        "and disputes, then deleted (REGULATIONS §3). A ticket never closed is not kept forever: it goes a year "
+        "after its last message.",
         cadence="40 1 * * *",
+    ),
+    DefaultRule(
+        "Organisation billing email: anonymise 12 months after the organisation closed",
+        PLATFORM,
+        "organisations",
+        "account-identity",
+        "closed_at",
+        12,
+        "months",
+        "anonymise",
+        "legitimate-interests",
+        "The billing address of an organisation is often a person's own email: it serves invoicing and billing "
+        "questions while the organisation is a customer and for a year after, then it is redacted. Erasure finds "
+        "it by the person's email.",
+        cadence="45 1 * * *",
     ),
     DefaultRule(
         "API keys: 30 days after the account closed",
@@ -192,9 +219,26 @@ DEFAULT_SCHEDULE = [
         "days",
         "anonymise",
         "legitimate-interests",
-        "After 30 days a closed account's email, name and login id are anonymised; the row stays because "
-        "invoices (kept for tax) refer to it, with the billing name and address they carry.",
+        "After 30 days a closed account's name and login id are removed and its email replaced by a keyed hash. "
+        "That is pseudonymisation, not anonymisation (Recital 26): the hash still singles the person out and the "
+        "invoices kept for tax refer to the row. The row itself goes with the rule below.",
         cadence="0 2 * * *",
+    ),
+    DefaultRule(
+        "Closed accounts: delete the pseudonymised row 7 years after the financial year of closure",
+        PLATFORM,
+        "accounts",
+        "account-identity",
+        "closed_at",
+        7,
+        "years",
+        "delete",
+        "legitimate-interests",
+        "The pseudonymised row (keyed hash of the email) only keeps the references of the invoices and wallet "
+        "transactions kept for tax, which go 6 years after the financial year; a year later the row goes too, "
+        "so nothing pseudonymised outlives the records it serves.",
+        anchor="financial_year_end",
+        cadence="20 3 * * 0",
     ),
     DefaultRule(
         "Website visitor events: 90 days",
@@ -209,6 +253,22 @@ DEFAULT_SCHEDULE = [
         "Website analytics and abuse signals are useful for 90 days.",
         cadence="10 2 * * *",
     ),
+    DefaultRule(
+        "Refund letters: 6 years after the financial year",
+        "finance-shared-drive",
+        "refund-letters",
+        "billing-transactions",
+        "sent-on",
+        6,
+        "years",
+        "delete",
+        "legal-obligation",
+        "Refund correspondence supports the accounting records of the refund (policy §6: accounting and tax "
+        "obligations); a person deletes the folders the sweep's task lists.",
+        source="UK company tax records: 6 years from the end of the financial year (REGULATIONS §3)",
+        anchor="financial_year_end",
+        cadence="30 3 * * 0",
+    ),
     # The back office's own records, mapped in backoffice_datamap.yaml (system on the `default` alias).
     DefaultRule(
         "Closed rights requests: anonymise 24 months after closure",
@@ -219,10 +279,10 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "anonymise",
-        "legal-obligation",
+        "legitimate-interests",
         "Records of requests and how they were answered are kept 24 months (REGULATIONS §3); then the "
         "requester's name, email, account and free text are anonymised and the figures stay for statistics.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="0 4 * * *",
     ),
     DefaultRule(
@@ -234,9 +294,9 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "delete",
-        "legal-obligation",
+        "legitimate-interests",
         "Change-history snapshots repeat the requester's details; they go with the anonymisation of the request.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="5 4 * * *",
     ),
     DefaultRule(
@@ -248,10 +308,10 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "anonymise",
-        "legal-obligation",
+        "legitimate-interests",
         "Letters are part of the record of how a request was answered; after 24 months the address, subject "
         "and text are anonymised.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="10 4 * * *",
     ),
     DefaultRule(
@@ -263,9 +323,9 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "delete",
-        "legal-obligation",
+        "legitimate-interests",
         "Change-history snapshots of letters go with the anonymisation of the letters.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="15 4 * * *",
     ),
     DefaultRule(
@@ -277,9 +337,9 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "anonymise",
-        "legal-obligation",
+        "legitimate-interests",
         "Staff notes are part of the record of the request for 24 months.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="20 4 * * *",
     ),
     DefaultRule(
@@ -291,9 +351,9 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "delete",
-        "legal-obligation",
+        "legitimate-interests",
         "Change-history snapshots of notes go with the anonymisation of the notes.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="25 4 * * *",
     ),
     DefaultRule(
@@ -305,10 +365,10 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "delete",
-        "legal-obligation",
+        "legitimate-interests",
         "The bundle's file is purged at expiry by the fulfilment job; the record of who downloaded it (a keyed "
         "hash of the address) is evidence of the answer for 24 months, then deleted.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="30 4 * * *",
     ),
     DefaultRule(
@@ -320,10 +380,10 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "anonymise",
-        "legal-obligation",
+        "legitimate-interests",
         "Each right's outcome stays for statistics and accountability; the reasons and evidence notes, which may "
         "quote the requester, are redacted with the request.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="35 4 * * *",
     ),
     DefaultRule(
@@ -335,9 +395,9 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "delete",
-        "legal-obligation",
+        "legitimate-interests",
         "Change-history snapshots of lines go with the anonymisation of the lines.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="40 4 * * *",
     ),
     DefaultRule(
@@ -349,9 +409,9 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "anonymise",
-        "legal-obligation",
+        "legitimate-interests",
         "The event ledger shows the deadlines were met; its free-text reasons are redacted with the request.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="45 4 * * *",
     ),
     DefaultRule(
@@ -363,9 +423,9 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "anonymise",
-        "legal-obligation",
+        "legitimate-interests",
         "Plans show what was exported or erased, table by table; the rectification text they carry is redacted.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="50 4 * * *",
     ),
     DefaultRule(
@@ -377,9 +437,9 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "delete",
-        "legal-obligation",
+        "legitimate-interests",
         "Change-history snapshots of plans go with the anonymisation of the plans.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="55 4 * * *",
     ),
     DefaultRule(
@@ -391,10 +451,10 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "anonymise",
-        "legal-obligation",
+        "legitimate-interests",
         "Whom we told (Art. 19) and when they confirmed stays as evidence; the notice text naming the subject is "
         "redacted.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="0 5 * * *",
     ),
     DefaultRule(
@@ -406,10 +466,40 @@ DEFAULT_SCHEDULE = [
         24,
         "months",
         "delete",
-        "legal-obligation",
+        "legitimate-interests",
         "Change-history snapshots of notices go with the anonymisation of the notices.",
-        source=REQUEST_RECORDS,
+        regime_bases=REQUEST_RECORDS_BASES,
         cadence="5 5 * * *",
+    ),
+    DefaultRule(
+        "Appeals of closed requests: anonymise 24 months after closure",
+        BACKOFFICE,
+        "requests_app_appeal",
+        "support",
+        "requests_app_rightsrequest.closed_at",
+        24,
+        "months",
+        "anonymise",
+        "legitimate-interests",
+        "An appeal and its decision are part of the record of how the request was answered; after 24 months the "
+        "requester's statement and the reasons given are redacted and the dates and outcome stay for statistics.",
+        regime_bases=REQUEST_RECORDS_BASES,
+        cadence="15 5 * * *",
+    ),
+    DefaultRule(
+        "History of appeals: delete 24 months after the request closed",
+        BACKOFFICE,
+        "requests_app_historicalappeal",
+        "support",
+        "requests_app_rightsrequest.closed_at",
+        24,
+        "months",
+        "delete",
+        "legitimate-interests",
+        "Change-history snapshots of appeals repeat the statement and reasons; they go with the anonymisation of "
+        "the appeals.",
+        regime_bases=REQUEST_RECORDS_BASES,
+        cadence="20 5 * * *",
     ),
     DefaultRule(
         "Unsubscribed notice subscribers: 30 days after unsubscribing",
@@ -432,7 +522,7 @@ def default_rule_create(entry: DefaultRule, *, actor: User | None) -> RetentionR
     if RetentionRule.objects.filter(name=entry.name).exists():
         return None
     table = mapped_table_lookup(system_slug=entry.system, table_name=entry.table)
-    return retention_rule_create(
+    rule = retention_rule_create(
         actor=actor,
         name=entry.name,
         data_category=DataCategory.objects.get(slug=entry.category),
@@ -450,6 +540,17 @@ def default_rule_create(entry: DefaultRule, *, actor: User | None) -> RetentionR
         cadence=entry.cadence,
         approval_threshold=entry.approval_threshold,
     )
+    for code, basis, source in entry.regime_bases:
+        regime = Regime.objects.filter(code=code).first()
+        if regime is not None:
+            retention_rule_regime_basis_set(
+                rule=rule,
+                regime=regime,
+                legal_basis=LegalBasis.objects.get(slug=basis),
+                legal_source=source,
+                actor=actor,
+            )
+    return rule
 
 
 def load_demo(stdout) -> None:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from simple_history.models import HistoricalRecords
 
-from compliance.models import DataCategory, LegalBasis, MappedColumn, MappedTable, SystemOfRecord
+from compliance.models import DataCategory, LegalBasis, MappedColumn, MappedTable, Regime, SystemOfRecord
 
 LEGAL_OBLIGATION_SLUG = "legal-obligation"
 MAX_BATCH_SIZE = 100_000
@@ -152,6 +152,16 @@ class RetentionRule(models.Model):
     def is_legal_obligation(self) -> bool:
         return self.legal_basis_id is not None and self.legal_basis.slug == LEGAL_OBLIGATION_SLUG
 
+    def bases_display(self) -> str:
+        """The rule's basis, and the regimes whose records rest on another one."""
+        text = self.legal_basis.name
+        if self.legal_source and self.is_legal_obligation:
+            text += f" ({self.legal_source})"
+        others = [f"{b.regime.name}: {b.legal_basis.name.lower()}" for b in self.regime_bases.all()]
+        if others:
+            text += "; for requests under " + "; ".join(others)
+        return text
+
     def exemption_reason(self) -> str:
         """How an erasure response names this rule when it keeps rows."""
         basis = self.legal_basis.name.lower()
@@ -206,6 +216,39 @@ class RetentionRule(models.Model):
                 errors["data_category"] = f"{self.table} holds no column of the category '{self.data_category}'."
         if errors:
             raise ValidationError(errors)
+
+
+class RetentionRuleRegimeBasis(models.Model):
+    """The legal basis of a rule for the records of one regime, where it differs from the rule's own.
+
+    Records of rights requests are kept 24 months under both: for a UK or EU request the controller's
+    accountability (Art. 5(2), legitimate interests) is the basis; for a CCPA or Colorado request the law
+    itself requires them (11 CCR §7101, Rule 6.11: a legal obligation). The rule's own basis applies to
+    every regime without a row here.
+    """
+
+    rule = models.ForeignKey(RetentionRule, on_delete=models.CASCADE, related_name="regime_bases")
+    regime = models.ForeignKey(Regime, on_delete=models.PROTECT, related_name="+")
+    legal_basis = models.ForeignKey(LegalBasis, on_delete=models.PROTECT, related_name="+")
+    legal_source = models.CharField(
+        max_length=255, blank=True, help_text="The law that sets the period. Required for a legal obligation."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["rule", "regime__name"]
+        verbose_name = "basis for a regime"
+        verbose_name_plural = "bases by regime"
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "regime"], name="retention_rule_regime_basis_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.regime}: {self.legal_basis}"
+
+    def clean(self) -> None:
+        if self.legal_basis_id and self.legal_basis.slug == LEGAL_OBLIGATION_SLUG and not self.legal_source.strip():
+            raise ValidationError({"legal_source": "A legal obligation must cite its source."})
 
 
 class LegalHold(models.Model):

@@ -83,6 +83,24 @@ def rule_cutoff(*, period: int, unit: str, anchor: str, now: datetime | None = N
     return local_midnight(limit)
 
 
+def rule_keep_until(*, trigger: date, period: int, unit: str, anchor: str) -> date:
+    """The last day a row whose trigger falls on ``trigger`` is kept: ``rule_cutoff`` read the other way.
+
+    A run on the next day has a cutoff after the trigger and sweeps the row. With a year-end anchor the
+    period counts from the last day of the (financial or calendar) year the trigger falls in.
+    """
+    if anchor == "financial_year_end":
+        start = year_boundary_on_or_before(trigger, financial_year_start())
+        base = date(start.year + 1, start.month, start.day) - timedelta(days=1)
+    elif anchor == "calendar_year_end":
+        base = date(trigger.year, 12, 31)
+    elif anchor == "trigger":
+        base = trigger
+    else:
+        raise ValueError(f"unknown period anchor {anchor!r}")
+    return subtract_period(base, -period, unit)
+
+
 def next_run_at(schedule: crontab, last_run_at: datetime | None, now: datetime | None = None) -> datetime:
     """When beat will next start a task on ``schedule``."""
     now = now or timezone.now()

@@ -92,14 +92,73 @@ def _same_subject(hold: LegalHold, subject: Subject) -> bool:
     )
 
 
-def erasure_exemptions(*, subject: Subject, tables: Iterable[MappedTable]) -> dict[int, str]:
-    """The tables whose rows of ``subject`` erasure must keep, each with the reason it names.
+@dataclass(frozen=True)
+class RuleKeep:
+    """Rows a legal-obligation rule keeps from erasure: those whose trigger is on or after ``cutoff``.
 
-    A table is kept when an active legal hold takes it in (a hold on the subject,
-    or on the table, its system or a category it holds, for everyone), or when an
-    enabled retention rule on it rests on a legal obligation (Art. 17(3)(b): tax
-    records stay for their statutory period). Reasons name the hold or the rule,
-    holds first, e.g. "Legal hold 'Litigation 2026-14' (litigation)".
+    ``timestamp_column`` is the trigger as the connector takes it (``timestamp_column_for``); rows
+    older than the cutoff are past the rule's period and are erased with the rest (Art. 17(3)(b)
+    reaches only what the obligation still requires).
+    """
+
+    rule_id: int
+    rule_name: str
+    reason: str
+    timestamp_column: str
+    cutoff: datetime
+    period: int
+    period_unit: str
+    period_anchor: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "rule": self.rule_name,
+            "reason": self.reason,
+            "column": self.timestamp_column,
+            "cutoff": self.cutoff.isoformat(),
+            "period": self.period,
+            "unit": self.period_unit,
+            "anchor": self.period_anchor,
+        }
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """What erasure must keep of one table for one subject, and why.
+
+    A legal hold keeps every row of the subject (``whole_table``); a legal-obligation rule keeps only the
+    rows still inside its period (``rules``).
+    """
+
+    holds: tuple[LegalHold, ...] = ()
+    rules: tuple[RuleKeep, ...] = ()
+
+    @property
+    def whole_table(self) -> bool:
+        return bool(self.holds)
+
+    @property
+    def reason(self) -> str:
+        """Holds first, then rules, e.g. "Legal hold 'Litigation 2026-14' (litigation)"."""
+        return "; ".join([hold.exemption_reason() for hold in self.holds] + [rule.reason for rule in self.rules])
+
+    def holds_data(self) -> list[dict[str, Any]]:
+        return [
+            {"hold_id": hold.pk, "hold": hold.name, "ends_at": hold.ends_at.isoformat() if hold.ends_at else None}
+            for hold in self.holds
+        ]
+
+
+def erasure_exemptions(
+    *, subject: Subject, tables: Iterable[MappedTable], now: datetime | None = None
+) -> dict[int, Exemption]:
+    """The tables of which erasure must keep some or all of ``subject``'s rows, each with what and why.
+
+    An active legal hold that takes a table in (a hold on the subject, or on the table, its system or a
+    category it holds, for everyone) keeps every row of it. An enabled retention rule on the table that
+    rests on a legal obligation keeps only the rows inside its period: those whose trigger is on or after
+    the rule's cutoff, computed as its sweeps compute it (``cutoff_for``). Rows past the period are erased.
     """
     tables = list(tables)
     if not tables:
@@ -111,16 +170,16 @@ def erasure_exemptions(*, subject: Subject, tables: Iterable[MappedTable]) -> di
         categories[table_id].add(category_id)
     rules = (
         RetentionRule.objects.filter(table__in=tables, is_enabled=True, legal_basis__slug=LEGAL_OBLIGATION_SLUG)
-        .select_related("legal_basis")
+        .select_related("legal_basis", "trigger_column__table")
         .order_by("name")
     )
     rules_by_table: dict[int, list[RetentionRule]] = defaultdict(list)
     for rule in rules:
         rules_by_table[rule.table_id].append(rule)
 
-    exemptions: dict[int, str] = {}
+    exemptions: dict[int, Exemption] = {}
     for table in tables:
-        reasons = []
+        kept_by = []
         for hold in sorted(holds, key=lambda h: h.name):
             if hold.table_id and hold.table_id != table.pk:
                 continue
@@ -130,10 +189,22 @@ def erasure_exemptions(*, subject: Subject, tables: Iterable[MappedTable]) -> di
                 continue
             if hold.has_subject and not _same_subject(hold, subject):
                 continue
-            reasons.append(hold.exemption_reason())
-        reasons.extend(rule.exemption_reason() for rule in rules_by_table[table.pk])
-        if reasons:
-            exemptions[table.pk] = "; ".join(reasons)
+            kept_by.append(hold)
+        keeps = tuple(
+            RuleKeep(
+                rule_id=rule.pk,
+                rule_name=rule.name,
+                reason=rule.exemption_reason(),
+                timestamp_column=timestamp_column_for(rule),
+                cutoff=cutoff_for(rule, now),
+                period=rule.period,
+                period_unit=rule.period_unit,
+                period_anchor=rule.period_anchor,
+            )
+            for rule in rules_by_table[table.pk]
+        )
+        if kept_by or keeps:
+            exemptions[table.pk] = Exemption(holds=tuple(kept_by), rules=keeps)
     return exemptions
 
 
@@ -202,7 +273,9 @@ def retention_matrix(now: datetime | None = None) -> RetentionMatrix:
     rules = list(
         RetentionRule.objects.select_related(
             "table__system", "data_category", "legal_basis", "periodic_task__crontab", "trigger_column"
-        ).order_by("name")
+        )
+        .prefetch_related("regime_bases__regime", "regime_bases__legal_basis")
+        .order_by("name")
     )
     next_runs = {}
     for rule in rules:

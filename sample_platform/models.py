@@ -13,13 +13,14 @@ child rows before their parents, as it would on Studio's database.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Now
 
 
 class Organisation(models.Model):
     name = models.CharField(max_length=200)
     billing_email = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, help_text="When the organisation stopped being a customer.")
 
     class Meta:
         db_table = "organisations"
@@ -177,6 +178,9 @@ class SupportTicket(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices)
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True)
+    last_activity_at = models.DateTimeField(
+        db_default=Now(), help_text="The latest message or status change (closure included)."
+    )
 
     class Meta:
         db_table = "support_tickets"

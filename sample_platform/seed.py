@@ -466,7 +466,7 @@ def _accounts(gen: _Generator, count: int):
         created = gen.moment(gen.start, gen.anchor - timedelta(days=60))
         name = f"{rng.choice(ORG_WORDS)} {rng.choice(ORG_SUFFIXES)}"
         billing = f"billing@{name.split()[0].lower()}{org_id}.example" if rng.random() < 0.7 else ""
-        org_rows.append((org_id, name, billing, created))
+        org_rows.append((org_id, name, billing, created, None))
         orgs.append((org_id, created))
     account_rows = []
     spans = []
@@ -574,7 +574,7 @@ def _support(gen: _Generator, spans: list[_AccountSpan], accounts: int) -> tuple
         created = gen.moment(start, until)
         status = rng.choices(("open", "pending", "closed"), (15, 10, 75))[0]
         closed = gen.moment(created, gen.anchor) if status == "closed" else None
-        tickets.append((ticket_id, email, account_id, rng.choice(TICKET_SUBJECTS), status, created, closed))
+        subject = rng.choice(TICKET_SUBJECTS)
         moment = created
         for i in range(1 + int(rng.random() * 4)):
             message_id = gen.take_id(m.SupportMessage)
@@ -587,6 +587,7 @@ def _support(gen: _Generator, spans: list[_AccountSpan], accounts: int) -> tuple
                 city=rng.choice(CITIES),
             )
             messages.append((message_id, ticket_id, author, body, moment))
+        tickets.append((ticket_id, email, account_id, subject, status, created, closed, max(moment, closed or moment)))
     return tickets, messages
 
 

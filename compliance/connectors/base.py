@@ -107,6 +107,11 @@ class TablePlan:
     table_id: int
     action: str
     reason: str = ""
+    # Rows kept from a ``delete`` or ``mask``: (timestamp column, cutoff) pairs, the column as a sweep
+    # takes it. A row whose timestamp is on or after any cutoff (or is null) is kept and counted;
+    # only rows older than every cutoff are deleted or masked (a legal obligation keeps the rows
+    # still inside its period). SQL systems only.
+    keep_newer: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,8 @@ class ErasureOutcome:
     masked: int = 0
     kept: int = 0
     reason: str = ""
+    # The latest timestamp among the rows kept by ``keep_newer`` (when the first column is the table's own).
+    kept_latest: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -271,10 +278,13 @@ class Connector(abc.ABC):
         """
         return None
 
-    def restrict(self, subject: Subject, *, restricted: bool = True) -> list[TableCount]:
+    def restrict(
+        self, subject: Subject, *, restricted: bool = True, table_ids: Sequence[int] | None = None
+    ) -> list[TableCount]:
         """Set (or clear) the subject's restriction flag (Art. 18) where the map names one.
 
-        Returns, per table with a ``restriction_flag_column``, how many rows changed.
+        Returns, per table with a ``restriction_flag_column`` (of ``table_ids`` when given), how many rows
+        changed.
         """
         raise ConnectorError(f"{self.system.get_kind_display()} systems cannot restrict processing")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -152,9 +153,16 @@ class ManualConnector(Connector):
             )
         return outcomes
 
-    def restrict(self, subject: Subject, *, restricted: bool = True) -> list[TableCount]:
+    def restrict(
+        self, subject: Subject, *, restricted: bool = True, table_ids: Sequence[int] | None = None
+    ) -> list[TableCount]:
         operation = ManualTask.Operation.RESTRICT if restricted else ManualTask.Operation.UNRESTRICT
-        task = self._task(operation, {"subject": self._subject_payload(subject)}, subject=subject)
+        payload: dict[str, Any] = {"subject": self._subject_payload(subject)}
+        tables = None
+        if table_ids is not None:  # only these tables: the task names them (and is a different task)
+            tables = [table for table in self._tables() if table.pk in set(table_ids)]
+            payload["tables"] = sorted(table.pk for table in tables)
+        task = self._task(operation, payload, subject=subject, tables=tables)
         return self._counts(task)
 
     def sweep_batch(

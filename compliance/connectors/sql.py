@@ -51,6 +51,7 @@ from compliance.connectors.base import (
     Subject,
     SweepBatch,
     TableCount,
+    TablePlan,
 )
 from compliance.connectors.introspection import ColumnInfo, SchemaReader
 from compliance.models import HASH_PREFIX, REDACTED, ColumnTreatment, MappedColumn, MappedTable
@@ -561,6 +562,14 @@ class SQLConnector(Connector):
             )
             if entry.action != "keep":
                 self._refuse_view(table, "erasure")
+            kept, kept_latest = 0, None
+            if entry.keep_newer and entry.action != "keep":
+                # Only the rows older than every cutoff are erased; the others are counted as kept.
+                ages = [self._age_condition(table, column, cutoff) for column, cutoff in entry.keep_newer]
+                age_sql = " AND ".join(f"({sql})" for sql, _ in ages)
+                age_params = [value for _, values in ages for value in values]
+                kept, kept_latest = self._kept_rows(table, entry, condition, params, age_sql, age_params)
+                condition, params = f"({condition}) AND {age_sql}", [*params, *age_params]
             if entry.action == "keep":
                 with self._guard(table.table_name), self.connection.cursor() as cursor:
                     cursor.execute(f"SELECT count(*) FROM {source} WHERE {condition}", params)
@@ -570,7 +579,16 @@ class SQLConnector(Connector):
                 with self._write_transaction(table.table_name) as cursor:
                     cursor.execute(f"DELETE FROM {source} WHERE {condition}", params)
                     deleted = cursor.rowcount
-                outcomes.append(ErasureOutcome(table.pk, table.table_name, deleted=deleted, reason=entry.reason))
+                outcomes.append(
+                    ErasureOutcome(
+                        table.pk,
+                        table.table_name,
+                        deleted=deleted,
+                        kept=kept,
+                        reason=entry.reason,
+                        kept_latest=kept_latest,
+                    )
+                )
             else:
                 assignments, assign_params, done, done_params = self._treatments(table, columns)
                 masked = 0
@@ -580,8 +598,47 @@ class SQLConnector(Connector):
                         self._prepare_hash(cursor)
                         cursor.execute(sql, [*assign_params, *params, *done_params])
                         masked = cursor.rowcount
-                outcomes.append(ErasureOutcome(table.pk, table.table_name, masked=masked, reason=entry.reason))
+                outcomes.append(
+                    ErasureOutcome(
+                        table.pk,
+                        table.table_name,
+                        masked=masked,
+                        kept=kept,
+                        reason=entry.reason,
+                        kept_latest=kept_latest,
+                    )
+                )
         return outcomes
+
+    def _kept_rows(
+        self,
+        table: MappedTable,
+        entry: TablePlan,
+        condition: str,
+        params: list[Any],
+        age_sql: str,
+        age_params: list[Any],
+    ) -> tuple[int, datetime | None]:
+        """How many of the subject's rows a ``keep_newer`` entry keeps, and the latest trigger among them
+        (when the first trigger column is the table's own)."""
+        column, _cutoff = entry.keep_newer[0]
+        latest = "NULL"
+        if "." not in column:
+            latest = f"max({self.qn_column(table.table_name, column)})"
+        sql = (
+            f"SELECT count(*), {latest} FROM {self.qn_table(table.table_name)} "
+            f"WHERE ({condition}) AND NOT COALESCE(({age_sql}), {self._false()})"
+        )
+        with self._guard(table.table_name), self.connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *age_params])
+            count, value = cursor.fetchone()
+        if isinstance(value, str):  # SQLite hands timestamps back as text
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            from datetime import UTC
+
+            value = value.replace(tzinfo=UTC)
+        return int(count), value if isinstance(value, datetime) else None
 
     def _prepare_hash(self, cursor: Any) -> None:
         if self.vendor == "sqlite":
@@ -634,11 +691,15 @@ class SQLConnector(Connector):
 
     # -- restriction (Art. 18) -----------------------------------------------------------------------
 
-    def restrict(self, subject: Subject, *, restricted: bool = True) -> list[TableCount]:
+    def restrict(
+        self, subject: Subject, *, restricted: bool = True, table_ids: Sequence[int] | None = None
+    ) -> list[TableCount]:
         keys = self._resolve([subject])
         counts = []
         for table in self.mapped_tables().values():
             if not table.restriction_flag_column:
+                continue
+            if table_ids is not None and table.pk not in table_ids:
                 continue
             found = self._subject_condition(table, keys)
             if found is None:

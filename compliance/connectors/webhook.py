@@ -35,7 +35,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any
 
@@ -256,9 +256,15 @@ class WebhookConnector(Connector):
         result = self._json_result("locate", {"subject": _subject_payload(subject)})
         return self._table_counts("locate", result)
 
-    def restrict(self, subject: Subject, *, restricted: bool = True) -> list[TableCount]:
-        result = self._json_result("restrict", {"subject": _subject_payload(subject), "restricted": restricted})
-        return self._table_counts("restrict", result)
+    def restrict(
+        self, subject: Subject, *, restricted: bool = True, table_ids: Sequence[int] | None = None
+    ) -> list[TableCount]:
+        payload: dict[str, Any] = {"subject": _subject_payload(subject), "restricted": restricted}
+        if table_ids is not None:  # only these tables: the endpoint is told which
+            wanted = set(table_ids)
+            payload["tables"] = sorted(t.table_name for t in self._mapped().values() if t.pk in wanted)
+        counts = self._table_counts("restrict", self._json_result("restrict", payload))
+        return counts if table_ids is None else [count for count in counts if count.table_id in set(table_ids)]
 
     def erase(self, subject: Subject, plan: ErasurePlan) -> list[ErasureOutcome]:
         tables_by_id = {table.pk: table for table in self._mapped().values()}

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date, datetime
 from typing import Any
 
 import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from compliance.connectors import ConnectorError, ConnectorPending, ErasurePlan, Subject, TablePlan, get_connector
 from compliance.connectors.webhook import (
@@ -48,6 +50,7 @@ from fulfilment.services.common import (
 )
 from fulfilment.services.ledger import ledger_record
 from fulfilment.services.plans import export_pending, plan_continue, plan_progress
+from retention.scheduling import rule_keep_until
 
 
 def _lock_name(step: FulfilmentStep) -> str:
@@ -114,14 +117,26 @@ def _done(step: FulfilmentStep, *, complete_plan: bool = True, **fields: Any) ->
 
 def _erase(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
     subject = subject_for(step.request)
+    spec = dict(step.evidence or {})
     if step.action == TableAction.KEEP and step.system.kind == SystemOfRecord.Kind.MANUAL:
         # Nothing to change: a person is not asked to open the system only to keep its rows.
-        _keep_without_task(step, plan, subject)
+        _keep_without_task(step, plan, subject, spec)
         return
+    keep_newer: tuple[tuple[str, datetime], ...] = ()
+    if step.action != TableAction.KEEP:
+        keep_newer = tuple(
+            (rule["column"], datetime.fromisoformat(rule["cutoff"])) for rule in spec.get("keep_rows", [])
+        )
     outcomes = get_connector(step.system).erase(
-        subject, ErasurePlan(tables=[TablePlan(table_id=step.table_id, action=step.action, reason=step.reason)])
+        subject,
+        ErasurePlan(
+            tables=[TablePlan(table_id=step.table_id, action=step.action, reason=step.reason, keep_newer=keep_newer)]
+        ),
     )
     outcome = next((o for o in outcomes if o.table_id == step.table_id), None)
+    kept = outcome.kept if outcome else 0
+    if kept and "restriction" in spec:
+        spec["kept"] = _kept_record(step, spec, subject, kept, outcome.kept_latest if outcome else None)
     with transaction.atomic():
         current = FulfilmentStep.objects.select_for_update().get(pk=step.pk)
         _done(
@@ -129,7 +144,8 @@ def _erase(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
             complete_plan=False,
             rows_deleted=current.rows_deleted + (outcome.deleted if outcome else 0),
             rows_masked=current.rows_masked + (outcome.masked if outcome else 0),
-            rows_kept=outcome.kept if outcome else 0,
+            rows_kept=kept,
+            evidence=spec,
         )
         remaining = plan.steps.filter(system_id=step.system_id).exclude(status__in=FulfilmentStep.FINISHED)
         if not remaining.exists():
@@ -137,13 +153,67 @@ def _erase(step: FulfilmentStep, plan: FulfilmentPlan) -> None:
         plan_progress(plan_id=plan.pk)
 
 
-def _keep_without_task(step: FulfilmentStep, plan: FulfilmentPlan, subject: Subject) -> None:
+def _keep_without_task(step: FulfilmentStep, plan: FulfilmentPlan, subject: Subject, spec: dict[str, Any]) -> None:
+    kept = step.rows_located or 0
+    if kept and "restriction" in spec:
+        spec["kept"] = _kept_record(step, spec, subject, kept, None)
     with transaction.atomic():
-        _done(step, complete_plan=False, rows_kept=step.rows_located or 0)
+        _done(step, complete_plan=False, rows_kept=kept, evidence=spec)
         remaining = plan.steps.filter(system_id=step.system_id).exclude(status__in=FulfilmentStep.FINISHED)
         if not remaining.exists():
             ledger_record(plan=plan, system=step.system, subject=subject)
         plan_progress(plan_id=plan.pk)
+
+
+def _kept_record(
+    step: FulfilmentStep, spec: dict[str, Any], subject: Subject, rows: int, latest: datetime | None
+) -> dict[str, Any]:
+    """Restrict the rows an erasure keeps under a legal obligation or hold (Art. 17(3)(b) with Art. 18) and
+    say until when they are kept: what the line's outcome and the letter tell the requester."""
+    table_name = step.table.table_name if step.table else "-"
+    until, until_text = kept_until(spec, latest)
+    restriction = dict(spec["restriction"])
+    if restriction["how"] == "flag":
+        counts = get_connector(step.system).restrict(subject, restricted=True, table_ids=[restriction["table_id"]])
+        restriction["rows_flagged"] = sum(count.rows for count in counts)
+        restriction["restricted"] = True
+    else:
+        task, _created = manual_task_open(
+            system=step.system,
+            operation=ManualTask.Operation.RESTRICT,
+            key=identifier_hmac("fulfilment-task", f"{step.request_id}:{step.pk}:restrict-kept"),
+            title=manual_task_title(
+                operation=ManualTask.Operation.RESTRICT, system=step.system, reference=step.request.reference
+            ),
+            instructions=(
+                f"An erasure keeps {rows} rows of table {table_name} of this person ({step.reason}). "
+                "Mark them as restricted (Art. 18): keep them, do not use them for anything but the obligation "
+                f"or hold that keeps them, {until_text}. The data map names no restriction flag for this table."
+                "\n\n" + (step.system.manual_instructions or "")
+            ),
+            account_ref=subject.account_ref or "",
+            email=subject.key_for("email") or "",
+            tables=[],
+        )
+        restriction["task_id"] = task.pk
+        restriction["restricted"] = task.status == ManualTask.Status.DONE
+    return {"rows": rows, "until": until.isoformat() if until else None, "until_text": until_text, **restriction}
+
+
+def kept_until(spec: dict[str, Any], latest: datetime | None) -> tuple[date | None, str]:
+    """Until when kept rows stay: the end of the last hold, or of the rule's period for the newest kept row
+    (``rule_keep_until``, the sweeps' cutoff read the other way). An open-ended hold has no date."""
+    holds = spec.get("holds") or []
+    if any(hold.get("ends_at") is None for hold in holds):
+        return None, "until the legal hold keeping them is released"
+    dates = [timezone.localtime(datetime.fromisoformat(hold["ends_at"])).date() for hold in holds]
+    trigger = timezone.localtime(latest).date() if latest else timezone.localdate()
+    for rule in spec.get("keep_rows") or []:
+        dates.append(rule_keep_until(trigger=trigger, period=rule["period"], unit=rule["unit"], anchor=rule["anchor"]))
+    if not dates:
+        return None, "for as long as the obligation requires"
+    until = max(dates)
+    return until, f"until {date_format(until, 'j F Y')}"  # the letters' date format
 
 
 def _manual(step: FulfilmentStep, operation: str, title: str, instructions: str) -> None:

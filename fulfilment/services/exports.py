@@ -297,12 +297,15 @@ def _index_context(
                 **register[step.table_id],
             }
         )
+    from fulfilment.selectors import access_answer
+
     return {
         "request": bundle.request,
         "bundle": bundle,
         "generated_at": now,
         "entries": entries,
         "controller": settings.CONTROLLER_NAME,
+        "answer": access_answer(bundle.request, [step.table for step in steps]),
         "contact_email": settings.PRIVACY_CONTACT_EMAIL,
         "preview_rows": PREVIEW_ROWS,
     }

@@ -27,12 +27,33 @@ from fulfilment.services.common import identifier_hmac, logger
 def ledger_record(*, plan: FulfilmentPlan, system: SystemOfRecord, subject: Subject) -> ErasureLedgerEntry | None:
     """Record that the plan's erasure in ``system`` is complete (once; nothing if it erased nothing there)."""
     tables = [
-        {"table_id": entry["table_id"], "table": entry["table"], "action": entry["action"]}
+        {
+            "table_id": entry["table_id"],
+            "table": entry["table"],
+            "action": entry["action"],
+            # A table a legal obligation keeps in part: a replay erases only what the erasure erased.
+            **(
+                {"keep_newer": [[rule["column"], rule["cutoff"]] for rule in entry["keep_rows"]]}
+                if entry.get("keep_rows")
+                else {}
+            ),
+        }
         for entry in plan.tables
         if entry["system_id"] == system.pk and entry["action"] in {TableAction.DELETE, TableAction.MASK}
     ]
     if not tables:
         return None
+    # Kept rows restricted through a flag (Art. 18): a replay after a restore sets the flag again.
+    restricted = sorted(
+        {
+            step.evidence["kept"]["table_id"]
+            for step in plan.steps.filter(system=system)
+            if (step.evidence or {}).get("kept", {}).get("how") == "flag"
+        }
+    )
+    if restricted:
+        for table in tables:
+            table["restrict_table_ids"] = restricted
     entry, _ = ErasureLedgerEntry.objects.get_or_create(
         request_reference=plan.request.reference,
         system=system,
@@ -101,7 +122,14 @@ def erasures_replay(*, since: datetime, dry_run: bool = False, scan_limit: int |
                 continue
             plan = ErasurePlan(
                 tables=[
-                    TablePlan(table_id=t["table_id"], action=t["action"], reason="replay after restore")
+                    TablePlan(
+                        table_id=t["table_id"],
+                        action=t["action"],
+                        reason="replay after restore",
+                        keep_newer=tuple(
+                            (column, datetime.fromisoformat(cutoff)) for column, cutoff in t.get("keep_newer", [])
+                        ),
+                    )
                     for t in entry.plan
                 ]
             )
@@ -111,6 +139,13 @@ def erasures_replay(*, since: datetime, dry_run: bool = False, scan_limit: int |
                 report.skipped[system.slug] = str(exc)
                 logger.warning("erasure replay on system %s failed: %s", system.pk, type(exc).__name__)
                 break
+            restrict = sorted({tid for t in entry.plan for tid in t.get("restrict_table_ids", [])})
+            if restrict:
+                try:
+                    connector.restrict(candidate, restricted=True, table_ids=restrict)
+                except ConnectorError as exc:
+                    report.skipped[system.slug] = str(exc)
+                    break
             line["deleted"] += sum(o.deleted for o in outcomes)
             line["masked"] += sum(o.masked for o in outcomes)
             with transaction.atomic():

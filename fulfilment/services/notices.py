@@ -50,7 +50,12 @@ def affected_categories(request: RightsRequest) -> dict[str, set[int]]:
     for plan in plans:
         ids: set[int] = set()
         if plan.kind == PlanKind.ERASURE:
+            changed = {
+                step.table_id for step in plan.steps.all() if step.table_id and (step.rows_deleted or step.rows_masked)
+            }
             for entry in plan.tables:
+                if entry.get("keep_rows") and entry["table_id"] not in changed:
+                    continue  # a legal obligation kept every row the subject had there: nothing was erased
                 columns = MappedColumn.objects.filter(table_id=entry["table_id"], data_category__isnull=False)
                 if entry["action"] == TableAction.DELETE:
                     ids |= set(columns.values_list("data_category_id", flat=True))

@@ -239,18 +239,48 @@ def _ordered(located: list[LocatedTable]) -> list[LocatedTable]:
     return ordered
 
 
+def _restriction(table: MappedTable) -> dict[str, Any]:
+    """How rows of ``table`` kept under a legal obligation or hold are restricted (Art. 17(3)(b) with Art. 18)."""
+    flagged = table.restriction_table() if table.system.kind == SystemOfRecord.Kind.SQL else None
+    if flagged is not None:
+        return {
+            "how": "flag",
+            "table_id": flagged.pk,
+            "table": flagged.table_name,
+            "column": flagged.restriction_flag_column,
+        }
+    return {
+        "how": "manual",
+        "note": "The data map names no restriction flag for this table: a manual task asks a person to restrict "
+        "the kept rows.",
+    }
+
+
 def _erasure_tables(request: RightsRequest, located: list[LocatedTable]) -> list[dict[str, Any]]:
+    """Per table: delete, mask or keep. A legal hold keeps the subject's rows of a table; a legal-obligation
+    rule keeps only the rows inside its period (``keep_rows``), and the rest are erased with the other
+    tables. Kept rows are restricted: by the table's flag, or its account's, or by a person (``restriction``)."""
     from retention.selectors import erasure_exemptions
 
     exemptions = erasure_exemptions(subject=subject_for(request), tables=[item.table for item in located])
     entries = []
     for item in located:
+        exemption = exemptions.get(item.table_id)
         if item.system.database_alias == BACK_OFFICE_ALIAS and item.system.kind == SystemOfRecord.Kind.SQL:
             entries.append(_entry(item, TableAction.KEEP, BACK_OFFICE_KEEP_REASON))
-        elif item.table_id in exemptions:
-            entries.append(_entry(item, TableAction.KEEP, exemptions[item.table_id]))
-        else:
+            continue
+        if exemption is None:
             entries.append(_entry(item, *_erasure_action(item.table)))
+            continue
+        action, map_reason = _erasure_action(item.table)
+        partial = (
+            not exemption.whole_table and action != TableAction.KEEP and item.system.kind == SystemOfRecord.Kind.SQL
+        )
+        entry = _entry(item, action if partial else TableAction.KEEP, exemption.reason)
+        entry["keep_rows"] = [rule.as_dict() for rule in exemption.rules]
+        entry["holds"] = exemption.holds_data()
+        entry["restriction"] = _restriction(item.table)
+        entries.append(entry)
     return entries
 
 
@@ -441,6 +471,8 @@ def steps_create(*, plan: FulfilmentPlan) -> list[FulfilmentStep]:
                     "reason": entry["reason"][:500],
                     "position": position,
                     "rows_located": entry["rows"],
+                    # What the erasure keeps and how it restricts it, read back when the step runs.
+                    "evidence": {key: entry[key] for key in ("keep_rows", "holds", "restriction") if key in entry},
                 },
             )
             steps.append(step)
@@ -558,14 +590,14 @@ def bundle_progress(*, bundle_id: int) -> None:
 def _kept_reason(steps: list[FulfilmentStep]) -> tuple[list[FulfilmentStep], bool]:
     """What the erasure kept that falls short of the request: the back office's own record of handling
     the request is accountability, not data kept from the subject, so it does not make the line partial
-    (the letter still lists it)."""
+    (the letter still lists it). A table a rule keeps in part (rows inside its period) counts too."""
     kept, statutory = [], False
     for step in steps:
         if step.reason == BACK_OFFICE_KEEP_REASON:
             continue
         if step.reason in NOT_KEPT_REASONS:
             continue
-        if step.action == TableAction.KEEP and step.status == FulfilmentStep.Status.DONE and step.rows_kept:
+        if step.status == FulfilmentStep.Status.DONE and step.rows_kept and step.reason:
             kept.append(step)
             statutory = statutory or step.reason.startswith(("Retention rule", "Legal hold"))
     return kept, statutory

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from smtplib import SMTPRecipientsRefused, SMTPResponseException
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -52,6 +52,9 @@ from requests_app.services.requests import (
     rights_request_recompute,
 )
 from requests_app.validators import clean_single_line
+
+if TYPE_CHECKING:
+    from compliance.models import Regime
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +136,7 @@ def communication_render(
     regime = request.regime
     regimes = request_governing_regimes(request)
     shortfall_lines = [line for line in lines if line.outcome and line.outcome != Outcome.FULFILLED]
+    complaint_routes = _complaint_routes(regimes, shortfall_lines)
     ctx = {
         "request": request,
         "lines": lines,
@@ -141,7 +145,11 @@ def communication_render(
         "regime": regime,
         "regimes": regimes,
         "regimes_cited": _cited(regimes, deadlines, lines),
-        "complaint_routes": _complaint_routes(regimes, shortfall_lines),
+        "complaint_routes": complaint_routes,
+        "courts_regimes": _courts(complaint_routes),
+        "verification_processes": list(
+            dict.fromkeys(r.verification_process for r in regimes if r.verification_process)
+        ),
         "appeal_routes": _appeal_routes(regimes, shortfall_lines),
         "appeal_by": timezone.localdate() + dt.timedelta(days=settings.APPEAL_INVITED_WITHIN_DAYS),
         "promises_restart": _promises(regimes, request, "identity_starts_clock", lines),
@@ -168,15 +176,46 @@ def _cited(regimes: list[Any], deadlines: Deadlines, lines: list[Any]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _complaint_routes(regimes: list[Any], shortfall_lines: list[Any]) -> list[dict[str, str]]:
-    """Each governing regime's complaint route, for the regimes granting a right we fell short on."""
+def regime_complaint_route(regime: Regime) -> dict[str, Any]:
+    """How a person complains under ``regime``, as letters and access answers give it: the authority (with
+    ``note``, e.g. which of several), its address, the days the law gives to apply (Quebec: 30), and whether
+    the law also gives a remedy in court (never promised where it does not). All regime data."""
+    return {
+        "regime": regime.name,
+        "authority": regime.supervisory_authority,
+        "url": regime.supervisory_authority_url,
+        "note": regime.complaint_note,
+        "within_days": regime.complaint_within_days,
+        "courts": regime.courts_remedy,
+    }
+
+
+def _complaint_routes(regimes: list[Any], shortfall_lines: list[Any]) -> list[dict[str, Any]]:
+    """Each governing regime's complaint route, for the regimes granting a right we fell short on, with the
+    provision each refused line relies on where the regime names one for its ground (Quebec s.34)."""
     granting = {regime.pk for line in shortfall_lines for regime in line.regimes.all()}
     chosen = [regime for regime in regimes if regime.pk in granting] or regimes[:1]
-    return [
-        {"regime": regime.name, "authority": regime.supervisory_authority, "url": regime.supervisory_authority_url}
-        for regime in chosen
-        if regime.supervisory_authority
-    ]
+    routes: list[dict[str, Any]] = []
+    for regime in chosen:
+        if not regime.supervisory_authority:
+            continue
+        route = regime_complaint_route(regime)
+        provisions = regime.refusal_provisions or {}
+        route["provisions"] = [
+            {"right": line.right.name, "provision": provisions[line.refusal_ground]}
+            for line in shortfall_lines
+            if line.refusal_ground in provisions and regime in line.regimes.all()
+        ]
+        routes.append(route)
+    return routes
+
+
+def _courts(routes: list[dict[str, Any]]) -> str:
+    """The regimes of ``routes`` that give a remedy in court, as a letter names them ("" when none does)."""
+    names = [route["regime"] for route in routes if route["courts"]]
+    if not names:
+        return ""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _appeal_routes(regimes: list[Any], shortfall_lines: list[Any]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from retention.services.holds import legal_hold_place, legal_hold_release, legal
 from retention.services.rules import (
     retention_rule_create,
     retention_rule_delete,
+    retention_rule_regime_basis_set,
     retention_rule_save,
     retention_rule_schedule_sync,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "legal_hold_save",
     "retention_rule_create",
     "retention_rule_delete",
+    "retention_rule_regime_basis_set",
     "retention_rule_save",
     "retention_rule_schedule_sync",
     "retention_run_approve",

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from compliance.history import set_history_actor
-from compliance.models import DataCategory, LegalBasis, MappedColumn, MappedTable
-from retention.models import RetentionRule
+from compliance.models import DataCategory, LegalBasis, MappedColumn, MappedTable, Regime
+from retention.models import RetentionRule, RetentionRuleRegimeBasis
 from retention.scheduling import parse_cadence
 
 START_TASK = "retention.tasks.retention_rule_start_task"
@@ -149,3 +149,20 @@ def retention_rule_delete(*, rule: RetentionRule, actor: User | None) -> None:
     rule.delete()
     if task is not None:
         task.delete()
+
+
+@transaction.atomic
+def retention_rule_regime_basis_set(
+    *, rule: RetentionRule, regime: Regime, legal_basis: LegalBasis, legal_source: str = "", actor: User | None
+) -> RetentionRuleRegimeBasis:
+    """Say that the records of ``regime`` kept under ``rule`` rest on ``legal_basis`` (records of requests:
+    a legal obligation under the CCPA and Colorado, the controller's accountability under the GDPR)."""
+    basis = RetentionRuleRegimeBasis.objects.filter(rule=rule, regime=regime).first() or RetentionRuleRegimeBasis(
+        rule=rule, regime=regime
+    )
+    basis.legal_basis = legal_basis
+    basis.legal_source = legal_source
+    basis.full_clean()
+    set_history_actor(basis, actor)
+    basis.save()
+    return basis

@@ -43,6 +43,7 @@ def _expected_counts(platform, account):
     o = platform.objects
     tickets = o("SupportTicket").filter(requester_email__iexact=account.email)
     return {
+        "organisations": o("Organisation").filter(billing_email__iexact=account.email).count(),
         "accounts": 1,
         "api_keys": o("ApiKey").filter(account_id=account.pk).count(),
         "wallet_transactions": o("WalletTransaction").filter(account_id=account.pk).count(),
@@ -77,6 +78,7 @@ def test_locate_finds_a_person_without_an_account_by_their_support_email(platfor
     ticket = platform.objects("SupportTicket").filter(account_id__isnull=True).order_by("pk").first()
     counts = {c.table_name: c.rows for c in platform.connector.locate(Subject(email=ticket.requester_email))}
     assert counts == {
+        "organisations": platform.objects("Organisation").filter(billing_email__iexact=ticket.requester_email).count(),
         "support_tickets": platform.objects("SupportTicket").filter(requester_email=ticket.requester_email).count(),
         "support_messages": platform.objects("SupportMessage")
         .filter(ticket__requester_email=ticket.requester_email)

@@ -196,6 +196,7 @@ def test_a_database_alias_missing_from_settings_is_refused_with_its_name(system)
 
 def test_a_join_path_that_does_not_reach_the_subject_is_refused(system):
     organisations = system.tables.get(table_name="organisations")
+    organisations.subject_column, organisations.subject_key = "", ""  # a table that identifies nobody
     messages = system.tables.get(table_name="support_messages")
     messages.parent = organisations
     messages.parent_column = "ticket_id"

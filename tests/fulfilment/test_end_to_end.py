@@ -72,7 +72,10 @@ def test_erasure_waits_for_approval_then_masks_deletes_and_keeps_invoices(
     assert LocatedTable.objects.filter(request=request, table__table_name="api_requests").get().rows > 0
     assert not FulfilmentStep.objects.filter(request=request, kind="erase").exists()
     actions = {entry["table"]: entry["action"] for entry in plan.tables}
-    assert actions["invoices"] == "keep" and actions["prompts"] == "delete" and actions["accounts"] == "mask"
+    # Invoices inside their rule's period are kept (all of the seeded ones); older ones would be masked.
+    assert actions["invoices"] == "mask" and actions["prompts"] == "delete" and actions["accounts"] == "mask"
+    invoices_entry = next(entry for entry in plan.tables if entry["table"] == "invoices")
+    assert invoices_entry["keep_rows"] and invoices_entry["restriction"]["table"] == "accounts"
 
     with django_capture_on_commit_callbacks(execute=True):
         plan_approve(plan=plan, actor=officer)

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance.models import DataCategory, LegalBasis
+from compliance.models import DataCategory, LegalBasis, Regime
 from retention.models import LegalHold, RetentionRun, RunStatus
 from retention.services import legal_hold_place
 
@@ -52,11 +52,23 @@ def test_rule_pages_render_and_saving_the_form_goes_through_the_service(client, 
             "cadence": "0 1 * * *",
             "batch_size": "5000",
             "approval_threshold": "10000",
+            # A basis for one regime's records (records of requests: a legal obligation under the CCPA).
+            "regime_bases-TOTAL_FORMS": "1",
+            "regime_bases-INITIAL_FORMS": "0",
+            "regime_bases-0-regime": Regime.objects.get(code="ccpa").pk,
+            "regime_bases-0-legal_basis": LegalBasis.objects.get(slug="legal-obligation").pk,
+            "regime_bases-0-legal_source": "11 CCR §7101",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     created = minimap.prompts.retention_rules.get()
     assert created.periodic_task is not None and created.periodic_task.crontab.hour == "1"
+    basis = created.regime_bases.get()
+    assert (basis.regime.code, basis.legal_basis.slug, basis.legal_source) == (
+        "ccpa",
+        "legal-obligation",
+        "11 CCR §7101",
+    )
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.urls import reverse
 
 from compliance.connectors.base import Subject
 from compliance.datamap import datamap_import_file
@@ -82,14 +83,24 @@ def test_closed_requests_are_anonymised_24_months_after_closure_and_their_histor
 
 
 @pytest.mark.django_db
-def test_erasure_keeps_the_record_of_the_request_and_says_which_obligation(officer):
+def test_records_of_requests_rest_on_accountability_for_uk_and_eu_and_on_the_law_for_ccpa_and_colorado(officer, client):
     datamap_import_file(BACKOFFICE_MAP)
-    schedule_rule("Closed rights requests", officer)
+    rule = schedule_rule("Closed rights requests", officer)
     table = MappedTable.objects.get(system__slug="studio-backoffice", table_name="requests_app_rightsrequest")
-    reason = erasure_exemptions(subject=Subject(email="requester1@example.com"), tables=[table])[table.pk]
-    assert reason.startswith(
-        "Retention rule 'Closed rights requests: anonymise 24 months after closure' (legal obligation: CCPA"
-    )
+    assert rule.legal_basis.slug == "legitimate-interests"  # UK and EU requests: the controller's accountability
+    bases = {b.regime.code: (b.legal_basis.slug, b.legal_source) for b in rule.regime_bases.all()}
+    assert bases["ccpa"][0] == "legal-obligation" and "§7101" in bases["ccpa"][1]
+    assert bases["cpa"][0] == "legal-obligation" and "Rule 6.11" in bases["cpa"][1]
+    assert "uk_gdpr" not in bases and "eu_gdpr" not in bases
+    # Not a legal obligation for every request, so not an erasure exemption of its own (erasure keeps the
+    # back office's records as the record of the request itself, see fulfilment).
+    assert erasure_exemptions(subject=Subject(email="requester1@example.com"), tables=[table]) == {}
+    # The retention matrix shows both.
+    client.force_login(officer)
+    page = client.get(reverse("admin:retention_retentionrule_matrix"))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Legitimate interests; for requests under CCPA / CPRA: legal obligation; Colorado CPA: legal" in text
 
 
 @pytest.mark.django_db

@@ -36,9 +36,14 @@ def test_a_legal_obligation_rule_keeps_its_table_and_names_its_source(minimap, m
         period=6,
         period_unit="years",
     )
-    assert erasure_exemptions(subject=ANN, tables=tables(minimap)) == {
+    exempt = erasure_exemptions(subject=ANN, tables=tables(minimap))
+    assert {pk: e.reason for pk, e in exempt.items()} == {
         minimap.invoices.pk: "Retention rule 'Invoices: UK VAT 6 years' (legal obligation: VAT Notice 700/21)"
     }
+    # A rule keeps only the rows inside its period, not the whole table.
+    keep = exempt[minimap.invoices.pk]
+    assert not keep.whole_table
+    assert keep.rules[0].timestamp_column == "issued_at" and keep.rules[0].cutoff < timezone.now()
 
 
 @pytest.mark.django_db
@@ -46,7 +51,8 @@ def test_a_subject_hold_keeps_every_table_of_that_subject_only(minimap, officer)
     legal_hold_place(actor=officer, name="Litigation 2026-14", reason="litigation", subject_account_ref="42")
     exempt = erasure_exemptions(subject=ANN, tables=tables(minimap))
     assert set(exempt) == {t.pk for t in tables(minimap)}
-    assert exempt[minimap.accounts.pk] == "Legal hold 'Litigation 2026-14' (litigation)"
+    assert exempt[minimap.accounts.pk].reason == "Legal hold 'Litigation 2026-14' (litigation)"
+    assert exempt[minimap.accounts.pk].whole_table
     assert erasure_exemptions(subject=BOB, tables=tables(minimap)) == {}
 
 
@@ -117,7 +123,7 @@ def test_holds_and_rules_together_are_all_named_holds_first(minimap, officer, ma
         period_unit="years",
     )
     legal_hold_place(actor=officer, name="Litigation 2026-14", reason="litigation", subject_account_ref="42")
-    assert erasure_exemptions(subject=ANN, tables=[minimap.invoices]) == {
+    assert {pk: e.reason for pk, e in erasure_exemptions(subject=ANN, tables=[minimap.invoices]).items()} == {
         minimap.invoices.pk: "Legal hold 'Litigation 2026-14' (litigation); "
         "Retention rule 'Invoices: UK VAT 6 years' (legal obligation: VAT Notice 700/21)"
     }
