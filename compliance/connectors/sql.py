@@ -31,7 +31,8 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -53,6 +54,7 @@ from compliance.connectors.base import (
     TableCount,
 )
 from compliance.connectors.introspection import ColumnInfo, SchemaReader
+from compliance.connectors.pgcopy import copy_out
 from compliance.models import HASH_PREFIX, REDACTED, ColumnTreatment, MappedColumn, MappedTable
 
 if TYPE_CHECKING:
@@ -63,7 +65,6 @@ logger = logging.getLogger(__name__)
 EXPORT_FORMATS = ("csv", "jsonl")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _INTEGER = re.compile(r"^-?\d{1,18}$")
-_CHUNK = 1 << 16  # bytes handed to the sink at a time
 _SQLITE_IN_CHUNK = 500  # bound parameters per IN list on SQLite
 
 
@@ -390,10 +391,18 @@ class SQLConnector(Connector):
             if not columns:
                 continue
             rows = 0
+            if self.vendor == "postgresql" and len(formats) > 1 and not self.connection.in_atomic_block:
+                with self._guard(table.table_name), ExitStack() as stack:
+                    streams = {fmt: stack.enter_context(sink.open_stream(table, fmt)) for fmt in formats}
+                    statements = {fmt: self._copy_sql(table, columns, condition, fmt) for fmt in formats}
+                    rows = self._export_side_by_side(statements, params, streams)[formats[-1]]
+                counts.append(TableCount(table.pk, table.table_name, rows))
+                continue
             for fmt in formats:
                 with self._guard(table.table_name), sink.open_stream(table, fmt) as stream:
                     if self.vendor == "postgresql":
-                        rows = self._export_postgres(table, columns, condition, params, fmt, stream)
+                        sql = self._copy_sql(table, columns, condition, fmt)
+                        rows = self._copy(self.connection, sql, params, stream)
                     else:
                         rows = self._export_generic(table, columns, condition, params, fmt, stream)
             counts.append(TableCount(table.pk, table.table_name, rows))
@@ -418,32 +427,58 @@ class SQLConnector(Connector):
             parts.append(f"{column_sql} AS {qn(column.name)}")
         return ", ".join(parts)
 
-    def _export_postgres(self, table, columns, condition, params, fmt, stream) -> int:
+    def _copy_sql(self, table: MappedTable, columns: list[MappedColumn], condition: str, fmt: str) -> str:
         source = self.qn_table(table.table_name)
         if fmt == "csv":
             select = self._select_list(table, columns, csv_safe=True)
-            sql = f"COPY (SELECT {select} FROM {source} WHERE {condition}) TO STDOUT WITH (FORMAT csv, HEADER)"
-        else:
-            select = self._select_list(table, columns, csv_safe=False)
-            # CSV framing with quote and delimiter characters JSON never emits raw: each line is
-            # exactly row_to_json's output (text COPY would escape its backslashes).
-            sql = (
-                f"COPY (SELECT row_to_json(r) FROM (SELECT {select} FROM {source} WHERE {condition}) r) "
-                "TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
-            )
-        with self.connection.cursor() as cursor:
-            raw = cursor.cursor
-            buffer = bytearray()
-            with raw.copy(sql, params) as copy:
-                for data in copy:
-                    buffer += data
-                    if len(buffer) >= _CHUNK:
-                        stream.write(bytes(buffer))
-                        buffer.clear()
-            if buffer:
-                stream.write(bytes(buffer))
-            rows = raw.rowcount
+            return f"COPY (SELECT {select} FROM {source} WHERE {condition}) TO STDOUT WITH (FORMAT csv, HEADER)"
+        select = self._select_list(table, columns, csv_safe=False)
+        # CSV framing with quote and delimiter characters JSON never emits raw: each line is
+        # exactly row_to_json's output (text COPY would escape its backslashes).
+        return (
+            f"COPY (SELECT row_to_json(r) FROM (SELECT {select} FROM {source} WHERE {condition}) r) "
+            "TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+        )
+
+    def _copy(self, connection, sql: str, params: list[Any], stream) -> int:
+        # COPY output read in blocks, not a Python call per row (compliance/connectors/pgcopy.py).
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            return copy_out(connection.connection, sql, params, stream.write)
+
+    def _export_side_by_side(self, statements: dict[str, str], params: list[Any], streams: dict) -> dict[str, int]:
+        """Every format's ``COPY`` at once, each on its own connection, all reading one snapshot.
+
+        PostgreSQL's work (``row_to_json`` above all) is most of an export's time:
+        the formats run on separate server processes, in parallel, and a shared
+        ``REPEATABLE READ`` snapshot makes every format hold the same rows. Only
+        outside a transaction of the caller's (another connection would not see
+        its uncommitted rows).
+        """
+        first, *others = statements
+        with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+            with ThreadPoolExecutor(max_workers=len(others), thread_name_prefix="export-copy") as pool:
+                futures = {
+                    fmt: pool.submit(self._copy_in_snapshot, snapshot, statements[fmt], params, streams[fmt])
+                    for fmt in others
+                }
+                rows = {first: self._copy(self.connection, statements[first], params, streams[first])}
+                rows.update((fmt, future.result()) for fmt, future in futures.items())
         return rows
+
+    def _copy_in_snapshot(self, snapshot: str, sql: str, params: list[Any], stream) -> int:
+        """One ``COPY`` on this thread's own connection, in the snapshot another transaction exported."""
+        connection = connections[self.alias]
+        try:
+            with transaction.atomic(using=self.alias), connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+                return self._copy(connection, sql, params, stream)
+        finally:
+            connection.close()
 
     def _export_generic(self, table, columns, condition, params, fmt, stream) -> int:
         names = [column.name for column in columns]
