@@ -31,7 +31,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -382,31 +382,39 @@ class SQLConnector(Connector):
             raise ConnectorError(f"Unknown export format {sorted(unknown)[0]!r}.")
         keys = self._resolve([subject])
         counts = []
-        for table in self.mapped_tables().values():
-            found = self._subject_condition(table, keys)
-            if found is None:
-                continue
-            condition, params = found
-            columns = self._mapped_columns(table)
-            if not columns:
-                continue
-            rows = 0
-            if self.vendor == "postgresql" and len(formats) > 1 and not self.connection.in_atomic_block:
-                with self._guard(table.table_name), ExitStack() as stack:
-                    streams = {fmt: stack.enter_context(sink.open_stream(table, fmt)) for fmt in formats}
-                    statements = {fmt: self._copy_sql(table, columns, condition, fmt) for fmt in formats}
-                    rows = self._export_side_by_side(statements, params, streams)[formats[-1]]
+        side_by_side = self.vendor == "postgresql" and len(formats) > 1 and not self.connection.in_atomic_block
+        with ExitStack() as helper_thread:
+            helper = None
+            if side_by_side:
+                # One helper thread, with its own connection, for every table of this export.
+                helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-copy")
+                helper_thread.enter_context(helper)
+                helper_thread.callback(lambda: helper.submit(lambda: connections[self.alias].close()))
+            for table in self.mapped_tables().values():
+                found = self._subject_condition(table, keys)
+                if found is None:
+                    continue
+                condition, params = found
+                columns = self._mapped_columns(table)
+                if not columns:
+                    continue
+                if helper is not None:
+                    rows = self._export_side_by_side(helper, table, columns, condition, params, formats, sink)
+                else:
+                    rows = self._export_one_by_one(table, columns, condition, params, formats, sink)
                 counts.append(TableCount(table.pk, table.table_name, rows))
-                continue
-            for fmt in formats:
-                with self._guard(table.table_name), sink.open_stream(table, fmt) as stream:
-                    if self.vendor == "postgresql":
-                        sql = self._copy_sql(table, columns, condition, fmt)
-                        rows = self._copy(self.connection, sql, params, stream)
-                    else:
-                        rows = self._export_generic(table, columns, condition, params, fmt, stream)
-            counts.append(TableCount(table.pk, table.table_name, rows))
         return counts
+
+    def _export_one_by_one(self, table, columns, condition, params, formats, sink) -> int:
+        rows = 0
+        for fmt in formats:
+            with self._guard(table.table_name), sink.open_stream(table, fmt) as stream:
+                if self.vendor == "postgresql":
+                    sql = self._copy_sql(table, columns, condition, fmt)
+                    rows = self._copy(self.connection, sql, params, stream)
+                else:
+                    rows = self._export_generic(table, columns, condition, params, fmt, stream)
+        return rows
 
     def _select_list(self, table: MappedTable, columns: list[MappedColumn], *, csv_safe: bool) -> str:
         qn = self.connection.ops.quote_name
@@ -446,39 +454,39 @@ class SQLConnector(Connector):
         with connection.wrap_database_errors:
             return copy_out(connection.connection, sql, params, stream.write)
 
-    def _export_side_by_side(self, statements: dict[str, str], params: list[Any], streams: dict) -> dict[str, int]:
-        """Every format's ``COPY`` at once, each on its own connection, all reading one snapshot.
+    def _export_side_by_side(self, helper, table, columns, condition, params, formats, sink) -> int:
+        """Every format's ``COPY`` at once, on two connections, both reading one snapshot.
 
         PostgreSQL's work (``row_to_json`` above all) is most of an export's time:
-        the formats run on separate server processes, in parallel, and a shared
+        the first format runs here and the others on the ``helper`` thread's own
+        connection, on separate server processes, in parallel; a shared
         ``REPEATABLE READ`` snapshot makes every format hold the same rows. Only
         outside a transaction of the caller's (another connection would not see
-        its uncommitted rows).
+        its uncommitted rows). Returns the rows of the last format.
         """
-        first, *others = statements
-        with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            cursor.execute("SELECT pg_export_snapshot()")
-            snapshot = cursor.fetchone()[0]
-            with ThreadPoolExecutor(max_workers=len(others), thread_name_prefix="export-copy") as pool:
-                futures = {
-                    fmt: pool.submit(self._copy_in_snapshot, snapshot, statements[fmt], params, streams[fmt])
-                    for fmt in others
-                }
-                rows = {first: self._copy(self.connection, statements[first], params, streams[first])}
-                rows.update((fmt, future.result()) for fmt, future in futures.items())
-        return rows
-
-    def _copy_in_snapshot(self, snapshot: str, sql: str, params: list[Any], stream) -> int:
-        """One ``COPY`` on this thread's own connection, in the snapshot another transaction exported."""
-        connection = connections[self.alias]
-        try:
-            with transaction.atomic(using=self.alias), connection.cursor() as cursor:
+        first, *others = formats
+        statements = {fmt: self._copy_sql(table, columns, condition, fmt) for fmt in formats}
+        with self._guard(table.table_name), ExitStack() as stack:
+            streams = {fmt: stack.enter_context(sink.open_stream(table, fmt)) for fmt in formats}
+            with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
-                return self._copy(connection, sql, params, stream)
-        finally:
-            connection.close()
+                cursor.execute("SELECT pg_export_snapshot()")
+                snapshot = cursor.fetchone()[0]
+                future = helper.submit(self._copy_in_snapshot, snapshot, others, statements, params, streams)
+                try:
+                    rows = {first: self._copy(self.connection, statements[first], params, streams[first])}
+                finally:
+                    wait([future])  # the helper is done with the streams before they close, even after a failure
+                rows.update(future.result())
+        return rows[formats[-1]]
+
+    def _copy_in_snapshot(self, snapshot: str, formats, statements, params, streams) -> dict[str, int]:
+        """``formats``' COPYs on this thread's own connection, in the snapshot another transaction exported."""
+        connection = connections[self.alias]
+        with transaction.atomic(using=self.alias), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+            return {fmt: self._copy(connection, statements[fmt], params, streams[fmt]) for fmt in formats}
 
     def _export_generic(self, table, columns, condition, params, fmt, stream) -> int:
         names = [column.name for column in columns]
