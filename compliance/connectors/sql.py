@@ -31,7 +31,8 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -54,17 +55,19 @@ from compliance.connectors.base import (
     TablePlan,
 )
 from compliance.connectors.introspection import ColumnInfo, SchemaReader
+from compliance.connectors.pgcopy import copy_out
 from compliance.models import HASH_PREFIX, REDACTED, ColumnTreatment, MappedColumn, MappedTable
 from compliance.spreadsheet import FORMULA_PREFIXES
 
 if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
     from compliance.models import SystemOfRecord
 
 logger = logging.getLogger(__name__)
 
 EXPORT_FORMATS = ("csv", "jsonl")
 _INTEGER = re.compile(r"^-?\d{1,18}$")
-_CHUNK = 1 << 16  # bytes handed to the sink at a time
 _SQLITE_IN_CHUNK = 500  # bound parameters per IN list on SQLite
 
 
@@ -433,23 +436,47 @@ class SQLConnector(Connector):
             raise ConnectorError(f"Unknown export format {sorted(unknown)[0]!r}.")
         keys = self._resolve([subject])
         counts = []
-        for table in self.mapped_tables().values():
-            found = self._subject_condition(table, keys)
-            if found is None:
-                continue
-            condition, params = found
-            columns = self._mapped_columns(table)
-            if not columns:
-                continue
-            rows = 0
-            for fmt in formats:
-                with self._guard(table.table_name), sink.open_stream(table, fmt) as stream:
-                    if self.vendor == "postgresql":
-                        rows = self._export_postgres(table, columns, condition, params, fmt, stream)
-                    else:
-                        rows = self._export_generic(table, columns, condition, params, fmt, stream)
-            counts.append(TableCount(table.pk, table.table_name, rows))
+        side_by_side = self.vendor == "postgresql" and len(formats) > 1 and not self.connection.in_atomic_block
+        with ExitStack() as helper_thread:
+            helper = None
+            if side_by_side:
+                # One helper thread, with its own connection, for every table of this export.
+                helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-copy")
+                helper_thread.enter_context(helper)
+                helper_thread.callback(lambda: helper.submit(lambda: connections[self.alias].close()))
+            for table in self.mapped_tables().values():
+                found = self._subject_condition(table, keys)
+                if found is None:
+                    continue
+                condition, params = found
+                columns = self._mapped_columns(table)
+                if not columns:
+                    continue
+                if helper is not None:
+                    rows = self._export_side_by_side(helper, table, columns, condition, params, formats, sink)
+                else:
+                    rows = self._export_one_by_one(table, columns, condition, params, formats, sink)
+                counts.append(TableCount(table.pk, table.table_name, rows))
         return counts
+
+    def _export_one_by_one(
+        self,
+        table: MappedTable,
+        columns: list[MappedColumn],
+        condition: str,
+        params: list[Any],
+        formats: tuple[str, ...],
+        sink: ExportSink,
+    ) -> int:
+        rows = 0
+        for fmt in formats:
+            with self._guard(table.table_name), sink.open_stream(table, fmt) as stream:
+                if self.vendor == "postgresql":
+                    sql = self._copy_sql(table, columns, condition, fmt)
+                    rows = self._copy(self.connection, sql, params, stream)
+                else:
+                    rows = self._export_generic(table, columns, condition, params, fmt, stream)
+        return rows
 
     def _select_list(self, table: MappedTable, columns: list[MappedColumn], *, csv_safe: bool) -> str:
         qn = self.connection.ops.quote_name
@@ -470,40 +497,74 @@ class SQLConnector(Connector):
             parts.append(f"{column_sql} AS {qn(column.name)}")
         return ", ".join(parts)
 
-    def _export_postgres(
-        self,
-        table: MappedTable,
-        columns: list[MappedColumn],
-        condition: str,
-        params: Sequence[Any],
-        fmt: str,
-        stream: Any,
-    ) -> int:
+    def _copy_sql(self, table: MappedTable, columns: list[MappedColumn], condition: str, fmt: str) -> str:
         source = self.qn_table(table.table_name)
         if fmt == "csv":
             select = self._select_list(table, columns, csv_safe=True)
-            sql = f"COPY (SELECT {select} FROM {source} WHERE {condition}) TO STDOUT WITH (FORMAT csv, HEADER)"
-        else:
-            select = self._select_list(table, columns, csv_safe=False)
-            # CSV framing with quote and delimiter characters JSON never emits raw: each line is
-            # exactly row_to_json's output (text COPY would escape its backslashes).
-            sql = (
-                f"COPY (SELECT row_to_json(r) FROM (SELECT {select} FROM {source} WHERE {condition}) r) "
-                "TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
-            )
-        with self.connection.cursor() as cursor:
-            raw = cursor.cursor
-            buffer = bytearray()
-            with raw.copy(sql, params) as copy:
-                for data in copy:
-                    buffer += data
-                    if len(buffer) >= _CHUNK:
-                        stream.write(bytes(buffer))
-                        buffer.clear()
-            if buffer:
-                stream.write(bytes(buffer))
-            rows = raw.rowcount
-        return rows
+            return f"COPY (SELECT {select} FROM {source} WHERE {condition}) TO STDOUT WITH (FORMAT csv, HEADER)"
+        select = self._select_list(table, columns, csv_safe=False)
+        # CSV framing with quote and delimiter characters JSON never emits raw: each line is
+        # exactly row_to_json's output (text COPY would escape its backslashes).
+        return (
+            f"COPY (SELECT row_to_json(r) FROM (SELECT {select} FROM {source} WHERE {condition}) r) "
+            "TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+        )
+
+    def _copy(self, connection: BaseDatabaseWrapper, sql: str, params: list[Any], stream: Any) -> int:
+        # COPY output read in blocks, not a Python call per row (compliance/connectors/pgcopy.py).
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            return copy_out(connection.connection, sql, params, stream.write)
+
+    def _export_side_by_side(
+        self,
+        helper: ThreadPoolExecutor,
+        table: MappedTable,
+        columns: list[MappedColumn],
+        condition: str,
+        params: list[Any],
+        formats: tuple[str, ...],
+        sink: ExportSink,
+    ) -> int:
+        """Every format's ``COPY`` at once, on two connections, both reading one snapshot.
+
+        PostgreSQL's work (``row_to_json`` above all) is most of an export's time:
+        the first format runs here and the others on the ``helper`` thread's own
+        connection, on separate server processes, in parallel; a shared
+        ``REPEATABLE READ`` snapshot makes every format hold the same rows. Only
+        outside a transaction of the caller's (another connection would not see
+        its uncommitted rows). Returns the rows of the last format.
+        """
+        first, *others = formats
+        statements = {fmt: self._copy_sql(table, columns, condition, fmt) for fmt in formats}
+        with self._guard(table.table_name), ExitStack() as stack:
+            streams = {fmt: stack.enter_context(sink.open_stream(table, fmt)) for fmt in formats}
+            with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute("SELECT pg_export_snapshot()")
+                snapshot = cursor.fetchone()[0]
+                future = helper.submit(self._copy_in_snapshot, snapshot, others, statements, params, streams)
+                try:
+                    rows = {first: self._copy(self.connection, statements[first], params, streams[first])}
+                finally:
+                    wait([future])  # the helper is done with the streams before they close, even after a failure
+                rows.update(future.result())
+        return rows[formats[-1]]
+
+    def _copy_in_snapshot(
+        self,
+        snapshot: str,
+        formats: list[str],
+        statements: dict[str, str],
+        params: list[Any],
+        streams: dict[str, Any],
+    ) -> dict[str, int]:
+        """``formats``' COPYs on this thread's own connection, in the snapshot another transaction exported."""
+        connection = connections[self.alias]
+        with transaction.atomic(using=self.alias), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+            return {fmt: self._copy(connection, statements[fmt], params, streams[fmt]) for fmt in formats}
 
     def _export_generic(
         self,

@@ -125,17 +125,15 @@ class ApiView(APIView):
     parser_classes = [BoundedJSONParser]
     throttle_classes = [ApiClientRateThrottle]
 
-    def _client_request(self, reference: str) -> RightsRequest:
+    def _client_request(self, reference: str, *, detail: bool = True) -> RightsRequest:
+        """The client's own request; with ``detail`` its events and appeals too (the detail serializer's)."""
         if not REFERENCE_PATTERN.fullmatch(reference):
             raise NotFound(NOT_FOUND_MESSAGE)
-        queryset = RightsRequest.objects.select_related("regime").prefetch_related(
-            "lines__right",
-            "lines__regimes",
-            "events",
-            "appeals__lines__right",
-            "appeals__regimes",
-            "appeals__reversed_lines__right",
-        )
+        queryset = RightsRequest.objects.select_related("regime").prefetch_related("lines__right", "lines__regimes")
+        if detail:
+            queryset = queryset.prefetch_related(
+                "events", "appeals__lines__right", "appeals__regimes", "appeals__reversed_lines__right"
+            )
         found = queryset.filter(reference=reference, api_client=cast(ApiClient, self.request.user)).first()
         if found is None:
             # Said in the API's words, not Django's "No RightsRequest matches the given query."
@@ -175,7 +173,7 @@ class RightsRequestCreateView(ApiView):
             raise _domain_errors(exc) from exc
         except IdempotencyConflict as exc:
             raise Conflict() from exc
-        rights_request = self._client_request(rights_request.reference)
+        rights_request = self._client_request(rights_request.reference, detail=False)
         response = Response(
             RightsRequestSerializer(rights_request, context={"request": request}).data, status=status.HTTP_201_CREATED
         )

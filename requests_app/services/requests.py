@@ -19,10 +19,11 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django_countries import countries
+from simple_history.utils import bulk_create_with_history
 
 from compliance.history import set_history_actor
 from compliance.models import Regime, RegimeRight, Right, SubjectType
@@ -38,7 +39,6 @@ from requests_app.models import (
     IdentityMethod,
     IdentityOutcome,
     Outcome,
-    ReferenceCounter,
     RefusalGround,
     RequestEvent,
     RequestLine,
@@ -204,13 +204,16 @@ def _normalise_email(email: str, errors: dict[str, list[str]]) -> str:
 
 
 def _next_reference(year: int) -> str:
-    # The insert is a no-op when the year's row exists; the row lock then hands out
-    # numbers one at a time, whatever the number of web processes.
-    ReferenceCounter.objects.bulk_create([ReferenceCounter(year=year)], ignore_conflicts=True)
-    counter = ReferenceCounter.objects.select_for_update().get(year=year)
-    counter.last_number += 1
-    counter.save(update_fields=["last_number"])
-    return f"DSR-{year}-{counter.last_number:05d}"
+    # One statement takes the next number: the row lock it holds until commit is what makes the
+    # numbers gapless, so the caller takes it as the last thing its transaction does.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO requests_app_referencecounter AS counter (year, last_number) VALUES (%s, 1) "
+            "ON CONFLICT (year) DO UPDATE SET last_number = counter.last_number + 1 RETURNING last_number",
+            [year],
+        )
+        number = cursor.fetchone()[0]
+    return f"DSR-{year}-{number:05d}"
 
 
 def _verification_allowed(regimes: Iterable[Regime], rights: Iterable[Right]) -> dict[int, bool]:
@@ -464,7 +467,9 @@ def rights_request_open(
         requester_region=requester_region,
     )
     regime_obj = applicable[0][0]
-    verification = _verification_allowed([regime for regime, _basis in applicable], right_objs)
+    governing = sorted((regime for regime, _basis in applicable), key=lambda regime: regime.pk != regime_obj.pk)
+    verification = _verification_allowed(governing, right_objs)
+    deadlines = _intake_deadlines(governing, right_objs, received)
     # Numbered last (see _number): a provisional, unique reference until then, never seen outside this
     # transaction.
     provisional = f"NEW-{uuid.uuid4().hex[:16]}"
@@ -485,17 +490,59 @@ def rights_request_open(
         possible_duplicate_of=_possible_duplicate(email, right_objs),
         api_client=api_client,
         created_by=actor,
+        clock_started_on=deadlines.clock_started_on,
+        paused_days=deadlines.paused_days,
+        paused_since=deadlines.paused_since,
+        is_extended=deadlines.is_extended,
+        due_date=deadlines.due_date,
+        acknowledge_by=deadlines.acknowledge_by,
+        target_date=deadlines.target_date,
     )
     set_history_actor(request, actor)
     request.save()
     RequestRegime.objects.bulk_create(
         [RequestRegime(request=request, regime=regime, basis=basis) for regime, basis in applicable]
     )
-    RequestLine.objects.bulk_create([RequestLine(request=request, right=right) for right in right_objs])
+    lines = bulk_create_with_history(
+        [RequestLine(request=request, right=r, due_date=deadlines.line_due.get(r.slug)) for r in right_objs],
+        RequestLine,
+        default_user=actor,
+    )
+    regime_ids = {regime.code: regime.pk for regime in governing}
+    RequestLine.regimes.through.objects.bulk_create(
+        [
+            RequestLine.regimes.through(requestline_id=line.pk, regime_id=regime_ids[code])
+            for line in lines
+            for code in dict.fromkeys(deadlines.line_regimes.get(line.right.slug, ()))
+        ]
+    )
     _record_event(request=request, type=EventType.RECEIVED, at=received, actor=actor, api_client=api_client)
-    rights_request_recompute(request=request)
     _number(request, provisional)
     return request
+
+
+def _intake_deadlines(regimes: list[Regime], rights: list[Right], received: dt.datetime) -> Deadlines:
+    """A new request's dates, from what intake already holds.
+
+    The same computation as ``rights_request_deadlines`` (whose ledger is then the
+    one ``received`` event), without writing the request first and reading it back:
+    intake stores its dates once. Pinned against ``rights_request_recompute`` by
+    tests/requests_app/test_intake_queries.py.
+    """
+    by_regime: dict[int, list[RegimeRight]] = {regime.pk: [] for regime in regimes}
+    for row in RegimeRight.objects.filter(regime__in=regimes).select_related("right"):
+        by_regime[row.regime_id].append(row)
+    rules = {regime.code: RegimeRule.from_regime(regime, by_regime[regime.pk]) for regime in regimes}
+    zones = [settings.TIME_ZONE, *(regime.time_zone for regime in regimes if regime.time_zone)]
+    slugs = [right.slug for right in rights]
+    return compute_request_deadlines(
+        rules=rules,
+        received_on=receipt_day(received, zones),
+        ledger=[LedgerEntry(EventType.RECEIVED, _local_day(received), None, "")],
+        rights=slugs,
+        open_rights=slugs,
+        today=timezone.localdate(),
+    )
 
 
 def _number(request: RightsRequest, provisional: str) -> None:
