@@ -44,6 +44,14 @@ BACKOFFICE_MAPPABLE_TABLES: frozenset[str] = frozenset(
         "requests_app_appeal",
         "requests_app_historicalappeal",
         "requests_app_requestregime",
+        "compliance_manualtask",
+        "compliance_historicalmanualtask",
+        "retention_legalhold",
+        "retention_historicallegalhold",
+        "fulfilment_erasureledgerentry",
+        "fulfilment_fulfilmentstep",
+        "fulfilment_historicalfulfilmentstep",
+        "requests_app_idempotencyrecord",
     }
 )
 
@@ -91,10 +99,6 @@ _REGISTER = "Register, taxonomy, data map or configuration kept by staff: no req
 _EVIDENCE = "Evidence of sweeps and jobs: counts, dates and hashes of keys, no requester's data."
 _LINKS = "Link rows (ids only) between mapped records: about a person only through them."
 _STAFF = "Staff and customers' business contacts (register, contracts): not requesters' data."
-_FOLLOW_UP = (
-    "Holds a requester's identifiers or text but is not mapped yet: needs its own design (see docs/retention.md, "
-    "'Back-office tables not yet mapped')."
-)
 BACKOFFICE_UNMAPPED_TABLES: dict[str, str] = {
     **dict.fromkeys(
         [
@@ -192,18 +196,5 @@ BACKOFFICE_UNMAPPED_TABLES: dict[str, str] = {
             "subprocessors_historicalchangeobjection",
         ],
         _STAFF,
-    ),
-    **dict.fromkeys(
-        [
-            "compliance_manualtask",
-            "compliance_historicalmanualtask",
-            "retention_legalhold",
-            "retention_historicallegalhold",
-            "fulfilment_erasureledgerentry",
-            "fulfilment_fulfilmentstep",
-            "fulfilment_historicalfulfilmentstep",
-            "requests_app_idempotencyrecord",
-        ],
-        _FOLLOW_UP,
     ),
 }

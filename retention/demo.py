@@ -502,6 +502,131 @@ DEFAULT_SCHEDULE = [
         cadence="20 5 * * *",
     ),
     DefaultRule(
+        "Fulfilment steps of closed requests: anonymise 24 months after closure",
+        BACKOFFICE,
+        "fulfilment_fulfilmentstep",
+        "support",
+        "requests_app_rightsrequest.closed_at",
+        24,
+        "months",
+        "anonymise",
+        "legitimate-interests",
+        "The steps show, system by system and table by table, what was located, exported, erased or kept: they "
+        "are part of the record of the request and are kept with it, 24 months after closure; then a waiver's "
+        "free-text reason is redacted and the counts stay.",
+        regime_bases=REQUEST_RECORDS_BASES,
+        cadence="25 5 * * *",
+    ),
+    DefaultRule(
+        "History of fulfilment steps: delete 24 months after the request closed",
+        BACKOFFICE,
+        "fulfilment_historicalfulfilmentstep",
+        "support",
+        "requests_app_rightsrequest.closed_at",
+        24,
+        "months",
+        "delete",
+        "legitimate-interests",
+        "Change-history snapshots of steps repeat the waiver's reason; they go with the anonymisation of the steps.",
+        regime_bases=REQUEST_RECORDS_BASES,
+        cadence="30 5 * * *",
+    ),
+    DefaultRule(
+        "Manual tasks: anonymise 24 months after completion",
+        BACKOFFICE,
+        "compliance_manualtask",
+        "account-identity",
+        "completed_at",
+        24,
+        "months",
+        "anonymise",
+        "legitimate-interests",
+        "A manual task is the evidence that a person located, exported or erased the subject's data in a system "
+        "the back office cannot reach: it belongs to the record of the request and is kept like it, 24 months "
+        "(counted from the task's completion, which comes before the request closes). Then the subject's "
+        "identifiers (already cleared at completion) and the outcome text are redacted; system, dates and counts "
+        "stay.",
+        regime_bases=REQUEST_RECORDS_BASES,
+        cadence="35 5 * * *",
+    ),
+    DefaultRule(
+        "History of manual tasks: delete 24 months after completion",
+        BACKOFFICE,
+        "compliance_historicalmanualtask",
+        "account-identity",
+        "compliance_manualtask.completed_at",
+        24,
+        "months",
+        "delete",
+        "legitimate-interests",
+        "Snapshots taken while a task was open carry the subject's email and account reference; they go with the "
+        "anonymisation of the task.",
+        regime_bases=REQUEST_RECORDS_BASES,
+        cadence="40 5 * * *",
+    ),
+    DefaultRule(
+        "Released legal holds: anonymise 6 years after release",
+        BACKOFFICE,
+        "retention_legalhold",
+        "account-identity",
+        "released_at",
+        6,
+        "years",
+        "anonymise",
+        "legitimate-interests",
+        "A hold is the reason data outlived its retention rule and escaped erasure; its record must answer for "
+        "that (establishment, exercise or defence of legal claims, Art. 17(3)(e)) as long as a claim about the "
+        "dispute or the keeping can still be brought: 6 years after release, the limitation period for claims in "
+        "contract and tort (Limitation Act 1980, ss. 2 and 5). Then the subject, the case description and the "
+        "release reason are redacted; the name, scope and dates stay.",
+        cadence="45 5 * * *",
+    ),
+    DefaultRule(
+        "History of legal holds: delete 6 years after release",
+        BACKOFFICE,
+        "retention_historicallegalhold",
+        "account-identity",
+        "retention_legalhold.released_at",
+        6,
+        "years",
+        "delete",
+        "legitimate-interests",
+        "Change-history snapshots of holds repeat the subject and the case; they go with the anonymisation of the "
+        "hold, 6 years after its release (the limitation period).",
+        cadence="50 5 * * *",
+    ),
+    DefaultRule(
+        "Erasure ledger: delete 13 months after the erasure",
+        BACKOFFICE,
+        "fulfilment_erasureledgerentry",
+        "account-identity",
+        "erased_at",
+        13,
+        "months",
+        "delete",
+        "legitimate-interests",
+        "The ledger's keyed hashes are only needed to erase the subject again if a database is restored from a "
+        "backup taken before the erasure (Art. 17: erased data must stay erased). They are kept as long as such a "
+        "backup can exist: the backup retention (12 months, the longest-kept monthly backup) plus one month to "
+        "restore and replay. Change this period with the backup policy: it must never be shorter.",
+        cadence="55 5 * * *",
+    ),
+    DefaultRule(
+        "Idempotency records: delete after 7 days",
+        BACKOFFICE,
+        "requests_app_idempotencyrecord",
+        "account-identity",
+        "created_at",
+        7,
+        "days",
+        "delete",
+        "legitimate-interests",
+        "An Idempotency-Key only guards an API client's automatic retries of the same POST (after a timeout or "
+        "an outage), which happen within minutes or hours; a week covers a client down over a long weekend. "
+        "After that the hash of the body, which held the requester's details, has no use.",
+        cadence="0 6 * * *",
+    ),
+    DefaultRule(
         "Unsubscribed notice subscribers: 30 days after unsubscribing",
         BACKOFFICE,
         "subprocessors_noticesubscriber",

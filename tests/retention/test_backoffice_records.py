@@ -131,3 +131,151 @@ def test_the_back_office_map_matches_its_schema_and_every_mapped_personal_table_
     )
     assert personal - ruled == set()
     assert {"requests_app_requestline", "requests_app_requestevent", "subprocessors_noticesubscriber"} <= ruled
+
+
+def _backoffice_rules(officer, *name_starts: str) -> list:
+    return [schedule_rule(start, officer) for start in name_starts]
+
+
+@pytest.mark.django_db
+def test_legal_holds_are_anonymised_6_years_after_release_and_their_history_deleted(officer):
+    from retention.models import LegalHold
+
+    datamap_import_file(BACKOFFICE_MAP)
+
+    def hold(name: str, email: str, released: datetime | None) -> LegalHold:
+        with time_machine.travel((released or NOW) - timedelta(days=400), tick=False):
+            placed = LegalHold.objects.create(
+                name=name,
+                reason="litigation",
+                description=f"Claim by {email}",
+                subject_email=email,
+                subject_account_ref="4711",
+                placed_by=officer,
+            )
+        if released is not None:
+            with time_machine.travel(released, tick=False):
+                placed.released_at, placed.released_by, placed.release_reason = released, officer, f"{email} settled"
+                placed.save()
+        return placed
+
+    old = hold("Litigation 2019-01", "old@example.com", NOW - timedelta(days=6 * 366 + 2))
+    recent = hold("Litigation 2021-07", "recent@example.com", NOW - timedelta(days=5 * 365))
+    active = hold("Litigation 2026-02", "active@example.com", None)
+    with time_machine.travel(NOW, tick=False):
+        anonymise, history = _backoffice_rules(officer, "Released legal holds", "History of legal holds")
+        assert "Limitation Act 1980" in anonymise.justification
+        first, second = sweep(anonymise), sweep(history)
+
+    old.refresh_from_db()
+    assert (old.subject_email, old.subject_account_ref, old.description, old.release_reason) == ("[redacted]",) * 4
+    assert (old.name, old.released_at is not None) == ("Litigation 2019-01", True)  # the case and dates stay
+    recent.refresh_from_db()
+    active.refresh_from_db()
+    assert (recent.subject_email, active.subject_email) == ("recent@example.com", "active@example.com")
+    assert (first.status, first.rows_affected) == (RunStatus.SUCCEEDED, 1)
+    assert not old.history.exists() and recent.history.count() == 2 and active.history.count() == 1
+    assert (second.status, second.rows_affected) == (RunStatus.SUCCEEDED, 2)
+
+
+@pytest.mark.django_db
+def test_erasure_ledger_outlives_the_backups_and_idempotency_records_last_days(officer):
+    from compliance.models import SystemOfRecord
+    from fulfilment.models import ErasureLedgerEntry
+    from requests_app.models import IdempotencyRecord
+    from requests_app.services.api_clients import api_client_create
+
+    datamap_import_file(BACKOFFICE_MAP)
+    request = closed_request(1, NOW - timedelta(days=30))
+    system = SystemOfRecord.objects.get(slug="studio-backoffice")
+
+    def ledger(reference: str, erased: datetime) -> ErasureLedgerEntry:
+        return ErasureLedgerEntry.objects.create(
+            request=request, request_reference=reference, system=system, email_hmac="a" * 64, erased_at=erased
+        )
+
+    gone = ledger("DSR-TEST-00001", NOW - timedelta(days=13 * 31 + 1))
+    kept = ledger("DSR-TEST-00002", NOW - timedelta(days=365))
+    client, _token = api_client_create(name="Helpdesk", actor=officer)
+
+    def idempotency(key: str, created: datetime) -> IdempotencyRecord:
+        with time_machine.travel(created, tick=False):
+            return IdempotencyRecord.objects.create(
+                client=client, key=key, endpoint="create", body_hash="b" * 64, rights_request=request, status_code=201
+            )
+
+    stale = idempotency("k-old", NOW - timedelta(days=8))
+    fresh = idempotency("k-new", NOW - timedelta(days=6))
+    with time_machine.travel(NOW, tick=False):
+        ledger_rule, idempotency_rule = _backoffice_rules(officer, "Erasure ledger", "Idempotency records")
+        assert (ledger_rule.period, ledger_rule.period_unit) == (13, "months")
+        assert "backup" in ledger_rule.justification
+        assert (idempotency_rule.period, idempotency_rule.period_unit) == (7, "days")
+        runs = [sweep(ledger_rule), sweep(idempotency_rule)]
+
+    assert [(run.status, run.rows_affected) for run in runs] == [(RunStatus.SUCCEEDED, 1)] * 2
+    assert set(ErasureLedgerEntry.objects.values_list("pk", flat=True)) == {kept.pk} != {gone.pk}
+    assert set(IdempotencyRecord.objects.values_list("pk", flat=True)) == {fresh.pk} != {stale.pk}
+
+
+@pytest.mark.django_db
+def test_steps_and_manual_tasks_go_with_their_request_records_after_24_months(officer):
+    from compliance.models import ManualTask, SystemOfRecord
+    from fulfilment.models import FulfilmentStep
+
+    datamap_import_file(BACKOFFICE_MAP)
+    system = SystemOfRecord.objects.get(slug="studio-backoffice")
+    old, recent = closed_request(1, NOW - timedelta(days=800)), closed_request(2, NOW - timedelta(days=700))
+    steps = {
+        request.pk: FulfilmentStep.objects.create(
+            request=request, system=system, kind="erase", key=f"erase:{request.pk}", waived_reason="Asked by phone"
+        )
+        for request in (old, recent)
+    }
+
+    def task(number: int, completed: datetime | None) -> ManualTask:
+        with time_machine.travel((completed or NOW) - timedelta(days=3), tick=False):
+            opened = ManualTask.objects.create(
+                system=system,
+                operation="erase",
+                key=f"{number:064d}",
+                title=f"DSR-TEST-{number:05d}: Erase in Back office",
+                instructions="Erase the rows.",
+                subject_email=f"requester{number}@example.com",
+                subject_account_ref=str(number),
+            )
+        if completed is not None:
+            with time_machine.travel(completed, tick=False):
+                opened.status, opened.completed_at, opened.outcome = "done", completed, "Erased 3 rows of J. Doe"
+                opened.subject_email = opened.subject_account_ref = ""
+                opened.save()
+        return opened
+
+    done_long_ago, done_lately, still_open = (
+        task(1, NOW - timedelta(days=800)),
+        task(2, NOW - timedelta(days=30)),
+        task(3, None),
+    )
+    with time_machine.travel(NOW, tick=False):
+        rules = _backoffice_rules(
+            officer,
+            "Fulfilment steps of closed requests",
+            "History of fulfilment steps",
+            "Manual tasks",
+            "History of manual tasks",
+        )
+        runs = [sweep(rule) for rule in rules]
+
+    assert all(run.status == RunStatus.SUCCEEDED for run in runs)
+    assert [run.rows_affected for run in runs] == [1, 1, 1, 2]
+    steps[old.pk].refresh_from_db()
+    steps[recent.pk].refresh_from_db()
+    assert (steps[old.pk].waived_reason, steps[old.pk].kind) == ("[redacted]", "erase")
+    assert steps[recent.pk].waived_reason == "Asked by phone"
+    assert not steps[old.pk].history.exists() and steps[recent.pk].history.count() == 1
+    for item in (done_long_ago, done_lately, still_open):
+        item.refresh_from_db()
+    assert (done_long_ago.outcome, done_long_ago.title) == ("[redacted]", "DSR-TEST-00001: Erase in Back office")
+    assert done_lately.outcome == "Erased 3 rows of J. Doe"
+    assert still_open.subject_email == "requester3@example.com"  # open: the assignee still needs it
+    assert not done_long_ago.history.exists() and done_lately.history.count() == 2
