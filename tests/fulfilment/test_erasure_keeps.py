@@ -18,7 +18,7 @@ from fulfilment.services import fulfilment_start, plan_approve
 from requests_app.services.communications import communication_render
 from retention.scheduling import rule_cutoff, rule_keep_until
 from retention.services import legal_hold_place
-from tests.fulfilment.conftest import platform_execute, platform_values
+from tests.support.platform import platform_execute, platform_values
 
 pytestmark = [pytest.mark.django_db(databases=["default", "platform"]), pytest.mark.usefixtures("eager_tasks")]
 

@@ -414,7 +414,7 @@ def test_a_join_only_table_neither_makes_the_erasure_partial_nor_is_listed_as_ke
 ):
     from compliance.connectors import Subject
     from fulfilment.services.plans import NOTHING_PERSONAL_REASON
-    from tests.fulfilment.conftest import platform_execute
+    from tests.support.platform import platform_execute
 
     email = "walk-in.writer@example.org"
     platform_execute(
