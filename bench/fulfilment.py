@@ -2,7 +2,7 @@
 
 The sample platform is seeded with 1,000 accounts; 200 rights requests (100 access, 100 erasure, each
 for its own account, identity verified) are started at once, and two real Celery worker processes
-(solo pool, the harness of tests/reliability/processes.py) carry them out: locate, plan, export and
+(solo pool, the harness of tests/support/processes.py) carry them out: locate, plan, export and
 bundle assembly, erasure. Erasure plans are waived from approval (``ERASURE_APPROVAL_WAIVER``) so the
 figure is the machine's, not an officer's. One warm-up request runs first, outside the timing. Per
 broker it prints:
@@ -85,11 +85,7 @@ def child(broker_name: str, requests: int) -> dict:
     from compliance.services import policy_baseline_load
     from config.celery_app import app as celery_app
     from sample_platform.seed import seed_platform
-
-    try:
-        from tests.support.processes import start_worker, stop_process
-    except ImportError:  # the harness before its move to tests/support/
-        from tests.reliability.processes import start_worker, stop_process
+    from tests.support.processes import start_worker, stop_process
 
     celery_app.conf.task_always_eager = False
     storage_dir = tempfile.mkdtemp(prefix="bench-fulfilment-")
