@@ -9,8 +9,7 @@ from django.utils import timezone
 from compliance.models import DataCategory, ProcessingPurpose
 from subprocessors.models import Subprocessor, SubprocessorChange
 from subprocessors.services.changes import subprocessor_change_activate, subprocessor_change_announce
-
-from .factories import DPAFactory, LocationFactory, SubprocessorFactory
+from tests.support.factories import DPAFactory, LocationFactory, SubprocessorFactory
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,7 @@ from subprocessors.models import (
     private_storage,
 )
 from subprocessors.services.changes import change_objection_record, subprocessor_change_announce
-
-from .factories import CustomerFactory, DPAFactory, LocationFactory, SubprocessorFactory, SubscriberFactory
+from tests.support.factories import CustomerFactory, DPAFactory, LocationFactory, SubprocessorFactory, SubscriberFactory
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from subprocessors.models import ChangeNoticeDelivery, DataProcessingAgreement, Subprocessor, SubprocessorChange
 from subprocessors.services.notices import change_notices_send_pending
-
-from .factories import SubscriberFactory
+from tests.support.factories import SubscriberFactory
 
 ADD = "admin:subprocessors_subprocessorchange_add"
 LIST = "admin:subprocessors_subprocessorchange_changelist"

@@ -10,8 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from subprocessors.models import Subprocessor
-
-from .factories import AttestationFactory, DPAFactory, SubprocessorFactory
+from tests.support.factories import AttestationFactory, DPAFactory, SubprocessorFactory
 
 pytestmark = pytest.mark.django_db
 

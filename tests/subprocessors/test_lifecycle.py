@@ -23,9 +23,9 @@ from subprocessors.services.register import (
     subprocessor_scope_check,
     subprocessor_transition,
 )
+from tests.support.factories import CustomerFactory, DPAFactory, LocationFactory, SubprocessorFactory
 
 from .conftest import make_active
-from .factories import CustomerFactory, DPAFactory, LocationFactory, SubprocessorFactory
 
 Status = Subprocessor.Status
 Kind = SubprocessorChange.Kind

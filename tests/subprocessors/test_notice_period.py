@@ -14,8 +14,7 @@ from subprocessors.services.changes import (
     subprocessor_change_activate,
     subprocessor_change_announce,
 )
-
-from .factories import CustomerFactory
+from tests.support.factories import CustomerFactory
 
 
 def announce_addition(sub, officer, effective_on):

@@ -10,8 +10,7 @@ from subprocessors.models import ChangeNoticeDelivery, SubprocessorChange
 from subprocessors.services.changes import subprocessor_change_announce
 from subprocessors.services.notices import MAX_ATTEMPTS, change_notices_send, change_notices_send_pending
 from subprocessors.services.subscribers import confirmation_token, notice_subscriber_confirm
-
-from .factories import SubscriberFactory
+from tests.support.factories import SubscriberFactory
 
 
 def announce(sub, officer, **kwargs):

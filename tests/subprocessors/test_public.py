@@ -13,9 +13,9 @@ from django.utils import timezone
 from subprocessors.models import Subprocessor, SubprocessorChange
 from subprocessors.services.changes import subprocessor_change_announce, subprocessor_change_withdraw
 from subprocessors.services.register import processing_location_save
+from tests.support.factories import DPAFactory, LocationFactory, SubprocessorFactory
 
 from .conftest import make_active
-from .factories import DPAFactory, LocationFactory, SubprocessorFactory
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 # Values only staff may see; none may appear on a public page.

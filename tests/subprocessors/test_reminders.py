@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from subprocessors.models import ExpiryReminder, RegisterDigest
 from subprocessors.services.reminders import applicable_threshold, expiry_reminders_send, register_digest_send
-
-from .factories import AttestationFactory, DPAFactory, LocationFactory, SubprocessorFactory
+from tests.support.factories import AttestationFactory, DPAFactory, LocationFactory, SubprocessorFactory
 
 
 def run_each_day(start: date, end: date) -> dict[date, list[str]]:

@@ -3,8 +3,7 @@
 from compliance.models import ProcessingActivity
 from compliance.selectors import processing_activity_rows
 from subprocessors.selectors import recipients_for_categories
-
-from .factories import SubprocessorFactory
+from tests.support.factories import SubprocessorFactory
 
 
 def test_recipients_are_the_active_and_offboarding_vendors_receiving_any_of_the_categories(categories, baseline):

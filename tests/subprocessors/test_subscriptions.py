@@ -83,7 +83,7 @@ def test_subscribing_twice_keeps_one_subscription_and_sends_one_email(client, db
 def test_a_confirmed_subscriber_subscribing_again_gets_no_email_and_the_same_page(
     client, db, django_capture_on_commit_callbacks
 ):
-    from .factories import SubscriberFactory
+    from tests.support.factories import SubscriberFactory
 
     SubscriberFactory(email="dpo@customer.example")
     response = subscribe(client, "dpo@customer.example", django_capture_on_commit_callbacks)
@@ -115,7 +115,7 @@ def test_a_confirmation_link_expires(client, db, django_capture_on_commit_callba
 
 
 def test_links_are_single_purpose(client, db):
-    from .factories import SubscriberFactory
+    from tests.support.factories import SubscriberFactory
 
     pending = SubscriberFactory(confirmed_at=None)
     active = SubscriberFactory()
@@ -133,7 +133,7 @@ def test_links_are_single_purpose(client, db):
 
 
 def test_a_tampered_link_is_refused(client, db):
-    from .factories import SubscriberFactory
+    from tests.support.factories import SubscriberFactory
 
     subscriber = SubscriberFactory()
     token = unsubscribe_token(subscriber)
@@ -159,7 +159,7 @@ def _csrf_token(page) -> str:
 def test_opening_the_unsubscribe_link_changes_nothing_and_its_button_unsubscribes(db):
     from django.test import Client
 
-    from .factories import SubscriberFactory
+    from tests.support.factories import SubscriberFactory
 
     subscriber = SubscriberFactory()
     client = Client(enforce_csrf_checks=True)
@@ -188,7 +188,7 @@ def test_opening_the_unsubscribe_link_changes_nothing_and_its_button_unsubscribe
 def test_a_cross_site_post_without_the_csrf_token_or_one_click_body_unsubscribes_nobody(db):
     from django.test import Client
 
-    from .factories import SubscriberFactory
+    from tests.support.factories import SubscriberFactory
 
     subscriber = SubscriberFactory()
     client = Client(enforce_csrf_checks=True)
@@ -202,7 +202,7 @@ def test_a_cross_site_post_without_the_csrf_token_or_one_click_body_unsubscribes
 def test_mail_clients_can_unsubscribe_with_a_one_click_post_without_a_csrf_token(db):
     from django.test import Client
 
-    from .factories import SubscriberFactory
+    from tests.support.factories import SubscriberFactory
 
     subscriber = SubscriberFactory()
     client = Client(enforce_csrf_checks=True)
@@ -218,7 +218,7 @@ def test_mail_clients_can_unsubscribe_with_a_one_click_post_without_a_csrf_token
 def test_subscribing_again_after_unsubscribing_needs_a_new_confirmation_and_voids_old_links(
     client, db, django_capture_on_commit_callbacks
 ):
-    from .factories import SubscriberFactory
+    from tests.support.factories import SubscriberFactory
 
     subscriber = SubscriberFactory(email="dpo@customer.example")
     old_unsubscribe = reverse("subprocessors:unsubscribe", args=[unsubscribe_token(subscriber)])
@@ -263,7 +263,7 @@ def test_the_subscribe_form_is_rate_limited_per_client(client, db, settings, dja
 
 
 def test_subscriptions_never_confirmed_are_deleted_once_their_link_expired(db, settings):
-    from .factories import SubscriberFactory
+    from tests.support.factories import SubscriberFactory
 
     pending = SubscriberFactory(confirmed_at=None, confirmation_sent_at=timezone.now())
     confirmed = SubscriberFactory()

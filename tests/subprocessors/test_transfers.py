@@ -10,8 +10,7 @@ from django.utils import timezone
 from subprocessors.models import AdequacyDecision, ProcessingLocation, SecurityAttestation
 from subprocessors.selectors import transfer_report
 from subprocessors.services.register import attestation_save, dpa_save, processing_location_save
-
-from .factories import AttestationFactory, DPAFactory, LocationFactory, SubprocessorFactory
+from tests.support.factories import AttestationFactory, DPAFactory, LocationFactory, SubprocessorFactory
 
 M = ProcessingLocation.Mechanism
 

@@ -11,9 +11,8 @@ from compliance.tasks import worker_heartbeat_task
 from subprocessors.models import ChangeNoticeDelivery, SubprocessorChange
 from subprocessors.services.changes import subprocessor_change_announce
 from subprocessors.tasks import change_notices_send_pending_task, change_notices_send_task
+from tests.support.factories import DPAFactory, LocationFactory, SubprocessorFactory, SubscriberFactory
 from tests.support.processes import wait_for
-
-from .factories import DPAFactory, LocationFactory, SubprocessorFactory, SubscriberFactory
 
 
 @pytest.mark.worker
