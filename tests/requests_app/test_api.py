@@ -402,3 +402,20 @@ def test_a_regime_added_in_the_admin_is_accepted_and_listed_without_a_code_chang
     response = post(api, CREATE, {**VALID, "regime": "jersey_dpl"})
     assert response.status_code == 400
     assert response.json()["regime"] == ['"jersey_dpl" is not a valid choice.']
+
+
+def test_the_schema_documents_each_404_with_its_error_body(client, db):
+    """The 404 of the request endpoints is documented as the API's error body, not as a bare message (a
+    constant of the same name once shadowed the schema's response object)."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    not_found = [
+        operation["responses"]["404"]
+        for path, operations in schema["paths"].items()
+        if "{reference}" in path
+        for operation in operations.values()
+        if isinstance(operation, dict) and "404" in operation.get("responses", {})
+    ]
+    assert not_found, "no request endpoint documents its 404"
+    for response in not_found:
+        assert response["description"] == "No request with this reference for this client."
+        assert "application/json" in response["content"]
