@@ -80,14 +80,22 @@ def test_the_shipped_back_office_map_names_only_mappable_tables():
 
 
 def _our_tables() -> set[str]:
-    """Every table of the back office's own apps (the sample platform lives in another database)."""
+    """Every table of the back office's own apps (the sample platform lives in another database).
+
+    Installed libraries are not ours, even when the virtualenv sits inside the checkout (as in CI's clean clone).
+    """
+    import sys
+
     from django.apps import apps
     from django.conf import settings
 
+    base, environment = Path(settings.BASE_DIR).resolve(), Path(sys.prefix).resolve()
     return {
         model._meta.db_table
         for config in apps.get_app_configs()
-        if config.path.startswith(str(settings.BASE_DIR)) and config.label != "sample_platform"
+        if Path(config.path).resolve().is_relative_to(base)
+        and not Path(config.path).resolve().is_relative_to(environment)
+        and config.label != "sample_platform"
         for model in config.get_models(include_auto_created=True)
     }
 
