@@ -182,7 +182,8 @@ def main() -> int:
         )
         print(
             f"Retention rule and run  : {run.rows_affected:>10,} rows in {run_seconds:7.2f} s = "
-            f"{run_rate:>10,.0f} rows/s ({run.batches} batches of {args.batch_size:,}, count included)"
+            f"{run_rate:>10,.0f} rows/s ({run.batches} batches of at most {args.batch_size:,} keys, "
+            f"sized to {settings.RETENTION_BATCH_TARGET_MS or 'no'} ms; count included)"
         )
         print(f"Ratio                   : {ratio:.2f}x (target at least 0.35x)")
         print(f"  against the bare copy : {run_rate / (bare_deleted / bare_seconds):.2f}x")

@@ -110,7 +110,11 @@ class RetentionRule(models.Model):
     periodic_task = models.OneToOneField(
         PeriodicTask, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
     )
-    batch_size = models.PositiveIntegerField(default=5000, help_text="Rows per batch (one short transaction each).")
+    batch_size = models.PositiveIntegerField(
+        default=50_000,
+        help_text="The most keys one batch may take (one short transaction each). Batches start at 1,000 keys and "
+        "are sized to last about RETENTION_BATCH_TARGET_MS (60 ms by default) within this.",
+    )
     approval_threshold = models.PositiveIntegerField(
         default=10_000,
         help_text="A run that would affect more rows than this waits for a compliance officer's approval.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from compliance.connectors.base import (
+    BatchSizer,
     Connector,
     ConnectorError,
     ConnectorPending,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from compliance.models import SystemOfRecord
 
 __all__ = [
+    "BatchSizer",
     "Connector",
     "ConnectorError",
     "ConnectorPending",

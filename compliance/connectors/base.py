@@ -170,6 +170,37 @@ class SweepBatch:
     duration_ms: float = 0.0
 
 
+@dataclass
+class BatchSizer:
+    """How many keys the next sweep batch takes, from how long the last one took.
+
+    A fixed batch size is either slow (a small batch pays its fixed costs, the bound, the commit and the
+    evidence, thousands of times) or long (a large batch on a wide or heavily referenced table holds its
+    locks for seconds). The sizer aims each batch at ``target_ms``: from ``start`` keys it grows (at most
+    doubling) while batches are quicker than the target, shrinks (at most to a quarter) when one is slower,
+    and never goes past ``ceiling`` (the rule's batch size: the most keys one batch may take) nor below
+    ``floor``. ``target_ms=None`` keeps every batch at ``ceiling``, as before.
+    """
+
+    ceiling: int
+    target_ms: float | None = None
+    start: int = 1000
+    floor: int = 100
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = self.ceiling if self.target_ms is None else min(self.ceiling, self.start)
+
+    def record(self, duration_ms: float) -> int:
+        """Take the last batch's duration into account; return the next batch's size."""
+        if self.target_ms is None:
+            return self.size
+        proposed = self.size * self.target_ms / max(duration_ms, 0.1)
+        proposed = min(max(proposed, self.size / 4), self.size * 2)
+        self.size = int(min(self.ceiling, max(min(self.floor, self.ceiling), proposed)))
+        return self.size
+
+
 class Connector(abc.ABC):
     """The four operations every kind of system of record supports."""
 
@@ -233,8 +264,14 @@ class Connector(abc.ABC):
         checkpoint: str | None,
         batch_size: int,
         held_subjects: list[Subject] | None = None,
+        target_ms: float | None = None,
     ) -> Iterator[SweepBatch]:
-        """Batches until done; the caller records each batch's checkpoint before asking for the next."""
+        """Batches until done; the caller records each batch's checkpoint before asking for the next.
+
+        With ``target_ms``, ``batch_size`` is the most keys a batch may take and each batch is sized to last
+        about ``target_ms`` (``BatchSizer``); without it every batch takes ``batch_size`` keys.
+        """
+        sizer = BatchSizer(ceiling=batch_size, target_ms=target_ms)
         while True:
             batch = self.sweep_batch(
                 table,
@@ -242,13 +279,14 @@ class Connector(abc.ABC):
                 cutoff=cutoff,
                 action=action,
                 checkpoint=checkpoint,
-                batch_size=batch_size,
+                batch_size=sizer.size,
                 held_subjects=held_subjects,
             )
             yield batch
             if batch.done:
                 return
             checkpoint = batch.checkpoint
+            sizer.record(batch.duration_ms)
 
     def sweep_counts(
         self,

@@ -355,6 +355,9 @@ SUBPROCESSOR_SUBSCRIBE_WINDOW_SECONDS = int_from_env("SUBPROCESSOR_SUBSCRIBE_WIN
 # killed worker's run is taken over after this).
 RETENTION_FINANCIAL_YEAR_END = month_day_from_env("RETENTION_FINANCIAL_YEAR_END", "03-31")
 RETENTION_LEASE_SECONDS = int_from_env("RETENTION_LEASE_SECONDS", 120, minimum=2)
+# How long one sweep batch should last: batches grow from 1,000 keys toward this (up to the rule's batch
+# size) and shrink when slower; 0 keeps every batch at the rule's batch size (compliance.connectors.BatchSizer).
+RETENTION_BATCH_TARGET_MS = int_from_env("RETENTION_BATCH_TARGET_MS", 60, minimum=0, maximum=10_000)
 # Fulfilment (issue 18): a worker running a step, an export or a bundle's assembly renews its lease
 # (heartbeat_at) every third of this; beat's stall job queues again the work whose lease lapsed (its worker
 # is gone) and a step whose job was queued this long ago but never started (lost with a broker restart).

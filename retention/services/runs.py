@@ -40,7 +40,7 @@ from django.db.models.functions import Greatest
 from django.http import HttpRequest
 from django.utils import timezone
 
-from compliance.connectors.base import Connector, ConnectorError, ConnectorUnavailable, SweepBatch
+from compliance.connectors.base import BatchSizer, Connector, ConnectorError, ConnectorUnavailable, SweepBatch
 from compliance.history import set_history_actor
 from compliance.models import MappedTable, SystemOfRecord
 from jobs.services import job_enqueue
@@ -399,15 +399,20 @@ def _record(run: RetentionRun, worker: str, batch: SweepBatch, started: float, x
     run.rows_skipped_held += batch.skipped_held
 
 
-def _sweep_one(connector: Connector, run: RetentionRun, table: MappedTable, worker: str, held: Any) -> SweepBatch:
-    """One batch in one short transaction of the system's database, recorded before that transaction commits."""
+def _sweep_one(
+    connector: Connector, run: RetentionRun, table: MappedTable, worker: str, held: Any, batch_size: int | None = None
+) -> SweepBatch:
+    """One batch in one short transaction of the system's database, recorded before that transaction commits.
+
+    ``batch_size``: the keys this batch takes (the run's ``BatchSizer``); the rule's batch size when not given.
+    """
     alias = table.system.database_alias
     kwargs = {
         "timestamp_column": run.timestamp_column,
         "cutoff": run.cutoff,
         "action": run.rule.action,
         "checkpoint": run.checkpoint,
-        "batch_size": run.rule.batch_size,
+        "batch_size": batch_size or run.rule.batch_size,
         "held_subjects": held,
     }
     started = time.perf_counter()
@@ -451,6 +456,9 @@ def retention_run_execute(*, run_id: int, worker: str | None = None) -> Retentio
         _check_target(rule)
         connector = _get_connector(table.system)
         categories = table_categories(table) | {rule.data_category_id}  # the data map does not change mid-run
+        # The rule's batch size is the most keys one batch may take; batches are sized to last about
+        # RETENTION_BATCH_TARGET_MS within it (a resumed run starts small again).
+        sizer = BatchSizer(ceiling=rule.batch_size, target_ms=settings.RETENTION_BATCH_TARGET_MS or None)
         while True:
             current = RetentionRun.objects.values("cancel_requested_at", "worker").get(pk=run_id)
             if current["worker"] != worker:
@@ -463,10 +471,11 @@ def retention_run_execute(*, run_id: int, worker: str | None = None) -> Retentio
             if table_wide:
                 _stop_for_table_hold(run, worker, table_wide[0])
                 break
-            batch = _sweep_one(connector, run, table, worker, [hold_subject(hold) for hold in holds])
+            batch = _sweep_one(connector, run, table, worker, [hold_subject(hold) for hold in holds], sizer.size)
             if batch.done:
                 _release(run_id, worker, status=RunStatus.SUCCEEDED, finished_at=timezone.now())
                 break
+            sizer.record(batch.duration_ms)
     except _LeaseLost:
         logger.warning("retention run %s: lease taken over by another worker; this one stops", run_id)
     except RunLeaseHeld:

@@ -15,7 +15,9 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.db import connections
+from django.test import override_settings
 
+from compliance.connectors import BatchSizer
 from compliance.models import DataCategory, LegalBasis, MappedColumn, MappedTable
 from jobs.models import PendingJob
 from retention.models import RetentionRun, RunStatus
@@ -498,3 +500,76 @@ def test_runs_whose_worker_died_are_queued_again_and_live_ones_are_left_alone(
     with django_capture_on_commit_callbacks() as callbacks:
         assert retention_runs_resume_stalled() == [stalled.pk]
     assert len(callbacks) == 1
+
+
+# -- Batch sizes: batches are sized to last about RETENTION_BATCH_TARGET_MS, within the rule's batch size ----------
+# (compliance.connectors.BatchSizer: from 1,000 keys, at most doubling while quick, at most quartering when slow.)
+ROWS = 3500
+
+
+def _old_events() -> None:
+    visitor_events([(pk, None, CUTOFF_90 - timedelta(days=1, seconds=pk)) for pk in range(1, ROWS + 1)])
+    visitor_events([(ROWS + 1, None, NOW)])
+
+
+def _keys_per_batch(run) -> list[tuple[str | None, str]]:
+    return [(b.checkpoint_from, b.checkpoint_to) for b in run.batch_records.order_by("number")]
+
+
+@both
+@override_settings(RETENTION_BATCH_TARGET_MS=10_000)
+def test_quick_batches_grow_from_a_thousand_keys_doubling_up_to_the_rules_batch_size(pmap, rule_for):
+    _old_events()
+    run = sweep(rule_for(batch_size=50_000, approval_threshold=100_000))
+    assert run.status == RunStatus.SUCCEEDED
+    # 1,000 keys, then 2,000 (each batch far quicker than 10 s), then the 501 left (a batch of 4,000 that ends).
+    assert _keys_per_batch(run) == [(None, "1000"), ("1000", "3000"), ("3000", str(ROWS + 1))]
+    assert [b.affected for b in run.batch_records.order_by("number")] == [1000, 2000, 500]
+    batches = run.batch_records.order_by("number")
+    assert [b.keys_sha256 for b in batches] == [
+        digest(range(1, 1001)),
+        digest(range(1001, 3001)),
+        digest(range(3001, ROWS + 1)),
+    ]
+    assert ids(pm.VisitorEvent) == [ROWS + 1]
+
+
+@both
+@override_settings(RETENTION_BATCH_TARGET_MS=10_000)
+def test_the_rules_batch_size_caps_the_growth(pmap, rule_for):
+    _old_events()
+    run = sweep(rule_for(batch_size=1500, approval_threshold=100_000))
+    assert _keys_per_batch(run) == [(None, "1000"), ("1000", "2500"), ("2500", str(ROWS + 1))]
+    assert run.rows_affected == ROWS and ids(pm.VisitorEvent) == [ROWS + 1]
+
+
+@both
+@override_settings(RETENTION_BATCH_TARGET_MS=0)
+def test_without_a_target_every_batch_takes_the_rules_batch_size(pmap, rule_for):
+    _old_events()
+    run = sweep(rule_for(batch_size=2000, approval_threshold=100_000))
+    assert _keys_per_batch(run) == [(None, "2000"), ("2000", str(ROWS + 1))]
+
+
+def test_the_sizer_doubles_at_most_when_quick_and_quarters_at_most_when_slow():
+    sizer = BatchSizer(ceiling=100_000, target_ms=100)
+    assert sizer.size == 1000
+    assert sizer.record(1.0) == 2000  # 100 times quicker than the target: doubled, not multiplied by 100
+    assert sizer.record(50.0) == 4000  # half the target: doubled
+    assert sizer.record(80.0) == 5000  # close to the target: proportional
+    assert sizer.record(10_000.0) == 1250  # far too slow: a quarter, not a hundredth
+    assert sizer.record(200.0) == 625  # twice the target: halved
+
+
+def test_the_sizer_stays_between_its_floor_and_ceiling():
+    sizer = BatchSizer(ceiling=3000, target_ms=100)
+    for _ in range(5):
+        sizer.record(0.5)
+    assert sizer.size == 3000
+    for _ in range(10):
+        sizer.record(60_000.0)
+    assert sizer.size == 100
+    small = BatchSizer(ceiling=3, target_ms=100)  # a rule of three keys a batch: never more, never fewer
+    assert small.size == 3 and small.record(0.1) == 3 and small.record(60_000.0) == 3
+    fixed = BatchSizer(ceiling=5000, target_ms=None)
+    assert fixed.size == 5000 and fixed.record(60_000.0) == 5000
