@@ -12,6 +12,7 @@ import threading
 from typing import cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -173,7 +174,11 @@ class RightsRequestCreateView(ApiView):
             raise _domain_errors(exc) from exc
         except IdempotencyConflict as exc:
             raise Conflict() from exc
-        rights_request = self._client_request(rights_request.reference, detail=False)
+        if created:
+            # The request as intake stored it (its primary regime in hand): only its lines are read back.
+            prefetch_related_objects([rights_request], "lines__right", "lines__regimes")
+        else:
+            rights_request = self._client_request(rights_request.reference, detail=False)
         response = Response(
             RightsRequestSerializer(rights_request, context={"request": request}).data, status=status.HTTP_201_CREATED
         )

@@ -155,22 +155,38 @@ def _names(regimes: Sequence[Regime]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _regime_rights(regimes: Sequence[Regime]) -> list[RegimeRight]:
+    """What ``regimes`` grant, each right with its periods and verification rule: read once per intake and
+    used to check the rights asked for, whether identity may be verified, and the deadlines."""
+    if not regimes:
+        return []
+    return list(RegimeRight.objects.filter(regime__in=list(regimes)).select_related("right"))
+
+
 def _resolve_rights(
-    rights: Sequence[Right | str], regimes: Sequence[Regime], errors: dict[str, list[str]]
+    rights: Sequence[Right | str],
+    regimes: Sequence[Regime],
+    errors: dict[str, list[str]],
+    granting: Sequence[RegimeRight] | None = None,
 ) -> list[Right]:
-    """The rights asked for; each must be granted by at least one of ``regimes`` (REGULATIONS §1a)."""
+    """The rights asked for; each must be granted by at least one of ``regimes`` (REGULATIONS §1a).
+
+    ``granting`` is ``_regime_rights(regimes)`` when the caller already holds it.
+    """
     if not rights:
         errors.setdefault("rights", []).append("Choose at least one right.")
         return []
     slugs = [r.slug if isinstance(r, Right) else str(r) for r in rights]
     if len(set(slugs)) != len(slugs):
         errors.setdefault("rights", []).append("Each right can be asked for once per request.")
-    known = {r.slug: r for r in Right.objects.filter(slug__in=slugs)}
+    granted = {row.right.slug: row.right for row in (_regime_rights(regimes) if granting is None else granting)}
+    known = {slug: granted[slug] for slug in slugs if slug in granted}
+    if len(known) < len(set(slugs)):  # a right no regime grants: unknown, or known but refused
+        known.update({r.slug: r for r in Right.objects.filter(slug__in=[s for s in slugs if s not in granted])})
     unknown = [s for s in slugs if s not in known]
     if unknown:
         errors.setdefault("rights", []).append("Unknown right: " + ", ".join(sorted(set(unknown))) + ".")
     if regimes:
-        granted = set(RegimeRight.objects.filter(regime__in=list(regimes)).values_list("right__slug", flat=True))
         refused = [s for s in slugs if s in known and s not in granted]
         if refused:
             verb = "does" if len(regimes) == 1 else "do"
@@ -216,15 +232,20 @@ def _next_reference(year: int) -> str:
     return f"DSR-{year}-{number:05d}"
 
 
-def _verification_allowed(regimes: Iterable[Regime], rights: Iterable[Right]) -> dict[int, bool]:
+def _verification_allowed(
+    regimes: Iterable[Regime], rights: Iterable[Right], granting: Sequence[RegimeRight] | None = None
+) -> dict[int, bool]:
     """Per right: whether identity may be checked. Not where any regime granting it forbids it
-    (CCPA §7026: no verification of an opt-out)."""
+    (CCPA §7026: no verification of an opt-out). ``granting``: the regimes' ``_regime_rights``, when held."""
     rights = list(rights)
-    forbidden = set(
-        RegimeRight.objects.filter(
-            regime__in=list(regimes), right__in=rights, identity_verification_allowed=False
-        ).values_list("right_id", flat=True)
-    )
+    if granting is None:
+        forbidden = set(
+            RegimeRight.objects.filter(
+                regime__in=list(regimes), right__in=rights, identity_verification_allowed=False
+            ).values_list("right_id", flat=True)
+        )
+    else:
+        forbidden = {row.right_id for row in granting if not row.identity_verification_allowed}
     return {right.pk: right.pk not in forbidden for right in rights}
 
 
@@ -380,7 +401,7 @@ def _intake_cleaned(
     received_at: dt.datetime,
     requester_country: Any = "",
     requester_region: str = "",
-) -> tuple[str, str, list[tuple[Regime, str]], list[Right], str, str]:
+) -> tuple[str, str, list[tuple[Regime, str]], list[Right], str, str, list[RegimeRight]]:
     errors: dict[str, list[str]] = {}
     name = _clean_name(requester_name, errors)
     email = _normalise_email(requester_email, errors)
@@ -389,13 +410,15 @@ def _intake_cleaned(
     applicable = [] if "regime" in errors else _applicable(primary, country, region)
     if not applicable and "regime" not in errors:
         errors["regime"] = ["Choose a regime: no regime applies to this requester yet."]
-    right_objs = _resolve_rights(rights, [regime for regime, _basis in applicable], errors)
+    governing = [regime for regime, _basis in applicable]
+    granting = _regime_rights(governing)
+    right_objs = _resolve_rights(rights, governing, errors, granting)
     if channel not in Channel.values:
         errors["channel"] = [f"Unknown channel {channel!r}."]
     _check_received_at(received_at, errors)
     if errors:
         raise ValidationError(errors)
-    return name, email, applicable, right_objs, country, region
+    return name, email, applicable, right_objs, country, region, granting
 
 
 def rights_request_check(
@@ -456,7 +479,7 @@ def rights_request_open(
     """
     _require(actor, "requests_app.add_rightsrequest", "You cannot log rights requests.")
     received = received_at or timezone.now()
-    requester_name, email, applicable, right_objs, country, region = _intake_cleaned(
+    requester_name, email, applicable, right_objs, country, region, granting = _intake_cleaned(
         requester_name=requester_name,
         requester_email=requester_email,
         regime=regime,
@@ -468,8 +491,8 @@ def rights_request_open(
     )
     regime_obj = applicable[0][0]
     governing = sorted((regime for regime, _basis in applicable), key=lambda regime: regime.pk != regime_obj.pk)
-    verification = _verification_allowed(governing, right_objs)
-    deadlines = _intake_deadlines(governing, right_objs, received)
+    verification = _verification_allowed(governing, right_objs, granting)
+    deadlines = _intake_deadlines(governing, right_objs, received, granting)
     # Numbered last (see _number): a provisional, unique reference until then, never seen outside this
     # transaction.
     provisional = f"NEW-{uuid.uuid4().hex[:16]}"
@@ -521,7 +544,9 @@ def rights_request_open(
     return request
 
 
-def _intake_deadlines(regimes: list[Regime], rights: list[Right], received: dt.datetime) -> Deadlines:
+def _intake_deadlines(
+    regimes: list[Regime], rights: list[Right], received: dt.datetime, granting: Sequence[RegimeRight]
+) -> Deadlines:
     """A new request's dates, from what intake already holds.
 
     The same computation as ``rights_request_deadlines`` (whose ledger is then the
@@ -530,7 +555,7 @@ def _intake_deadlines(regimes: list[Regime], rights: list[Right], received: dt.d
     tests/requests_app/test_intake_queries.py.
     """
     by_regime: dict[int, list[RegimeRight]] = {regime.pk: [] for regime in regimes}
-    for row in RegimeRight.objects.filter(regime__in=regimes).select_related("right"):
+    for row in granting:
         by_regime[row.regime_id].append(row)
     rules = {regime.code: RegimeRule.from_regime(regime, by_regime[regime.pk]) for regime in regimes}
     zones = [settings.TIME_ZONE, *(regime.time_zone for regime in regimes if regime.time_zone)]

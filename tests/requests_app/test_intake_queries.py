@@ -79,7 +79,7 @@ def test_an_api_intake_runs_a_pinned_number_of_queries(baseline, officer, django
         "rights": ["access", "erasure"],
         "channel": "web_form",
     }
-    with django_assert_max_num_queries(33):
+    with django_assert_max_num_queries(29):
         response = api.post(
             "/api/v1/rights-requests/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1"
         )
