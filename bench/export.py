@@ -20,11 +20,14 @@ and PLATFORM_DATABASE_URL) and drops them at the end unless ``--keepdb``::
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_bo \\
     PLATFORM_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_pf \\
     .venv/bin/python bench/export.py
+
+``BENCH_PROFILE=/tmp/build.prof`` writes a cProfile of the (last) build there, for ``python -m pstats``.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import resource
@@ -210,8 +213,15 @@ def child() -> None:
     )
     rights_request_identity_record(request=request, method="email_match", outcome="verified", actor=officer)
     before = peak_rss_mb()
+    profile_path = os.environ.get("BENCH_PROFILE")  # cProfile of the build, written there (pstats format)
+    profiler = cProfile.Profile() if profile_path else None
     started = time.perf_counter()
+    if profiler:
+        profiler.enable()
     fulfilment_start(request=request, actor=officer)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
     seconds = time.perf_counter() - started
     bundle = ExportBundle.objects.get(request=request)
     peak = peak_rss_mb()
