@@ -141,6 +141,14 @@ def demo_data(db, baseline):
     worker_heartbeat_record(worker="celery@demo")
 
 
+def test_the_demo_says_where_it_is_served(baseline, settings):
+    # SITE_URL follows WEB_PORT when not set (tests/test_config_env.py); the demo prints it, not a fixed port.
+    settings.SITE_URL = "http://127.0.0.1:8123"
+    out = StringIO()
+    call_command("load_demo", stdout=out)
+    assert "Demo ready at http://127.0.0.1:8123/admin/" in out.getvalue()
+
+
 def test_access_table_covers_every_registered_model():
     assert sorted(_label(m) for m in admin.site._registry) == sorted(ACCESS)
 

@@ -60,3 +60,16 @@ def test_an_integer_outside_its_bounds_names_them(monkeypatch):
     monkeypatch.setenv("TEST_LEVEL", "0")
     with pytest.raises(ImproperlyConfigured, match="TEST_LEVEL must be at least 1"):
         int_from_env("TEST_LEVEL", 1, minimum=1, maximum=9)
+
+
+def test_the_default_site_address_follows_the_demo_web_servers_port():
+    """Links in letters point at the port the demo serves on (Procfile: WEB_PORT), unless SITE_URL says."""
+    from tests.test_project import manage
+
+    show = ["shell", "-v", "0", "-c", "from django.conf import settings; print(settings.SITE_URL)"]
+    moved = manage(*show, env={"WEB_PORT": "8123"})
+    assert moved.stdout.strip().splitlines()[-1] == "http://127.0.0.1:8123", moved.stderr
+    told = manage(*show, env={"WEB_PORT": "8123", "SITE_URL": "https://privacy.studio.example/"})
+    assert told.stdout.strip().splitlines()[-1] == "https://privacy.studio.example", told.stderr
+    refused = manage(*show, env={"WEB_PORT": "eighty"})
+    assert refused.returncode != 0 and "WEB_PORT must be an integer" in refused.stderr

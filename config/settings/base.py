@@ -38,8 +38,11 @@ FORMAT_MODULE_PATH = ["config.formats"]
 DATE_FORMAT = "j F Y"
 DATETIME_FORMAT = "j F Y, H:i"
 SITE_NAME = env.str("SITE_NAME", default="Studio compliance back office")
-# Absolute base URL used in emails and signed links (no trailing slash).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Absolute base URL used in emails and signed links (no trailing slash); by default the demo's web server
+# on this machine, on WEB_PORT (the Procfile's port).
+SITE_URL = env.str(
+    "SITE_URL", default=f"http://127.0.0.1:{int_from_env('WEB_PORT', 8000, minimum=1, maximum=65535)}"
+).rstrip("/")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------------------

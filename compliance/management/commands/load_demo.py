@@ -44,7 +44,7 @@ class Command(BaseCommand):
             module = importlib.import_module(module_name)
             getattr(module, func_name)(stdout=self.stdout)
         call_command("setup_roles", stdout=self.stdout)
-        self.stdout.write(self.style.SUCCESS("Demo ready at http://127.0.0.1:8000/admin/"))
+        self.stdout.write(self.style.SUCCESS(f"Demo ready at {settings.SITE_URL}/admin/"))
         self.stdout.write(f"  superuser: admin / {password}")
         self.stdout.write(f"  compliance officer: officer / {password}")
         self.stdout.write(f"  support agent: agent / {password}")
