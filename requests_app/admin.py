@@ -10,6 +10,8 @@ errors or messages.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Any
 
 from django import forms
@@ -61,6 +63,7 @@ from requests_app.services import (
     api_client_revoke,
     appeal_assign,
     appeal_decide,
+    appeal_decide_preview,
     appeal_extend,
     appeal_open,
     communication_preview,
@@ -971,7 +974,7 @@ class AppealAdmin(AuditedAdmin):
             raise PermissionDenied
         return obj
 
-    def _page(self, request, obj, title: str, form):
+    def _page(self, request, obj, title: str, form, *, letter: bool = False, preview: dict | None = None):
         change_url = reverse("admin:requests_app_appeal_change", args=[obj.pk])
         return TemplateResponse(
             request,
@@ -984,17 +987,25 @@ class AppealAdmin(AuditedAdmin):
                 "form": form,
                 "media": self.media + form.media,
                 "change_url": change_url,
+                "letter": letter,
+                "preview": preview,
             },
         )
 
-    def _done(self, request, form, action, message: str, obj):
+    def _done_quietly(self, form, action) -> bool:
+        """Run ``action``; a refusal goes onto the form (as ``_done``), without a message or a redirect."""
         try:
             action()
         except ValidationError as error:
             add_service_errors(form, error)
-            return None
+            return False
         except PermissionDenied as error:
             form.add_error(None, str(error) or "You are not allowed to do this.")
+            return False
+        return True
+
+    def _done(self, request, form, action, message: str, obj):
+        if not self._done_quietly(form, action):
             return None
         self.message_user(request, message)
         return HttpResponseRedirect(reverse("admin:requests_app_appeal_change", args=[obj.pk]))
@@ -1016,26 +1027,47 @@ class AppealAdmin(AuditedAdmin):
         return self._page(request, obj, f"Extend the appeal on {obj.request.reference}", form)
 
     def decide_view(self, request, pk: int):
+        """Decide in two steps: the first shows the answer the requester will get, exactly as it will be sent;
+        *Send* decides. A decision changed after its preview is previewed again, never sent unseen."""
         obj = self._step(request, pk)
         form = AppealDecideForm(request.POST or None, appeal=obj)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
+        title = f"Decide the appeal on {obj.request.reference}"
+        if request.method != "POST" or not form.is_valid():
+            return self._page(request, obj, title, form, letter=True)
+        data = form.cleaned_data
+        decision = {
+            "outcome": data["outcome"],
+            "reason": data["outcome_reason"],
+            "reversed_lines": list(data["reversed_lines"]),
+            "actor": request.user,
+        }
+        seen = _decision_fingerprint(decision)
+        if "_send" in request.POST and request.POST.get("previewed") == seen:
             done = self._done(
                 request,
                 form,
-                lambda: appeal_decide(
-                    appeal=obj,
-                    outcome=data["outcome"],
-                    reason=data["outcome_reason"],
-                    reversed_lines=list(data["reversed_lines"]),
-                    actor=request.user,
-                ),
+                lambda: appeal_decide(appeal=obj, **decision),
                 "Appeal decided; the answer is queued for the requester.",
                 obj,
             )
             if done is not None:
                 return done
-        return self._page(request, obj, f"Decide the appeal on {obj.request.reference}", form)
+            return self._page(request, obj, title, form, letter=True)
+        previewed: list[tuple[str, str]] = []
+        if not self._done_quietly(form, lambda: previewed.append(appeal_decide_preview(appeal=obj, **decision))):
+            return self._page(request, obj, title, form, letter=True)
+        if "_send" in request.POST:
+            form.add_error(None, "The decision changed after its preview: read the answer again, then send it.")
+        subject, body = previewed[0]
+        return self._page(
+            request, obj, title, form, letter=True, preview={"subject": subject, "body": body, "fingerprint": seen}
+        )
+
+
+def _decision_fingerprint(decision: dict[str, Any]) -> str:
+    """What the officer previewed (outcome, reasons, reopened lines), so that *Send* sends only that."""
+    seen = [decision["outcome"], decision["reason"].strip(), sorted(line.pk for line in decision["reversed_lines"])]
+    return hashlib.sha256(json.dumps(seen).encode()).hexdigest()
 
 
 @admin.register(ApiClient)

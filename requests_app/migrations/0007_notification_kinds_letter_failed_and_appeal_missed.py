@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('requests_app', '0006_appeals'),
+        ("requests_app", "0006_appeals"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notificationsent',
-            name='kind',
-            field=models.CharField(choices=[('digest', 'Daily digest'), ('ack_missed', 'Acknowledgement date missed'), ('due_missed', 'Due date missed'), ('identity_reminder', 'Waiting on identity for 7 days'), ('letter_failed', 'Letter could not be delivered'), ('appeal_due_missed', 'Appeal answer date missed')], max_length=30),
+            model_name="notificationsent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("digest", "Daily digest"),
+                    ("ack_missed", "Acknowledgement date missed"),
+                    ("due_missed", "Due date missed"),
+                    ("identity_reminder", "Waiting on identity for 7 days"),
+                    ("letter_failed", "Letter could not be delivered"),
+                    ("appeal_due_missed", "Appeal answer date missed"),
+                ],
+                max_length=30,
+            ),
         ),
     ]

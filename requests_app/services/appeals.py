@@ -37,6 +37,7 @@ from requests_app.models import (
     AppealOutcome,
     AppealStatus,
     Channel,
+    Communication,
     EventType,
     LetterTemplate,
     Outcome,
@@ -395,6 +396,43 @@ def appeal_decide(
         appeal=appeal, template=LetterTemplate.APPEAL_DECISION, event=event, actor=actor, at=when
     )
     return appeal
+
+
+class _PreviewDone(Exception):
+    """Carries the previewed letter out of the transaction it rolls back."""
+
+    def __init__(self, subject: str, body: str) -> None:
+        super().__init__("preview")
+        self.subject, self.body = subject, body
+
+
+def appeal_decide_preview(
+    *,
+    appeal: Appeal,
+    outcome: str,
+    reason: str,
+    actor: User | None,
+    reversed_lines: Sequence[RequestLine | str] = (),
+) -> tuple[str, str]:
+    """The decision letter exactly as ``appeal_decide`` would send it (subject, body), writing nothing.
+
+    The decision is taken inside a transaction that is then rolled back: the letter is the one the real
+    decision renders (reopened lines, their new due dates, the complaint routes), and nothing of it stays,
+    no job or email included (those leave only on commit). Raises what ``appeal_decide`` would raise.
+    """
+    try:
+        with transaction.atomic():
+            decided = appeal_decide(
+                appeal=Appeal.objects.get(pk=appeal.pk),
+                outcome=outcome,
+                reason=reason,
+                actor=actor,
+                reversed_lines=reversed_lines,
+            )
+            letter = Communication.objects.filter(appeal=decided, template=LetterTemplate.APPEAL_DECISION).latest("pk")
+            raise _PreviewDone(letter.subject, letter.body)
+    except _PreviewDone as done:
+        return done.subject, done.body
 
 
 def _line_reopen(

@@ -566,3 +566,47 @@ def test_a_customer_reads_the_public_subprocessor_list_and_subscribes(
     )
     page.wait_for_load_state()
     shots(page, "subscription confirmed")
+
+
+def test_compliance_officer_reads_the_appeal_answer_before_sending_it_and_the_requester_gets_that_text(
+    new_page, shots, protections_on, mail_folder, officer, agent, refused_request
+):
+    """A Virginia refusal appealed: the officer decides with the answer on screen, as the requester will read
+    it; a decision changed after its preview is shown again, never sent unseen; the worker delivers the
+    letter word for word as previewed."""
+    from requests_app.services import appeal_open
+
+    request = refused_request(region="VA", rights=["access", "erasure"], refuse=["erasure"])
+    appeal = appeal_open(request=request, actor=agent)
+    page = new_page()
+    log_in(page, officer, shots, "officer")
+    page.goto(f"/admin/requests_app/appeal/{appeal.pk}/decide/")
+    page.select_option("#id_outcome", "upheld")
+    page.fill("#id_outcome_reason", "The investigation file stays closed to requests while it runs.")
+    assert not page.is_visible("input[name=_send]")  # nothing can be sent before it is read
+    page.click("input[name=_preview]")
+    page.wait_for_selector("text=The answer the requester will get")
+    shots(page, "officer previews the appeal decision")
+    first = page.inner_text(".letter-preview")
+    assert "stays closed to requests while it runs" in first and "Attorney General" in first
+
+    page.fill("#id_outcome_reason", "The file stays closed until the investigation ends in March.")
+    page.click("input[name=_send]")  # changed after the preview: shown again, not sent
+    page.wait_for_selector("text=The decision changed after its preview")
+    shots(page, "officer changed the reasons after the preview")
+    previewed = page.inner_text(".letter-preview")
+    assert "until the investigation ends in March" in previewed
+    assert not request.communications.filter(template="appeal_decision").exists()
+
+    page.click("input[name=_send]")
+    page.wait_for_selector("ul.messagelist")
+    assert "Appeal decided" in page.inner_text("ul.messagelist")
+    letter = delivered_letter(request, "appeal_decision")
+    [message] = delivered_eventually(mail_folder, request.requester_email, letter.subject)
+
+    def words(text: str) -> str:
+        return " ".join(text.split())
+
+    # What was read on screen is what was stored and what reached the requester.
+    assert words(letter.body) in words(previewed) and letter.subject in previewed
+    assert words(letter.body) in words(body_of(message))

@@ -5,6 +5,8 @@ The dated worked examples (Virginia day 60, Oregon 45, Colorado 45 + 60) are in 
 """
 
 import datetime as dt
+import html
+import re
 
 import pytest
 import time_machine
@@ -12,6 +14,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from jobs.models import PendingJob
 from requests_app.models import (
     ApiClient,
     Appeal,
@@ -37,6 +40,11 @@ def midday():
     """Midday in London is the same date in every US zone: the receipt dates below are "today"."""
     with time_machine.travel(aware(2026, 6, 10, 12), tick=True):
         yield
+
+
+def previewed(page: str) -> str:
+    """The fingerprint of the decision a preview page showed (what *Send* sends)."""
+    return re.search(r'name="previewed" value="([0-9a-f]{64})"', page).group(1)
 
 
 def appeal_step(name, appeal):
@@ -211,7 +219,14 @@ def test_an_officer_partly_reverses_an_appeal_and_the_reversed_line_reopens_with
     assert appeal.is_open
 
     decision["outcome_reason"] = "A copy of your data can be given without the investigation file."
-    response = client.post(appeal_step("decide", appeal), decision)
+    # The first post shows the answer the requester will get and decides nothing.
+    preview = client.post(appeal_step("decide", appeal), decision)
+    assert preview.status_code == 200
+    page = preview.content.decode()
+    assert "The answer the requester will get" in page and "without the investigation file" in page
+    appeal.refresh_from_db()
+    assert appeal.is_open and not appeal.request.communications.filter(template="appeal_decision").exists()
+    response = client.post(appeal_step("decide", appeal), {**decision, "_send": "Send", "previewed": previewed(page)})
     assert response.status_code == 302
     appeal.refresh_from_db()
     assert appeal.outcome == "partly_reversed" and appeal.decided_by == officer and appeal.decided_on_time
@@ -305,3 +320,55 @@ def test_the_dashboard_digest_and_escalations_count_appeals_like_requests(client
     assert escalations_send(today=due + dt.timedelta(days=1)) == 0  # once per missed date
     assert "appeal answer date missed" in mail.outbox[-1].body
     assert "Vera Hill" not in mail.outbox[-1].body  # references only
+
+
+def test_the_decision_letter_is_previewed_exactly_as_sent_and_the_preview_writes_nothing(
+    client, officer, agent, refused_request
+):
+    request = refused_request(region="VA", rights=["access", "erasure"])
+    appeal = appeal_open(request=request, actor=agent)
+    access = request.lines.get(right__slug="access")
+    client.force_login(officer)
+    jobs, events = PendingJob.objects.count(), request.events.count()
+    decision = {
+        "outcome": "partly_reversed",
+        "outcome_reason": "Your data can be given without the investigation file.",
+        "reversed_lines": [access.pk],
+    }
+
+    page = client.post(appeal_step("decide", appeal), decision).content.decode()
+
+    # Nothing of the trial decision stays: no letter, no job, no event, the line still refused.
+    appeal.refresh_from_db()
+    access.refresh_from_db()
+    assert appeal.is_open and access.outcome == "refused"
+    assert (PendingJob.objects.count(), request.events.count()) == (jobs, events)
+    assert not request.communications.filter(template="appeal_decision").exists()
+    mail.outbox.clear()
+
+    client.post(appeal_step("decide", appeal), {**decision, "_send": "Send", "previewed": previewed(page)})
+    sent = request.communications.get(template="appeal_decision")
+    # The letter stored (and emailed) is word for word the one previewed.
+    assert html.escape(sent.subject) in page and html.escape(sent.body) in page
+
+
+def test_a_decision_changed_after_its_preview_is_previewed_again_not_sent(client, officer, agent, refused_request):
+    request = refused_request(region="VA", rights=["access", "erasure"])
+    appeal = appeal_open(request=request, actor=agent)
+    client.force_login(officer)
+    upheld = {"outcome": "upheld", "outcome_reason": "The investigation file stays closed to requests."}
+    page = client.post(appeal_step("decide", appeal), upheld).content.decode()
+
+    # The officer changes the reasons after reading the preview, then presses Send.
+    changed = {**upheld, "outcome_reason": "Kept closed while the investigation runs.", "_send": "Send"}
+    response = client.post(appeal_step("decide", appeal), {**changed, "previewed": previewed(page)})
+
+    assert response.status_code == 200
+    again = response.content.decode()
+    assert "The decision changed after its preview" in again and "Kept closed while the investigation runs." in again
+    appeal.refresh_from_db()
+    assert appeal.is_open and not request.communications.filter(template="appeal_decision").exists()
+    # Sent once the new text was seen.
+    client.post(appeal_step("decide", appeal), {**changed, "previewed": previewed(again)})
+    appeal.refresh_from_db()
+    assert appeal.outcome == "upheld" and appeal.outcome_reason == "Kept closed while the investigation runs."

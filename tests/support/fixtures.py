@@ -1,5 +1,6 @@
 """Fixtures every test module may use (a pytest plugin: ``tests/conftest.py`` registers it).
 
+Requests: ``refused_request`` (a US requester's request answered with a refusal, ready to appeal).
 Jobs: ``eager_tasks`` runs what the outbox sends in this process; ``workers`` starts real Celery
 workers and stops every one a test started. Files: ``private_storage`` points the ``private`` storage
 (bundles, letters) at the test's own folder.
@@ -54,3 +55,45 @@ def private_storage(settings, tmp_path):
     storages._storages.pop("private", None)
     yield tmp_path
     storages._storages.pop("private", None)
+
+
+@pytest.fixture
+def refused_request(baseline, agent, officer):
+    """A US requester's request, answered with a refusal: ``refused_request(region="VA", rights=[...])``.
+
+    The lines in ``refuse`` (all by default) are refused, the others fulfilled; the refusal letter is sent.
+    """
+    from requests_app.models import IdentityMethod, IdentityOutcome, LetterTemplate
+    from requests_app.services import (
+        communication_send,
+        request_line_complete,
+        rights_request_identity_record,
+        rights_request_open,
+    )
+
+    def make(region="VA", rights=("erasure",), refuse=None, email="vera.hill@example.com", **extra):
+        request = rights_request_open(
+            requester_name="Vera Hill",
+            requester_email=email,
+            requester_country="US",
+            requester_region=region,
+            rights=list(rights),
+            actor=agent,
+            **extra,
+        )
+        rights_request_identity_record(
+            request=request, method=IdentityMethod.ACCOUNT_LOGIN, outcome=IdentityOutcome.VERIFIED, actor=officer
+        )
+        for line in request.lines.select_related("right"):
+            refused = refuse is None or line.right.slug in refuse
+            request_line_complete(
+                line=line,
+                outcome="refused" if refused else "fulfilled",
+                reason="Kept while a fraud investigation on the account is open." if refused else "",
+                actor=officer,
+            )
+        communication_send(request=request, template=LetterTemplate.PARTIAL_OR_REFUSAL, actor=officer)
+        request.refresh_from_db()
+        return request
+
+    return make
