@@ -25,7 +25,8 @@ apart; foreign keys are deferred, so the order does not matter).
 
 A PostgreSQL advisory lock on the ``default`` alias's server serialises building, cloning and dropping,
 so the first xdist process builds while the others wait, and a template is never dropped while another
-run clones it. ``--create-db`` rebuilds the templates too. ``--reuse-db`` keeps an existing test
+run clones it. ``--create-db`` rebuilds the templates too, once per run (the xdist processes of one run
+share its id; a template records the run that built it). ``--reuse-db`` keeps an existing test
 database as pytest-django does (``migrate`` brings it forward) and clones only a missing one.
 """
 
@@ -39,6 +40,7 @@ import sqlite3
 import subprocess
 import sys
 import types
+import uuid
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -63,6 +65,8 @@ SQLITE_TEMPLATE_SETTINGS = "tests.support.sqlite_template_settings"
 SQLITE_TEMPLATE_DIR = Path(settings.BASE_DIR) / "var" / "test-templates"
 # Each alias's own database name, before the test set-up points the alias at its test database: templates
 # are named after it, as test databases are.
+# This run (the processes xdist starts for one run share an id): ``--create-db`` rebuilds a template once.
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
 ORIGINAL_NAMES = {alias: connections[alias].settings_dict["NAME"] for alias in connections}
 
 
@@ -156,6 +160,17 @@ class Template:
             return str(SQLITE_TEMPLATE_DIR / f"{self.alias}_tpl_{self.fingerprint}.sqlite3")
         return self.prefix + self.fingerprint
 
+    def built_by_this_run(self) -> bool:
+        if self.is_sqlite:
+            marker = Path(self.name + ".run")
+            return marker.exists() and marker.read_text() == RUN_ID
+        with self.connection.creation._nodb_cursor() as cursor:
+            cursor.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [self.name]
+            )
+            row = cursor.fetchone()
+            return row is not None and row[0] == RUN_ID
+
     def exists(self) -> bool:
         if self.is_sqlite:
             return Path(self.name).exists()
@@ -180,11 +195,17 @@ class Template:
     def drop(self, name: str) -> None:
         if self.is_sqlite:
             Path(name).unlink(missing_ok=True)
+            Path(name + ".run").unlink(missing_ok=True)
             return
         quoted = self.connection.ops.quote_name(name)
         with self.connection.creation._nodb_cursor() as cursor:
-            cursor.execute("UPDATE pg_database SET datistemplate = false WHERE datname = %s", [name])
-            cursor.execute(f"DROP DATABASE IF EXISTS {quoted}")
+            cursor.execute("SELECT datistemplate FROM pg_database WHERE datname = %s", [name])
+            row = cursor.fetchone()
+            if row is None:
+                return
+            if row[0]:
+                cursor.execute(f"ALTER DATABASE {quoted} WITH IS_TEMPLATE false")
+            cursor.execute(f"DROP DATABASE {quoted}")
 
 
 # -- building ----------------------------------------------------------------------------------------
@@ -237,12 +258,14 @@ def _build(templates: list[Template]) -> None:
             template.drop(building)
             continue
         if template.is_sqlite:
+            Path(template.name + ".run").write_text(RUN_ID)
             Path(building).replace(template.name)
             continue
         quote = template.connection.ops.quote_name
         with template.connection.creation._nodb_cursor() as cursor:
             # A template takes no connections: nothing can hold it open and make a clone fail.
             cursor.execute(f"ALTER DATABASE {quote(building)} WITH ALLOW_CONNECTIONS false")
+            cursor.execute(f"COMMENT ON DATABASE {quote(building)} IS %s", [RUN_ID])
             cursor.execute(f"ALTER DATABASE {quote(building)} RENAME TO {quote(template.name)}")
             cursor.execute(f"ALTER DATABASE {quote(template.name)} WITH IS_TEMPLATE true")
     if failures:
@@ -283,7 +306,7 @@ def ensure_templates(aliases: list[str], *, rebuild: bool = False) -> dict[str, 
                 template.drop(name)
             except DatabaseError as error:  # in use after all: the next run drops it
                 warnings.warn(f"stale test database template {name} not dropped: {error}", stacklevel=1)
-        if rebuild and template.exists():
+        if rebuild and template.exists() and not template.built_by_this_run():
             template.drop(template.name)
     _build([template for template in templates.values() if not template.exists()])
     return templates
