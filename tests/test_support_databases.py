@@ -48,6 +48,14 @@ def test_the_test_database_is_a_copy_named_for_this_process_never_the_template()
     assert name.endswith(f"_{worker}") if worker else not name.endswith("_gw0")
 
 
+@pytest.mark.django_db(databases=["default", "platform"])
+@pytest.mark.parametrize("alias", ["default", "platform"])
+def test_sessions_on_the_test_databases_commit_without_waiting_for_the_disk(alias):
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "off"
+
+
 def test_every_app_with_models_has_migrations_so_migrate_alone_makes_every_table():
     assert unmigrated_apps_with_models() == []
 

@@ -321,6 +321,14 @@ def clone_postgresql(template: Template, name: str) -> None:
     with template.connection.creation._nodb_cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {quote(name)}")
         cursor.execute(f"CREATE DATABASE {quote(name)} WITH TEMPLATE {quote(template.name)}")
+    commit_without_waiting_for_the_disk(template.connection, name)
+
+
+def commit_without_waiting_for_the_disk(connection: BaseDatabaseWrapper, name: str) -> None:
+    """Sessions on the test database commit without waiting for the disk (1.7 ms a commit here). The
+    server is never crashed under the tests, so every later connection sees what a commit wrote all the same."""
+    with connection.creation._nodb_cursor() as cursor:
+        cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(name)} SET synchronous_commit = off")
 
 
 def clone_sqlite(template: Template, connection: BaseDatabaseWrapper) -> None:
@@ -359,6 +367,7 @@ def setup_test_databases(
                 _use_test_database(connection, name)
                 clone_sqlite(templates[alias], connection)
             elif keepdb and database_exists(connection, name):
+                commit_without_waiting_for_the_disk(connection, name)
                 connection.creation.create_test_db(verbosity=verbosity, autoclobber=True, keepdb=True, serialize=False)
             else:
                 clone_postgresql(templates[alias], name)
