@@ -86,6 +86,27 @@ def test_a_changed_migration_or_app_module_changes_the_fingerprint(tmp_path, set
     assert len({first, second, third}) == 3
 
 
+def test_the_fingerprint_hashes_our_apps_code_never_an_installed_librarys_inside_the_checkout(
+    tmp_path, settings, monkeypatch
+):
+    """CI's clean clone has the virtualenv inside the checkout: Django's own apps then sit under BASE_DIR.
+    Their migrations count (they are migrated); the rest of the library does not."""
+    environment = tmp_path / ".venv"
+    admin = environment / "lib" / "django" / "contrib" / "admin"
+    shutil.copytree(apps.get_app_config("admin").path, admin, ignore=shutil.ignore_patterns("__pycache__", "static"))
+    monkeypatch.setattr(apps.get_app_config("admin"), "path", str(admin))
+    monkeypatch.setattr(sys, "prefix", str(environment))
+    settings.BASE_DIR = tmp_path
+    first = compute_fingerprint()
+
+    with (admin / "sites.py").open("a") as module:
+        module.write("\n# changed\n")
+    assert compute_fingerprint() == first
+    with (admin / "migrations" / "0001_initial.py").open("a") as migration:
+        migration.write("\n# changed\n")
+    assert compute_fingerprint() != first
+
+
 def test_another_test_process_computes_the_same_fingerprint():
     """Each xdist process has its own broker database, cache prefix and test database names; none of
     that may change the fingerprint, or the processes would build (and drop) each other's templates."""

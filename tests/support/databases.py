@@ -110,7 +110,8 @@ def compute_fingerprint() -> str:
 
     digest = hashlib.sha256()
     digest.update(f"python {sys.version}\ndjango {django.__version__}\n".encode())
-    base = Path(settings.BASE_DIR).resolve()
+    # Installed libraries are not our code, even when the virtualenv sits inside the checkout (CI's clone).
+    base, environment = Path(settings.BASE_DIR).resolve(), Path(sys.prefix).resolve()
     own_code: set[Path] = {base / "config"}
     for config in apps.get_app_configs():
         folder = Path(config.path).resolve()
@@ -118,7 +119,7 @@ def compute_fingerprint() -> str:
         if migrations.is_dir():
             for path in _files(migrations):
                 digest.update(f"{config.label}/{path.relative_to(folder)}\n".encode() + path.read_bytes())
-        if folder.is_relative_to(base):
+        if folder.is_relative_to(base) and not folder.is_relative_to(environment):
             own_code.add(folder)
     for folder in sorted(own_code):
         for path in _files(folder):
