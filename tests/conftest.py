@@ -22,6 +22,7 @@ def django_db_setup(
 ):
     """pytest-django's test databases, cloned from templates ``manage.py migrate`` built once
     (tests/support/databases.py) instead of migrated again in every test process."""
+    from django.db import connections
     from django.test.utils import setup_databases, teardown_databases
     from pytest_django.fixtures import _disable_migrations, _get_databases_for_setup
 
@@ -31,12 +32,13 @@ def django_db_setup(
     keepdb = django_db_keepdb and not django_db_createdb
     verbosity = request.config.option.verbose
     with django_db_blocker.unblock():
-        if django_db_use_migrations:
+        if django_db_use_migrations and connections["default"].vendor == "postgresql":
             old_names = setup_test_databases(
                 aliases, serialized_aliases, keepdb=keepdb, rebuild=django_db_createdb, verbosity=verbosity
             )
-        else:  # --nomigrations: tables made from the models, as pytest-django makes them
-            _disable_migrations()
+        else:  # pytest-django's own set-up (--nomigrations: tables made from the models)
+            if not django_db_use_migrations:
+                _disable_migrations()
             old_names = setup_databases(
                 verbosity=verbosity,
                 interactive=False,

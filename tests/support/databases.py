@@ -48,6 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote as url_quote
 
 from django.apps import apps
 from django.conf import settings
@@ -212,6 +213,14 @@ class Template:
 # -- building ----------------------------------------------------------------------------------------
 
 
+def database_url(alias: str, name: str) -> str:
+    """The URL of database ``name`` on the alias's PostgreSQL server, with the alias's credentials."""
+    db = connections[alias].settings_dict
+    user = url_quote(db.get("USER") or "postgres", safe="")
+    password = f":{url_quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{url_quote(name)}"
+
+
 def _migrate_process(template: Template, building: str) -> subprocess.Popen:
     """``manage.py migrate`` of one alias, in its own process, onto the empty database ``building``."""
     environment = {**os.environ}
@@ -222,11 +231,9 @@ def _migrate_process(template: Template, building: str) -> subprocess.Popen:
         environment["TEST_SQLITE_TEMPLATE"] = building
         environment["TEST_SQLITE_TEMPLATE_ALIAS"] = template.alias
     else:
-        from tests.support.processes import url_for
-
         environment["DJANGO_SETTINGS_MODULE"] = settings.SETTINGS_MODULE
         variable = "DATABASE_URL" if template.alias == "default" else f"{template.alias.upper()}_DATABASE_URL"
-        environment[variable] = url_for(template.alias).rsplit("/", 1)[0] + "/" + building
+        environment[variable] = database_url(template.alias, building)
     command = [sys.executable, "manage.py", "migrate", "--database", template.alias, "--noinput", "--skip-checks"]
     return subprocess.Popen(
         command,
@@ -414,14 +421,12 @@ def _use_test_database(connection: BaseDatabaseWrapper, name: str) -> None:
 def migrated_copy(alias: str = "default") -> Iterator[str]:
     """A new database copied from the alias's template (what ``manage.py migrate`` alone made of an empty
     database), its URL yielded, dropped afterwards. The test databases are set up (so the template exists)."""
-    from tests.support.processes import url_for
-
     with templates_lock():
         template = ensure_templates([alias])[alias]
         name = f"{template.base}_copy_{os.getpid()}"
         clone_postgresql(template, name)
     try:
-        yield url_for(alias).rsplit("/", 1)[0] + "/" + name
+        yield database_url(alias, name)
     finally:
         with connections[alias].creation._nodb_cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {connections[alias].ops.quote_name(name)} WITH (FORCE)")
