@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import psycopg
 import pytest
 from django.apps import apps
 from django.core.management import call_command
@@ -13,8 +14,11 @@ from django.db import connections, router
 from django.db.migrations.executor import MigrationExecutor
 
 from tests.support.databases import (
+    RUN_ID,
+    TEMPLATES_LOCK_KEY,
     Template,
     compute_fingerprint,
+    database_url,
     ensure_templates,
     template_fingerprint,
     templates_lock,
@@ -131,7 +135,7 @@ def test_another_test_process_computes_the_same_fingerprint():
 
 
 @pytest.mark.django_db
-def test_a_stale_template_is_dropped_and_the_current_one_kept():
+def test_a_stale_template_is_dropped_and_the_current_one_kept_closed_to_connections():
     current = Template("default", template_fingerprint())
     stale = Template("default", "000000000000")
     with connections["default"].creation._nodb_cursor() as cursor:
@@ -140,6 +144,37 @@ def test_a_stale_template_is_dropped_and_the_current_one_kept():
     with templates_lock():
         ensure_templates(["default"])
     assert current.exists() and not stale.exists()
+    with connections["default"].creation._nodb_cursor() as cursor:
+        cursor.execute("SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s", [current.name])
+        assert cursor.fetchone() == (True, False)
+
+
+@pytest.mark.django_db
+def test_create_db_rebuilds_a_template_only_if_another_run_built_it():
+    template = Template("default", "0000000000ff")
+    quoted = connections["default"].ops.quote_name(template.name)
+    with connections["default"].creation._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {quoted}")
+        cursor.execute(f"CREATE DATABASE {quoted}")
+        try:
+            cursor.execute(f"COMMENT ON DATABASE {quoted} IS 'an earlier run'")
+            assert not template.built_by_this_run()
+            cursor.execute(f"COMMENT ON DATABASE {quoted} IS %s", [RUN_ID])
+            assert template.built_by_this_run()
+        finally:
+            cursor.execute(f"DROP DATABASE {quoted}")
+
+
+@pytest.mark.django_db
+def test_one_test_process_at_a_time_holds_the_templates_lock():
+    def try_lock() -> bool:
+        with psycopg.connect(database_url("default", "postgres"), autocommit=True) as other:
+            (taken,) = other.execute("SELECT pg_try_advisory_lock(%s)", [TEMPLATES_LOCK_KEY]).fetchone()
+            return taken
+
+    with templates_lock():
+        assert not try_lock()
+    assert try_lock()
 
 
 def _tables_with_rows() -> list[str]:

@@ -66,6 +66,7 @@ SQLITE_TEMPLATE_SETTINGS = "tests.support.sqlite_template_settings"
 SQLITE_TEMPLATE_DIR = Path(settings.BASE_DIR) / "var" / "test-templates"
 # Each alias's own database name, before the test set-up points the alias at its test database: templates
 # are named after it, as test databases are.
+TEMPLATES_LOCK_KEY = zlib.crc32(b"test-database-templates") - 2**31
 # This run (the processes xdist starts for one run share an id): ``--create-db`` rebuilds a template once.
 RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
 ORIGINAL_NAMES = {alias: connections[alias].settings_dict["NAME"] for alias in connections}
@@ -283,14 +284,12 @@ def _build(templates: list[Template]) -> None:
 @contextmanager
 def templates_lock() -> Iterator[None]:
     """An advisory lock on the ``default`` alias's server, held by one test process at a time."""
-    connection = connections["default"]
-    key = zlib.crc32(b"test-database-templates") - 2**31
-    with connection.creation._nodb_cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    with connections["default"].creation._nodb_cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [TEMPLATES_LOCK_KEY])
         try:
             yield
         finally:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [TEMPLATES_LOCK_KEY])
 
 
 def unmigrated_apps_with_models() -> list[str]:
