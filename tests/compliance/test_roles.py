@@ -1,14 +1,12 @@
 import os
 import subprocess
 import sys
-import uuid
 
 import psycopg
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.management.sql import emit_post_migrate_signal
-from django.db import connection
 
 from compliance.roles import (
     AUDITOR,
@@ -18,6 +16,7 @@ from compliance.roles import (
     roles_sync,
     unknown_explicit_patterns,
 )
+from tests.support.databases import migrated_copy
 
 
 def test_every_explicit_permission_in_the_role_spec_exists(db):
@@ -75,37 +74,29 @@ def test_each_app_declares_its_own_roles_permissions():
 @pytest.mark.fresh_database
 @pytest.mark.django_db
 def test_migrate_alone_on_a_fresh_database_gives_the_roles_the_permissions_setup_roles_gives():
-    """A new, empty database, migrated by ``manage.py migrate`` in its own process, then ``setup_roles``."""
-    db = connection.settings_dict
-    name = f"{db['NAME']}_fresh_{uuid.uuid4().hex[:8]}"
-    server = f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": f"{server}/{name}"}
+    """A new, empty database, migrated by ``manage.py migrate`` in its own process, then ``setup_roles``.
+
+    That database is the test databases' template (tests/support/databases.py builds it exactly so, from
+    an empty database, for the migrations and code of this run); the test works on a copy of it."""
     query = (
         "SELECT g.name, ct.app_label || '.' || p.codename FROM auth_group g "
         "JOIN auth_group_permissions gp ON gp.group_id = g.id JOIN auth_permission p ON p.id = gp.permission_id "
         "JOIN django_content_type ct ON ct.id = p.content_type_id"
     )
 
-    def roles() -> dict[str, set[str]]:
-        with psycopg.connect(f"{server}/{name}") as fresh:
-            found: dict[str, set[str]] = {}
-            for group, permission in fresh.execute(query):
-                found.setdefault(group, set()).add(permission)
-            return found
+    with migrated_copy("default") as url:
 
-    def manage(*command: str) -> None:
-        subprocess.run([sys.executable, "manage.py", *command], cwd=settings.BASE_DIR, env=env, check=True)
+        def roles() -> dict[str, set[str]]:
+            with psycopg.connect(url) as fresh:
+                found: dict[str, set[str]] = {}
+                for group, permission in fresh.execute(query):
+                    found.setdefault(group, set()).add(permission)
+                return found
 
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        manage("migrate", "--noinput", "--verbosity", "0")
         after_migrate = roles()
-        manage("setup_roles")
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": url}
+        subprocess.run([sys.executable, "manage.py", "setup_roles"], cwd=settings.BASE_DIR, env=env, check=True)
         after_setup_roles = roles()
-    finally:
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert after_migrate == after_setup_roles
     assert len(after_migrate[COMPLIANCE_OFFICER]) > 300 and len(after_migrate[SUPPORT_AGENT]) == 15
     assert "fulfilment.approve_fulfilmentplan" in after_migrate[COMPLIANCE_OFFICER]
