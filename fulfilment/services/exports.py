@@ -41,7 +41,7 @@ from django.utils import timezone
 from compliance.connectors import ConnectorPending, get_connector
 from compliance.emails import email_message
 from compliance.history import set_history_actor
-from compliance.models import MappedTable, ProcessingActivity
+from compliance.models import MappedColumn, MappedTable, ProcessingActivity
 from fulfilment.bundle_format import PartInfo, PartWriter, ZipAssembler, read_first_lines
 from fulfilment.locks import exclusive
 from fulfilment.models import DownloadAttempt, DownloadLink, ExportBundle, FulfilmentPlan, FulfilmentStep, PlanKind
@@ -308,7 +308,19 @@ def _index_context(
         "answer": access_answer(bundle.request, [step.table for step in steps]),
         "contact_email": settings.PRIVACY_CONTACT_EMAIL,
         "preview_rows": PREVIEW_ROWS,
+        "withheld_any": any(column.access_withheld for entry in entries for column in entry["columns"]),
     }
+
+
+def _withheld_columns(table_ids: list[int]) -> dict[int, list[dict[str, str]]]:
+    """Per table, the columns the data map withholds from access answers and why (for the manifest)."""
+    withheld: dict[int, list[dict[str, str]]] = {}
+    columns = MappedColumn.objects.filter(table_id__in=table_ids).exclude(access_withheld="").order_by("name")
+    for column in columns:
+        withheld.setdefault(column.table_id, []).append(
+            {"column": column.name, "reason": column.get_access_withheld_display()}
+        )
+    return withheld
 
 
 def bundle_assemble(*, bundle_id: int) -> ExportBundle | None:
@@ -331,6 +343,7 @@ def _assemble(bundle: ExportBundle, steps: list[FulfilmentStep]) -> ExportBundle
     now = timezone.now()
     exported = [step for step in steps if step.status == FulfilmentStep.Status.DONE]
     files, tables = [], []
+    withheld = _withheld_columns([step.table_id for step in exported])
     handle_fd, path = tempfile.mkstemp(prefix="bundle-", suffix=".zip", dir=_temp_dir())
     try:
         with os.fdopen(handle_fd, "wb") as handle:
@@ -349,6 +362,7 @@ def _assemble(bundle: ExportBundle, steps: list[FulfilmentStep]) -> ExportBundle
                         "table": step.table.table_name,
                         "rows": step.rows_exported,
                         "delivered_separately": bool(step.evidence.get("delivered_separately")),
+                        "withheld_columns": withheld.get(step.table_id, []),
                     }
                 )
                 for fmt in FORMATS:
