@@ -584,13 +584,17 @@ def download_code_send(*, link: DownloadLink, client: str = "") -> None:
     Nothing is spent here: the code is made, stored and counted against
     ``EXPORT_LINK_CODES_PER_HOUR`` by ``download_code_deliver`` when it is actually
     emailed, so a broker or mail server that is down costs a delay, never an attempt.
+    The request is numbered (``code_requests``) and its job carries the number, so a
+    job delivered twice sends one code.
     """
     verdict = None
     with transaction.atomic():
         link = DownloadLink.objects.select_for_update(of=("self",)).select_related("bundle__request").get(pk=link.pk)
         verdict = _code_verdict(link, timezone.now())
         if verdict is None:
-            job_enqueue("fulfilment.tasks.download_code_deliver_task", link.pk)
+            link.code_requests += 1
+            link.save(update_fields=["code_requests"])
+            job_enqueue("fulfilment.tasks.download_code_deliver_task", link.pk, link.code_requests)
         elif verdict.outcome:
             _record(link, verdict.outcome, client)
     if verdict is not None:
@@ -610,18 +614,28 @@ def _code_verdict(link: DownloadLink, now: datetime) -> _Verdict | None:
     return verdict
 
 
-def download_code_deliver(*, link_id: int) -> bool:
+def download_code_deliver(*, link_id: int, request_number: int | None = None) -> bool:
     """Email a fresh one-time code (the worker's half of ``download_code_send``). False when not needed now.
 
-    The email is sent last inside the transaction that stores the code's hash and
-    counts it: a mail server that refuses it rolls both back (the task retries), so
-    an attempt counts only when a code was actually sent. A link that expired, was
-    revoked or reached its hourly limit meanwhile gets nothing.
+    ``request_number`` is the number ``download_code_send`` gave the person's request:
+    once its code was emailed, the same job delivered again (Celery redelivers a job
+    whose worker was lost; the outbox may send a job twice) sends nothing, and the
+    code already sent keeps working. (A job queued before requests were numbered has
+    none and sends a code.)
+
+    The email is sent last inside the transaction that stores the code's hash, the
+    answered request number and the count: a mail server that refuses it rolls them
+    all back (the task retries and sends the one code), so an attempt counts only when
+    a code was actually sent. A link that expired, was revoked or reached its hourly
+    limit meanwhile gets nothing.
     """
     with transaction.atomic():
         link = DownloadLink.objects.select_for_update(of=("self",)).select_related("bundle__request").filter(pk=link_id)
         link = link.first()
         if link is None:
+            return False
+        if request_number is not None and request_number <= link.code_requests_answered:
+            logger.info("fulfilment download link %s: code request %s already answered", link.pk, request_number)
             return False
         now = timezone.now()
         if _code_verdict(link, now) is not None:
@@ -629,7 +643,11 @@ def download_code_deliver(*, link_id: int) -> bool:
         code = f"{secrets.randbelow(10**8):08d}"
         link.code_hash = _code_hash(link, code)
         link.code_expires_at = now + timedelta(minutes=settings.EXPORT_LINK_CODE_MINUTES)
-        link.save(update_fields=["code_hash", "code_expires_at"])
+        fields = ["code_hash", "code_expires_at"]
+        if request_number is not None:
+            link.code_requests_answered = request_number
+            fields.append("code_requests_answered")
+        link.save(update_fields=fields)
         _record(link, DownloadAttempt.Outcome.CODE_SENT, "")
         request = link.bundle.request
         context = {"request": request, "code": code, "minutes": settings.EXPORT_LINK_CODE_MINUTES}
