@@ -63,7 +63,7 @@ class DefaultRule:
 
 
 # Legal holds: counted from when the hold ended, its release or its 'until' date if that came first (a hold
-# that lapsed unreleased counts as released on its end date). Migration retention 0003 renames and repoints
+# that lapsed unreleased counts as released on its end date). Migration retention 0004 renames and repoints
 # the rules of earlier versions, which counted from the release only and never swept a lapsed hold.
 HOLDS_RULE = "Legal holds: anonymise 6 years after release or lapse"
 HOLDS_JUSTIFICATION = (

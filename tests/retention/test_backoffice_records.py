@@ -243,7 +243,7 @@ def test_the_migration_counts_earlier_versions_hold_rules_from_the_end_and_fills
     from retention.models import LegalHold, RetentionRule
     from retention.services import legal_hold_place, retention_rule_create
 
-    migration = importlib.import_module("retention.migrations.0003_hold_ended_at")
+    migration = importlib.import_module("retention.migrations.0004_hold_ended_at")
     datamap_import_file(BACKOFFICE_MAP)
     MappedColumn.objects.filter(name="ended_at", table__table_name__contains="legalhold").delete()
     holds = MappedTable.objects.get(table_name="retention_legalhold")

@@ -44,7 +44,7 @@ def holds_end(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("compliance", "0007_column_withheld_from_access_answers"),
-        ("retention", "0002_records_basis_by_regime"),
+        ("retention", "0003_batch_size_ceiling"),
     ]
 
     operations = [
