@@ -158,6 +158,7 @@ class MappedColumnInline(admin.TabularInline):
         "treatment",
         "replacement",
         "is_timestamp",
+        "access_withheld",
         "needs_review",
         "notes",
     ]

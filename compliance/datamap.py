@@ -25,6 +25,7 @@ from compliance.connectors.base import ConnectorError
 from compliance.connectors.introspection import SchemaReader, schema_cache
 from compliance.history import set_history_actor
 from compliance.models import (
+    AccessWithheld,
     ColumnTreatment,
     DataCategory,
     DataSource,
@@ -81,6 +82,7 @@ _COLUMN_KEYS = {
     "source_party",
     "notes",
     "needs_review",
+    "withheld",
 }
 
 
@@ -159,6 +161,7 @@ def datamap_export(*, systems=None) -> dict[str, Any]:
                             "source": column.data_source,
                             "source_party": column.data_source_party,
                             "needs_review": column.needs_review,
+                            "withheld": column.access_withheld,
                             "notes": column.notes,
                         },
                         keep={"name", "treatment"},
@@ -249,6 +252,7 @@ def _validate_file(data: Any) -> list[str]:
     treatments = set(ColumnTreatment.values)
     subject_keys = set(MappedTable.SubjectKey.values)
     sources = set(DataSource.values)
+    withheld_reasons = set(AccessWithheld.values)
     slugs = set()
     for index, system in enumerate(data["systems"]):
         where = f"systems[{index}]"
@@ -308,6 +312,11 @@ def _validate_file(data: Any) -> list[str]:
                     problems.append(f"{c_where}: unknown treatment {column['treatment']!r}.")
                 if column.get("source") and column["source"] not in sources:
                     problems.append(f"{c_where}: unknown source {column['source']!r}.")
+                if column.get("withheld") and column["withheld"] not in withheld_reasons:
+                    problems.append(
+                        f"{c_where}: unknown withheld reason {column['withheld']!r} "
+                        f"(one of {', '.join(sorted(withheld_reasons))})."
+                    )
         for table in tables:
             if isinstance(table, dict) and table.get("parent") and table["parent"] not in names:
                 problems.append(f"{where}.{table.get('name')}: parent {table['parent']!r} is not a table of the file.")
@@ -549,6 +558,7 @@ def _import_tables(system, tables, categories, report, problems, actor: User | N
                     "data_source": _text(column_entry.get("source")),
                     "data_source_party": _text(column_entry.get("source_party")),
                     "needs_review": bool(column_entry.get("needs_review", False)),
+                    "access_withheld": _text(column_entry.get("withheld")),
                     "notes": _text(column_entry.get("notes")),
                 },
                 report,

@@ -792,6 +792,19 @@ class ColumnTreatment(models.TextChoices):
     DELETE_ROW = "delete_row", "Delete the whole row"
 
 
+class AccessWithheld(models.TextChoices):
+    """Why a column is left out of access answers (export bundles); the label is what the requester reads.
+
+    The person is entitled to their data, not to what would let someone attack the service or another
+    account (a key's hash can be brute-forced offline), nor to our staff's identities and internal notes,
+    nor to the back office's own bookkeeping. The column's data category is still listed in the answer.
+    """
+
+    SECURITY = "security", "security of the service"
+    STAFF = "staff", "our staff's identities and internal notes"
+    INTERNAL = "internal", "internal bookkeeping that says nothing about you"
+
+
 class MappedColumn(models.Model):
     """A column of a mapped table, classified with a data category or as not personal."""
 
@@ -817,6 +830,14 @@ class MappedColumn(models.Model):
     data_source_party = models.CharField(max_length=200, blank=True, help_text="For a third party: who.")
     needs_review = models.BooleanField(
         default=False, help_text="Imported from the schema and not yet reviewed: classify it, then clear the flag."
+    )
+    access_withheld = models.CharField(
+        "withheld from access answers",
+        max_length=20,
+        choices=AccessWithheld.choices,
+        blank=True,
+        help_text="Leave the column out of export bundles (CSV and JSON), for this reason; the bundle's index still "
+        "lists the column and its category, marked 'withheld: <reason>'. Empty: the column is exported.",
     )
     notes = models.CharField(max_length=255, blank=True)
     history = HistoricalRecords()

@@ -17,7 +17,9 @@ class DownloadCodeForm(forms.Form):
 
 class WaiveForm(forms.Form):
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), max_length=500, help_text="Why this step will not be done."
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=500,
+        help_text="Why this step will not be done. The requester reads it (their bundle's index, the line's outcome).",
     )
 
 

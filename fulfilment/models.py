@@ -298,6 +298,13 @@ class DownloadLink(models.Model):
     failed_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     code_hash = models.CharField(max_length=64, blank=True, editable=False)
     code_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Each time the requester asks for a code is numbered, and its job carries the number: a job delivered
+    # twice (a worker lost before acknowledging it, the outbox sending again) finds its number answered and
+    # sends nothing, so the person never gets a second, different code for one request.
+    code_requests = models.PositiveIntegerField(default=0, editable=False)
+    code_requests_answered = models.PositiveIntegerField(
+        default=0, editable=False, help_text="The latest code request whose code was emailed."
+    )
     locked_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(

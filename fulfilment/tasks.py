@@ -67,10 +67,10 @@ def waiting_steps_poll_task(self) -> None:
 
 
 @shared_task(bind=True, acks_late=True, **_EMAIL_RETRY)
-def download_code_deliver_task(self, link_id: int) -> None:
+def download_code_deliver_task(self, link_id: int, request_number: int | None = None) -> None:
     from fulfilment.services.exports import download_code_deliver
 
-    download_code_deliver(link_id=link_id)
+    download_code_deliver(link_id=link_id, request_number=request_number)
 
 
 @shared_task(bind=True, acks_late=True, **_RETRY)

@@ -14,6 +14,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from compliance.admin_base import AuditedAdmin
@@ -202,13 +203,15 @@ class HoldStatusFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("active", "Active"), ("released", "Released")]
+        return [("active", "Active"), ("lapsed", "Lapsed (ended, never released)"), ("released", "Released")]
 
     def queryset(self, request, queryset):
         from retention.selectors import active_holds
 
         if self.value() == "active":
             return queryset.filter(pk__in=active_holds().values("pk"))
+        if self.value() == "lapsed":
+            return queryset.filter(released_at__isnull=True, ends_at__lte=timezone.now())
         if self.value() == "released":
             return queryset.filter(released_at__isnull=False)
         return queryset
@@ -225,7 +228,7 @@ class LegalHoldAdmin(AuditedAdmin):
     list_filter = [HoldStatusFilter, "reason", "data_category", "system"]
     list_select_related = ["data_category", "system", "table__system", "placed_by"]
     search_fields = ["name", "description"]  # never the subject: search terms end up in URLs
-    readonly_fields = ["placed_by", "released_at", "released_by", "release_reason"]
+    readonly_fields = ["placed_by", "released_at", "released_by", "release_reason", "ended_at"]
     fieldsets = [
         (None, {"fields": ["name", "reason", "description"]}),
         (
@@ -233,7 +236,7 @@ class LegalHoldAdmin(AuditedAdmin):
             {"fields": ["subject_account_ref", "subject_email", "data_category", "system", "table"]},
         ),
         ("Period", {"fields": ["starts_at", "ends_at"]}),
-        ("Record", {"fields": ["placed_by", "released_at", "released_by", "release_reason"]}),
+        ("Record", {"fields": ["placed_by", "released_at", "released_by", "release_reason", "ended_at"]}),
     ]
     change_form_template = "admin/retention/legalhold/change_form.html"
 
@@ -245,6 +248,9 @@ class LegalHoldAdmin(AuditedAdmin):
     def state(self, obj: LegalHold) -> str:
         if obj.released_at:
             return "released"
+        if obj.is_lapsed():
+            # It protects nothing since its end date, and its record is swept 6 years after that date.
+            return "lapsed (ended, never released)"
         return "active" if obj.is_active() else "not in force"
 
     def has_change_permission(self, request, obj=None):

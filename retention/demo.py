@@ -62,6 +62,24 @@ class DefaultRule:
         return "subject_event" if "." in self.trigger_column else "row_timestamp"
 
 
+# Legal holds: counted from when the hold ended, its release or its 'until' date if that came first (a hold
+# that lapsed unreleased counts as released on its end date). Migration retention 0004 renames and repoints
+# the rules of earlier versions, which counted from the release only and never swept a lapsed hold.
+HOLDS_RULE = "Legal holds: anonymise 6 years after release or lapse"
+HOLDS_JUSTIFICATION = (
+    "A hold is the reason data outlived its retention rule and escaped erasure; its record must answer for "
+    "that (establishment, exercise or defence of legal claims, Art. 17(3)(e)) as long as a claim about the "
+    "dispute or the keeping can still be brought: 6 years after the hold ended, the limitation period for claims "
+    "in contract and tort (Limitation Act 1980, ss. 2 and 5). A hold ends when it is released, or on its 'until' "
+    "date if that comes first: one that lapsed without a release counts as released on that date. Then the "
+    "subject, the case description and the release reason are redacted; the name, scope and dates stay."
+)
+HOLDS_HISTORY_RULE = "History of legal holds: delete 6 years after release or lapse"
+HOLDS_HISTORY_JUSTIFICATION = (
+    "Change-history snapshots of holds repeat the subject and the case; they go with the anonymisation of the "
+    "hold, 6 years after it ended (released, or lapsed on its 'until' date: the limitation period)."
+)
+
 # Children run before their parents (cadence), so a parent's rows are never still referenced.
 DEFAULT_SCHEDULE = [
     DefaultRule(
@@ -565,34 +583,29 @@ DEFAULT_SCHEDULE = [
         cadence="40 5 * * *",
     ),
     DefaultRule(
-        "Released legal holds: anonymise 6 years after release",
+        HOLDS_RULE,
         BACKOFFICE,
         "retention_legalhold",
         "account-identity",
-        "released_at",
+        "ended_at",
         6,
         "years",
         "anonymise",
         "legitimate-interests",
-        "A hold is the reason data outlived its retention rule and escaped erasure; its record must answer for "
-        "that (establishment, exercise or defence of legal claims, Art. 17(3)(e)) as long as a claim about the "
-        "dispute or the keeping can still be brought: 6 years after release, the limitation period for claims in "
-        "contract and tort (Limitation Act 1980, ss. 2 and 5). Then the subject, the case description and the "
-        "release reason are redacted; the name, scope and dates stay.",
+        HOLDS_JUSTIFICATION,
         cadence="45 5 * * *",
     ),
     DefaultRule(
-        "History of legal holds: delete 6 years after release",
+        HOLDS_HISTORY_RULE,
         BACKOFFICE,
         "retention_historicallegalhold",
         "account-identity",
-        "retention_legalhold.released_at",
+        "retention_legalhold.ended_at",
         6,
         "years",
         "delete",
         "legitimate-interests",
-        "Change-history snapshots of holds repeat the subject and the case; they go with the anonymisation of the "
-        "hold, 6 years after its release (the limitation period).",
+        HOLDS_HISTORY_JUSTIFICATION,
         cadence="50 5 * * *",
     ),
     DefaultRule(

@@ -289,6 +289,16 @@ class LegalHold(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.PROTECT, related_name="+"
     )
     release_reason = models.TextField(blank=True, editable=False)
+    # A hold that reaches its 'until' date unreleased (lapsed) protects nothing from then: it counts as
+    # released on that date. The retention rule on holds counts from this column, which the services keep.
+    ended_at = models.DateTimeField(
+        "ends (or ended)",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the hold stops protecting rows: its release, or its 'until' date if that comes first. "
+        "Retention of the hold's own record counts from here; empty while it is open-ended and in force.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -334,6 +344,16 @@ class LegalHold(models.Model):
     def is_active(self, at: datetime | None = None) -> bool:
         at = at or timezone.now()
         return self.released_at is None and self.starts_at <= at and (self.ends_at is None or self.ends_at > at)
+
+    def end_moment(self) -> datetime | None:
+        """What ``ended_at`` must hold: the earlier of the release and the 'until' date (None if neither)."""
+        moments = [moment for moment in (self.released_at, self.ends_at) if moment is not None]
+        return min(moments) if moments else None
+
+    def is_lapsed(self, at: datetime | None = None) -> bool:
+        """Its 'until' date passed and nobody released it: it protects nothing and counts as released then."""
+        at = at or timezone.now()
+        return self.released_at is None and self.ends_at is not None and self.ends_at <= at
 
     @property
     def has_subject(self) -> bool:

@@ -449,9 +449,12 @@ class SQLConnector(Connector):
                 if found is None:
                     continue
                 condition, params = found
-                columns = self._mapped_columns(table)
-                if not columns:
+                mapped = self._mapped_columns(table)
+                if not mapped:
                     continue
+                # Columns the map withholds from access answers (a key's hash, staff ids) never leave the database;
+                # a table whose every column is withheld still gives one (empty) record per row.
+                columns = [column for column in mapped if not column.access_withheld]
                 if helper is not None:
                     rows = self._export_side_by_side(helper, table, columns, condition, params, formats, sink)
                 else:
@@ -576,7 +579,7 @@ class SQLConnector(Connector):
         stream: Any,
     ) -> int:
         names = [column.name for column in columns]
-        select = self._select_list(table, columns, csv_safe=fmt == "csv")
+        select = self._select_list(table, columns, csv_safe=fmt == "csv") or "1"
         sql = f"SELECT {select} FROM {self.qn_table(table.table_name)} WHERE {condition}"
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
         rows = 0
@@ -588,10 +591,11 @@ class SQLConnector(Connector):
                 cursor.execute(sql, params)
                 while batch := cursor.fetchmany(2000):
                     for row in batch:
+                        values = row[: len(names)]  # none when every column is withheld
                         if writer:
-                            writer.writerow(row)
+                            writer.writerow(values)
                         else:
-                            text.write(json.dumps(dict(zip(names, row, strict=True)), default=_json_value) + "\n")
+                            text.write(json.dumps(dict(zip(names, values, strict=True)), default=_json_value) + "\n")
                     rows += len(batch)
             text.flush()
         finally:

@@ -359,6 +359,8 @@ class WebhookConnector(Connector):
         tables = self._mapped()
         order: list[str] = []
         headers: dict[str, dict[str, None]] = {}
+        # Columns the map withholds from access answers are dropped from what the system sent.
+        withheld: dict[str, set[str]] = {}
         rows: dict[str, int] = {}
         finished = False
         for record in _records(spool, slug):
@@ -371,9 +373,12 @@ class WebhookConnector(Connector):
                 raise ConnectorError(f"{slug} webhook (export): a line of the answer has no row.")
             if table.table_name not in headers:
                 order.append(table.table_name)
-                headers[table.table_name] = {column.name: None for column in table.columns.all()}
+                withheld[table.table_name] = {c.name for c in table.columns.all() if c.access_withheld}
+                headers[table.table_name] = {
+                    column.name: None for column in table.columns.all() if not column.access_withheld
+                }
                 rows[table.table_name] = 0
-            headers[table.table_name].update(dict.fromkeys(row))
+            headers[table.table_name].update(dict.fromkeys(k for k in row if k not in withheld[table.table_name]))
             rows[table.table_name] += 1
         if not finished:
             raise ConnectorError(f"{slug} webhook (export): the answer ended before its 'done' line.")
@@ -392,7 +397,7 @@ class WebhookConnector(Connector):
                         for record in _records(spool, slug):
                             if record.get("table") != name:
                                 continue
-                            row = record["row"]
+                            row = {k: v for k, v in record["row"].items() if k not in withheld[name]}
                             if writer:
                                 writer.writerow([_csv_cell(row.get(column)) for column in columns])
                             else:

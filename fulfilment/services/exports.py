@@ -41,7 +41,7 @@ from django.utils import timezone
 from compliance.connectors import ConnectorPending, get_connector
 from compliance.emails import email_message
 from compliance.history import set_history_actor
-from compliance.models import MappedTable, ProcessingActivity
+from compliance.models import MappedColumn, MappedTable, ProcessingActivity
 from fulfilment.bundle_format import PartInfo, PartWriter, ZipAssembler, read_first_lines
 from fulfilment.locks import exclusive
 from fulfilment.models import DownloadAttempt, DownloadLink, ExportBundle, FulfilmentPlan, FulfilmentStep, PlanKind
@@ -308,7 +308,19 @@ def _index_context(
         "answer": access_answer(bundle.request, [step.table for step in steps]),
         "contact_email": settings.PRIVACY_CONTACT_EMAIL,
         "preview_rows": PREVIEW_ROWS,
+        "withheld_any": any(column.access_withheld for entry in entries for column in entry["columns"]),
     }
+
+
+def _withheld_columns(table_ids: list[int]) -> dict[int, list[dict[str, str]]]:
+    """Per table, the columns the data map withholds from access answers and why (for the manifest)."""
+    withheld: dict[int, list[dict[str, str]]] = {}
+    columns = MappedColumn.objects.filter(table_id__in=table_ids).exclude(access_withheld="").order_by("name")
+    for column in columns:
+        withheld.setdefault(column.table_id, []).append(
+            {"column": column.name, "reason": column.get_access_withheld_display()}
+        )
+    return withheld
 
 
 def bundle_assemble(*, bundle_id: int) -> ExportBundle | None:
@@ -331,6 +343,7 @@ def _assemble(bundle: ExportBundle, steps: list[FulfilmentStep]) -> ExportBundle
     now = timezone.now()
     exported = [step for step in steps if step.status == FulfilmentStep.Status.DONE]
     files, tables = [], []
+    withheld = _withheld_columns([step.table_id for step in exported])
     handle_fd, path = tempfile.mkstemp(prefix="bundle-", suffix=".zip", dir=_temp_dir())
     try:
         with os.fdopen(handle_fd, "wb") as handle:
@@ -349,6 +362,7 @@ def _assemble(bundle: ExportBundle, steps: list[FulfilmentStep]) -> ExportBundle
                         "table": step.table.table_name,
                         "rows": step.rows_exported,
                         "delivered_separately": bool(step.evidence.get("delivered_separately")),
+                        "withheld_columns": withheld.get(step.table_id, []),
                     }
                 )
                 for fmt in FORMATS:
@@ -570,13 +584,17 @@ def download_code_send(*, link: DownloadLink, client: str = "") -> None:
     Nothing is spent here: the code is made, stored and counted against
     ``EXPORT_LINK_CODES_PER_HOUR`` by ``download_code_deliver`` when it is actually
     emailed, so a broker or mail server that is down costs a delay, never an attempt.
+    The request is numbered (``code_requests``) and its job carries the number, so a
+    job delivered twice sends one code.
     """
     verdict = None
     with transaction.atomic():
         link = DownloadLink.objects.select_for_update(of=("self",)).select_related("bundle__request").get(pk=link.pk)
         verdict = _code_verdict(link, timezone.now())
         if verdict is None:
-            job_enqueue("fulfilment.tasks.download_code_deliver_task", link.pk)
+            link.code_requests += 1
+            link.save(update_fields=["code_requests"])
+            job_enqueue("fulfilment.tasks.download_code_deliver_task", link.pk, link.code_requests)
         elif verdict.outcome:
             _record(link, verdict.outcome, client)
     if verdict is not None:
@@ -596,18 +614,28 @@ def _code_verdict(link: DownloadLink, now: datetime) -> _Verdict | None:
     return verdict
 
 
-def download_code_deliver(*, link_id: int) -> bool:
+def download_code_deliver(*, link_id: int, request_number: int | None = None) -> bool:
     """Email a fresh one-time code (the worker's half of ``download_code_send``). False when not needed now.
 
-    The email is sent last inside the transaction that stores the code's hash and
-    counts it: a mail server that refuses it rolls both back (the task retries), so
-    an attempt counts only when a code was actually sent. A link that expired, was
-    revoked or reached its hourly limit meanwhile gets nothing.
+    ``request_number`` is the number ``download_code_send`` gave the person's request:
+    once its code was emailed, the same job delivered again (Celery redelivers a job
+    whose worker was lost; the outbox may send a job twice) sends nothing, and the
+    code already sent keeps working. (A job queued before requests were numbered has
+    none and sends a code.)
+
+    The email is sent last inside the transaction that stores the code's hash, the
+    answered request number and the count: a mail server that refuses it rolls them
+    all back (the task retries and sends the one code), so an attempt counts only when
+    a code was actually sent. A link that expired, was revoked or reached its hourly
+    limit meanwhile gets nothing.
     """
     with transaction.atomic():
         link = DownloadLink.objects.select_for_update(of=("self",)).select_related("bundle__request").filter(pk=link_id)
         link = link.first()
         if link is None:
+            return False
+        if request_number is not None and request_number <= link.code_requests_answered:
+            logger.info("fulfilment download link %s: code request %s already answered", link.pk, request_number)
             return False
         now = timezone.now()
         if _code_verdict(link, now) is not None:
@@ -615,7 +643,11 @@ def download_code_deliver(*, link_id: int) -> bool:
         code = f"{secrets.randbelow(10**8):08d}"
         link.code_hash = _code_hash(link, code)
         link.code_expires_at = now + timedelta(minutes=settings.EXPORT_LINK_CODE_MINUTES)
-        link.save(update_fields=["code_hash", "code_expires_at"])
+        fields = ["code_hash", "code_expires_at"]
+        if request_number is not None:
+            link.code_requests_answered = request_number
+            fields.append("code_requests_answered")
+        link.save(update_fields=fields)
         _record(link, DownloadAttempt.Outcome.CODE_SENT, "")
         request = link.bundle.request
         context = {"request": request, "code": code, "minutes": settings.EXPORT_LINK_CODE_MINUTES}

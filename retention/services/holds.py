@@ -32,6 +32,7 @@ def legal_hold_save(*, hold: LegalHold, actor: User | None) -> LegalHold:
         hold.placed_by = actor
     _normalise(hold)
     hold.full_clean()
+    hold.ended_at = hold.end_moment()
     set_history_actor(hold, actor)
     hold.save()
     return hold
@@ -82,6 +83,8 @@ def legal_hold_release(*, hold_id: int, actor: User | None, reason: str) -> Lega
     hold.released_at = timezone.now()
     hold.released_by = actor
     hold.release_reason = reason.strip()
+    # Released after it lapsed: it still ended on its 'until' date, and its record is kept from then.
+    hold.ended_at = hold.end_moment()
     set_history_actor(hold, actor)
     hold._change_reason = f"Released: {hold.release_reason}"[:100]
     hold.save()

@@ -656,3 +656,32 @@ def test_an_unreachable_database_fails_with_a_clear_pii_free_error(datamap_basel
     )
     assert audit.returncode == 1
     assert audit.stdout.splitlines() == ["studio-platform: Cannot reach database alias 'platform' (OperationalError)."]
+
+
+def test_export_leaves_out_the_columns_the_map_withholds_from_access_answers(platform):
+    """The shipped map withholds ``api_keys.key_hash`` (security of the service): neither format carries it,
+    on either backend, while the key's other columns are exported."""
+    account = _account_with_everything(platform)
+    keys = platform.table("api_keys")
+    assert keys.columns.get(name="key_hash").access_withheld == "security"
+    sink = MemorySink()
+    counts = {c.table_name: c.rows for c in platform.connector.export(Subject(account_ref=str(account.pk)), sink)}
+    expected = platform.objects("ApiKey").filter(account_id=account.pk)
+    assert counts["api_keys"] == expected.count() > 0
+    jsonl = [json.loads(line) for line in sink.text("api_keys", "jsonl").splitlines()]
+    assert sorted(row["prefix"] for row in jsonl) == sorted(expected.values_list("prefix", flat=True))
+    assert all("key_hash" not in row for row in jsonl)
+    rows = list(csv.DictReader(io.StringIO(sink.text("api_keys", "csv"))))
+    assert set(rows[0]) == set(keys.columns.values_list("name", flat=True)) - {"key_hash"}
+    for key_hash in expected.values_list("key_hash", flat=True):
+        assert key_hash not in sink.text("api_keys", "jsonl") + sink.text("api_keys", "csv")
+
+
+def test_a_table_whose_every_column_is_withheld_still_counts_its_rows(platform):
+    account = _account_with_everything(platform)
+    platform.table("api_keys").columns.update(access_withheld="security")
+    sink = MemorySink()
+    counts = {c.table_name: c.rows for c in platform.connector.export(Subject(account_ref=str(account.pk)), sink)}
+    expected = platform.objects("ApiKey").filter(account_id=account.pk).count()
+    assert counts["api_keys"] == expected > 0
+    assert sink.text("api_keys", "jsonl").splitlines() == ["{}"] * expected

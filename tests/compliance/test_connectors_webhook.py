@@ -255,6 +255,23 @@ def test_export_streams_the_signed_answer_into_the_sink(system, receiver):
     assert list(rows[0]) == ["email", "id", "note"]
 
 
+def test_export_drops_the_columns_the_map_withholds_from_what_the_system_sent(system, receiver):
+    MappedColumn.objects.filter(table__system=system, name="note").update(access_withheld="staff")
+    lines = [
+        {"table": "contacts", "row": {"id": 1, "email": "ada@example.com", "note": "Staff: difficult customer"}},
+        {"status": "done"},
+    ]
+    receiver.answer(200, b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+    sink = MemorySink()
+
+    _connector(system).export(Subject(email="ada@example.com"), sink)
+
+    assert [json.loads(line) for line in sink.text("contacts", "jsonl").splitlines()] == [
+        {"id": 1, "email": "ada@example.com"}
+    ]
+    assert list(csv.DictReader(io.StringIO(sink.text("contacts", "csv")))) == [{"email": "ada@example.com", "id": "1"}]
+
+
 def test_an_export_answer_cut_short_is_refused(system, receiver):
     receiver.answer(200, b'{"table": "contacts", "row": {"id": 1}}\n')
     with pytest.raises(ConnectorError, match="ended before"):

@@ -75,6 +75,23 @@ def test_export_then_import_round_trips_the_map(datamap_baseline):
     assert datamap_dump() == first
 
 
+def test_a_column_withheld_from_access_answers_round_trips_and_an_unknown_reason_is_refused(datamap_baseline):
+    datamap_import(shipped_map())
+    key_hash = MappedColumn.objects.get(table__table_name="api_keys", name="key_hash")
+    assert key_hash.access_withheld == "security"
+    assert key_hash.get_access_withheld_display() == "security of the service"
+    api_keys = next(t for t in yaml.safe_load(datamap_dump())["systems"][0]["tables"] if t["name"] == "api_keys")
+    assert {c["name"]: c.get("withheld") for c in api_keys["columns"]}["key_hash"] == "security"
+
+    data = shipped_map()
+    data["systems"][0]["tables"][0]["columns"][0]["withheld"] = "because"
+    with pytest.raises(DataMapFileError) as error:
+        datamap_import(data)
+    assert error.value.problems == [
+        "studio-platform.organisations.id: unknown withheld reason 'because' (one of internal, security, staff)."
+    ]
+
+
 def test_export_datamap_command_writes_the_file(tmp_path, datamap_baseline):
     datamap_import(shipped_map())
     target = tmp_path / "map.yaml"

@@ -126,6 +126,23 @@ def test_editing_a_column_in_the_admin_keeps_history(client, officer, system):
     assert column.history.count() == 2
 
 
+def test_the_table_page_shows_which_columns_are_withheld_from_access_answers_and_why(client, officer, system):
+    import re
+
+    client.force_login(officer)
+    table = MappedTable.objects.get(system=system, table_name="api_keys")
+    page = client.get(reverse("admin:compliance_mappedtable_change", args=[table.pk])).content.decode()
+    assert "Withheld from access answers" in page
+    index = MappedColumn.objects.filter(table=table).order_by("name").values_list("name", flat=True)
+    rows = {name: i for i, name in enumerate(index)}
+    selects = {
+        int(m.group(1)): m.group(2)
+        for m in re.finditer(r'<select name="columns-(\d+)-access_withheld"(.*?)</select>', page, re.S)
+    }
+    assert '<option value="security" selected>security of the service</option>' in selects[rows["key_hash"]]
+    assert "selected>security" not in selects[rows["prefix"]]
+
+
 def test_demo_loads_the_map_and_one_manual_task_idempotently(officer):
     # The demo users exist when the demo steps run; the officer fixture stands in for them.
     officer.username = "officer"

@@ -64,7 +64,7 @@ def test_with_the_broker_down_asking_for_a_code_shows_a_page_spends_nothing_and_
         assert response.status_code == 200
         assert b"We are emailing you a code" in response.content
         job = PendingJob.objects.get(task_name="fulfilment.tasks.download_code_deliver_task")
-        assert job.sent_at is None and job.args == [link.pk]
+        assert job.sent_at is None and job.args == [link.pk, 1]
         assert len(mail.outbox) == sent_before
         assert _codes_counted(link) == 0
         link.refresh_from_db()

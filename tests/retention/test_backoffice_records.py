@@ -140,30 +140,30 @@ def _backoffice_rules(officer, *name_starts: str) -> list:
 @pytest.mark.django_db
 def test_legal_holds_are_anonymised_6_years_after_release_and_their_history_deleted(officer):
     from retention.models import LegalHold
+    from retention.services import legal_hold_place, legal_hold_release
 
     datamap_import_file(BACKOFFICE_MAP)
 
     def hold(name: str, email: str, released: datetime | None) -> LegalHold:
         with time_machine.travel((released or NOW) - timedelta(days=400), tick=False):
-            placed = LegalHold.objects.create(
+            placed = legal_hold_place(
+                actor=officer,
                 name=name,
                 reason="litigation",
                 description=f"Claim by {email}",
                 subject_email=email,
                 subject_account_ref="4711",
-                placed_by=officer,
             )
         if released is not None:
             with time_machine.travel(released, tick=False):
-                placed.released_at, placed.released_by, placed.release_reason = released, officer, f"{email} settled"
-                placed.save()
+                placed = legal_hold_release(hold_id=placed.pk, actor=officer, reason=f"{email} settled")
         return placed
 
     old = hold("Litigation 2019-01", "old@example.com", NOW - timedelta(days=6 * 366 + 2))
     recent = hold("Litigation 2021-07", "recent@example.com", NOW - timedelta(days=5 * 365))
     active = hold("Litigation 2026-02", "active@example.com", None)
     with time_machine.travel(NOW, tick=False):
-        anonymise, history = _backoffice_rules(officer, "Released legal holds", "History of legal holds")
+        anonymise, history = _backoffice_rules(officer, "Legal holds", "History of legal holds")
         assert "Limitation Act 1980" in anonymise.justification
         first, second = sweep(anonymise), sweep(history)
 
@@ -176,6 +176,109 @@ def test_legal_holds_are_anonymised_6_years_after_release_and_their_history_dele
     assert (first.status, first.rows_affected) == (RunStatus.SUCCEEDED, 1)
     assert not old.history.exists() and recent.history.count() == 2 and active.history.count() == 1
     assert (second.status, second.rows_affected) == (RunStatus.SUCCEEDED, 2)
+
+
+@pytest.mark.django_db
+def test_a_lapsed_hold_counts_as_released_on_its_end_date_and_is_swept_6_years_after_it(officer, client):
+    """A hold whose 'until' date passed without a release protects nothing from that date; its record is kept
+    for the limitation period counted from then, like a released hold's, and is shown to the officer as lapsed."""
+    from retention.models import LegalHold
+    from retention.services import legal_hold_place, legal_hold_release
+
+    datamap_import_file(BACKOFFICE_MAP)
+
+    def hold(name: str, email: str, ends: datetime) -> LegalHold:
+        with time_machine.travel(ends - timedelta(days=400), tick=False):
+            return legal_hold_place(
+                actor=officer,
+                name=name,
+                reason="dispute",
+                description=f"Dispute with {email}",
+                subject_email=email,
+                ends_at=ends,
+            )
+
+    lapsed_long_ago = hold("Dispute 2019-03", "old@example.com", NOW - timedelta(days=6 * 366 + 2))
+    lapsed_recently = hold("Dispute 2021-05", "recent@example.com", NOW - timedelta(days=5 * 365))
+    in_force = hold("Dispute 2026-01", "current@example.com", NOW + timedelta(days=30))
+    # Released long after it lapsed: it still counts from its end date, the earlier of the two.
+    released_late = hold("Dispute 2019-11", "late@example.com", NOW - timedelta(days=6 * 366 + 1))
+    with time_machine.travel(NOW - timedelta(days=30), tick=False):
+        legal_hold_release(hold_id=released_late.pk, actor=officer, reason="Found while tidying up")
+
+    with time_machine.travel(NOW, tick=False):
+        client.force_login(officer)
+        page = client.get(reverse("admin:retention_legalhold_changelist"), {"state": "lapsed"}).content.decode()
+        assert "Dispute 2019-03" in page and "Dispute 2021-05" in page and "Dispute 2026-01" not in page
+        assert "lapsed (ended, never released)" in page
+        released_late.refresh_from_db()
+        assert released_late.ended_at == released_late.ends_at < released_late.released_at
+        page = client.get(reverse("admin:retention_legalhold_change", args=[lapsed_long_ago.pk])).content.decode()
+        assert "Ends (or ended)" in page
+
+        anonymise, history = _backoffice_rules(officer, "Legal holds", "History of legal holds")
+        first, second = sweep(anonymise), sweep(history)
+    assert (first.status, first.rows_affected) == (RunStatus.SUCCEEDED, 2)
+    assert (second.status, second.rows_affected) == (RunStatus.SUCCEEDED, 3)  # placed, placed + released
+
+    lapsed_long_ago.refresh_from_db()
+    assert (lapsed_long_ago.subject_email, lapsed_long_ago.description) == ("[redacted]", "[redacted]")
+    assert lapsed_long_ago.name == "Dispute 2019-03" and lapsed_long_ago.ends_at is not None  # the case and dates stay
+    assert not lapsed_long_ago.history.exists()
+    released_late.refresh_from_db()
+    assert released_late.subject_email == "[redacted]" and not released_late.history.exists()
+    for kept in (lapsed_recently, in_force):
+        kept.refresh_from_db()
+        assert kept.subject_email.endswith("@example.com") and kept.history.exists()
+
+
+@pytest.mark.django_db
+def test_the_migration_counts_earlier_versions_hold_rules_from_the_end_and_fills_the_end_of_every_hold(officer):
+    """Installs of earlier versions have the hold rules on ``released_at`` and holds without ``ended_at``."""
+    import importlib
+
+    from django.apps import apps
+
+    from compliance.models import DataCategory, LegalBasis, MappedColumn
+    from retention.models import LegalHold, RetentionRule
+    from retention.services import legal_hold_place, retention_rule_create
+
+    migration = importlib.import_module("retention.migrations.0004_hold_ended_at")
+    datamap_import_file(BACKOFFICE_MAP)
+    MappedColumn.objects.filter(name="ended_at", table__table_name__contains="legalhold").delete()
+    holds = MappedTable.objects.get(table_name="retention_legalhold")
+    old_name = "Released legal holds: anonymise 6 years after release"
+    retention_rule_create(
+        actor=officer,
+        name=old_name,
+        data_category=DataCategory.objects.get(slug="account-identity"),
+        table=holds,
+        trigger_column=MappedColumn.objects.get(table=holds, name="released_at"),
+        period=6,
+        period_unit="years",
+        action="anonymise",
+        justification="6 years after release.",
+        legal_basis=LegalBasis.objects.get(slug="legitimate-interests"),
+    )
+    lapsed = legal_hold_place(
+        actor=officer,
+        name="Dispute 2019-03",
+        reason="dispute",
+        subject_email="a@example.com",
+        starts_at=NOW - timedelta(days=400),
+        ends_at=NOW,
+    )
+    LegalHold.objects.filter(pk=lapsed.pk).update(ended_at=None)
+
+    migration.holds_end(apps, None)
+
+    rule = RetentionRule.objects.get()
+    assert rule.name == "Legal holds: anonymise 6 years after release or lapse"
+    assert (rule.trigger_column.table, rule.trigger_column.name) == (holds, "ended_at")
+    assert rule.trigger_column.is_timestamp and rule.trigger_column.not_personal
+    assert MappedColumn.objects.filter(table__table_name="retention_historicallegalhold", name="ended_at").exists()
+    lapsed.refresh_from_db()
+    assert lapsed.ended_at == NOW
 
 
 @pytest.mark.django_db
