@@ -418,6 +418,9 @@ ADMIN_DASHBOARD_PANELS = [
 ]
 # Callables returning lines for the compliance officers' daily digest (work needing their attention that
 # no request's due date shows: stalled fulfilment work); each app adds its own, as for the panels.
+# Mixed into every ModelAdmin the admin site registers, whichever app registers it: admin searches post their
+# term and lists carry an opaque token (?s=...), never the term (an email address, a name) in a URL.
+ADMIN_MODEL_ADMIN_MIXINS = ["security.admin_search.SavedSearchAdminMixin"]
 DIGEST_SECTIONS = ["fulfilment.selectors.stalled_digest_lines", "compliance.discovery.drift_digest_lines"]
 
 # ------------------------------------------------------------------------------
