@@ -416,13 +416,13 @@ ADMIN_DASHBOARD_PANELS = [
     "requests_app.dashboard.rights_requests_panel",
     "fulfilment.dashboard.fulfilment_panel",
 ]
-# Callables returning lines for the compliance officers' daily digest (work needing their attention that
-# no request's due date shows: stalled fulfilment work); each app adds its own, as for the panels.
 # Mixed into every ModelAdmin the admin site registers, whichever app registers it: admin searches post their
 # term and lists carry an opaque token (?s=...), never the term (an email address, a name) in a URL.
 ADMIN_MODEL_ADMIN_MIXINS = ["security.admin_search.SavedSearchAdminMixin"]
 DIGEST_SECTIONS = ["fulfilment.selectors.stalled_digest_lines", "compliance.discovery.drift_digest_lines"]
 
+# Callables returning lines for the compliance officers' daily digest (work needing their attention that
+# no request's due date shows: stalled fulfilment work); each app adds its own, as for the panels.
 # ------------------------------------------------------------------------------
 # Logging: ids only, never personal data
 # ------------------------------------------------------------------------------
@@ -431,24 +431,33 @@ DIGEST_SECTIONS = ["fulfilment.selectors.stalled_digest_lines", "compliance.disc
 # them on the loggers that write them and on the handler, before anything is written.
 LOGGING = {
     "version": 1,
+# Expected refusals (403 permission denied or CSRF failure, a 400 for a suspicious request) are one line
+# without a traceback (config.log_filters.ConciseRefusals); a 5xx keeps its traceback.
     "disable_existing_loggers": False,
-    "filters": {"scrub_request_lines": {"()": "config.log_filters.ScrubRequestLines"}},
+    "filters": {
+        "scrub_request_lines": {"()": "config.log_filters.ScrubRequestLines"},
+        "concise_refusals": {"()": "config.log_filters.ConciseRefusals"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "request_line": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_request_lines"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["concise_refusals", "scrub_request_lines"],
+        },
         "request_lines": {
             "class": "logging.StreamHandler",
             "formatter": "request_line",
-            "filters": ["scrub_request_lines"],
+            "filters": ["concise_refusals", "scrub_request_lines"],
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "django.request": {"filters": ["scrub_request_lines"]},
+        "django.request": {"filters": ["concise_refusals", "scrub_request_lines"]},
         "django.server": {
             "handlers": ["request_lines"],
             "level": "INFO",
