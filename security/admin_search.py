@@ -18,7 +18,6 @@ Django and third-party apps included (``settings.ADMIN_MODEL_ADMIN_MIXINS``).
 from __future__ import annotations
 
 import secrets
-from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -55,10 +54,12 @@ def saved_search_term(request: HttpRequest, token: str) -> str | None:
 
 
 class _SavedTermSearchForm(ChangeListSearchForm):
-    """Django's search form, bound to the saved term instead of the query string's ``q``."""
+    """Django's search form, bound to the saved term (``term``, set per list) instead of the query string's ``q``."""
 
-    def __init__(self, data: Any = None, *, term: str) -> None:
-        super().__init__({SEARCH_VAR: term})
+    term = ""
+
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__({SEARCH_VAR: self.term}, *args, **kwargs)
 
 
 class SavedSearchChangeList(ChangeList):
@@ -74,7 +75,7 @@ class SavedSearchChangeList(ChangeList):
                 term = ""
         else:
             term = request.GET.get(SEARCH_VAR, "")
-        self.search_form_class = partial(_SavedTermSearchForm, term=term)
+        self.search_form_class = type("SavedTermSearchForm", (_SavedTermSearchForm,), {"term": term})
         super().__init__(request, *args, **kwargs)
         # Where the search box posts, and the "clear search" link: this list, its filters and ordering kept.
         self.search_action = self.get_query_string(new_params={SAVED_SEARCH_VAR: None, SEARCH_VAR: None})

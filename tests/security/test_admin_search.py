@@ -226,3 +226,35 @@ def test_the_searchable_lists_include_those_holding_personal_data():
         "security.accessevent",
         "auth.user",
     } <= lists
+
+
+def _sessions_holding(term: str) -> int:
+    from django.contrib.sessions.models import Session
+
+    return sum(term in str(session.get_decoded()) for session in Session.objects.all())
+
+
+def test_the_beat_job_forgets_timed_out_sessions_and_the_searches_they_kept(officer, people, settings):
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    from security.tasks import expired_sessions_clear_task
+
+    client = _logged_in(officer)
+    _search(client, EMAIL)
+    assert _sessions_holding(EMAIL) == 1  # the search is kept in the session (and only there)
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SESSION_COOKIE_AGE + 60)):
+        fresh = _logged_in(officer)  # signed in after the other timed out: kept
+        _search(fresh, "Quillfeather")
+        expired_sessions_clear_task.apply().get()
+        assert _sessions_holding(EMAIL) == 0 and _sessions_holding("Quillfeather") == 1
+        assert fresh.get(reverse(LIST)).status_code == 200
+
+
+def test_signing_out_forgets_the_searches_at_once(officer, people):
+    client = _logged_in(officer)
+    _search(client, EMAIL)
+    assert client.post(reverse("admin:logout")).status_code == 200
+    assert _sessions_holding(EMAIL) == 0
