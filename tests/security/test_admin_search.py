@@ -258,3 +258,14 @@ def test_signing_out_forgets_the_searches_at_once(officer, people):
     _search(client, EMAIL)
     assert client.post(reverse("admin:logout")).status_code == 200
     assert _sessions_holding(EMAIL) == 0
+
+
+def test_autocomplete_searches_only_lists_without_personal_data():
+    """Django's autocomplete widgets search with GET ?term= (its JavaScript cannot post): they may only point
+    at lists of organisations, never of people. Add one for a list of people and this fails."""
+    targets = {
+        model_admin.model._meta.get_field(name).related_model._meta.label
+        for model_admin in admin.site._registry.values()
+        for name in model_admin.autocomplete_fields
+    }
+    assert targets == {"subprocessors.CustomerContract"}  # customers are organisations (its name's help text)
