@@ -100,6 +100,11 @@ def _list_url(request: HttpRequest, token: str | None) -> str:
     return request.path + (f"?{params.urlencode()}" if params else "")
 
 
+def _searched(request: HttpRequest, term: str) -> HttpResponseRedirect:
+    """To this list searched for ``term`` (saved under a token), filters and ordering kept; blank clears it."""
+    return HttpResponseRedirect(_list_url(request, saved_search_token(request, term) if term.strip() else None))
+
+
 class SavedSearchAdminMixin:
     """Searches post their term and lists carry an opaque token (module docstring)."""
 
@@ -115,12 +120,10 @@ class SavedSearchAdminMixin:
         if request.method == "POST" and SEARCH_POSTED in request.POST:
             if not self.has_view_or_change_permission(request):  # type: ignore[attr-defined]
                 raise PermissionDenied
-            term = request.POST.get(SEARCH_VAR, "")
-            return HttpResponseRedirect(_list_url(request, saved_search_token(request, term) if term.strip() else None))
+            return _searched(request, request.POST.get(SEARCH_VAR, ""))
         if SEARCH_VAR in request.GET:
             # A ?q= address (typed, bookmarked): the same search, the term moved out of the address.
-            term = request.GET[SEARCH_VAR]
-            return HttpResponseRedirect(_list_url(request, saved_search_token(request, term) if term.strip() else None))
+            return _searched(request, request.GET[SEARCH_VAR])
         token = request.GET.get(SAVED_SEARCH_VAR)
         if token is not None and saved_search_term(request, token) is None:
             messages.warning(request, EXPIRED_MESSAGE)
