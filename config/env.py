@@ -138,7 +138,8 @@ def email_from_env(variable: str, default: str) -> dict[str, Any]:
         if not path.strip("/"):
             raise ImproperlyConfigured(f"{variable} is not a valid email URL: filemail:// needs a folder")
         folder = Path(path) if path.startswith("/") else BASE_DIR / path
-        return {"EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(folder)}
+        # Letters carry personal data: the folder is 0700 and each file 0600 (config.mail).
+        return {"EMAIL_BACKEND": "config.mail.PrivateFileEmailBackend", "EMAIL_FILE_PATH": str(folder)}
     try:
         return env.email_url_config(raw)
     except Exception as exc:

@@ -26,6 +26,8 @@ REDACTED = "[redacted]"
 _QUERY = re.compile(r"(?<=[\w/])\?([^\s\"'<>]+)")
 _PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>\w+)>")
 _SEGMENT = r"[^/?#\s\"'<>]+"
+# An absolute address: its origin, then a path or query to cut.
+_OTHER_SITE_URL = re.compile(r"(?P<origin>https?://[^/?#\s\"'<>]+)[/?#][^\s\"'<>]*")
 
 
 def _route_regex(route: str) -> str:
@@ -103,6 +105,42 @@ def scrub(text: str) -> str:
     if routes is not None:
         text = routes.sub(_redact_tokens, text)
     return text
+
+
+class ConciseRefusals(logging.Filter):
+    """An expected refusal is one line: no traceback for a 4xx response.
+
+    Django logs a ``PermissionDenied`` (403), a ``BadRequest`` and every ``SuspiciousOperation`` (400: a
+    forged Host header, too many fields, a suspicious session...) with the exception's whole traceback, one
+    per refusal; a CSRF failure (``django.security.csrf``) is already one line. A refusal is the application
+    working: the line (``Forbidden (Permission denied): /admin/...``) says what happened, and a traceback
+    only buries real errors and can carry an exception's text. A 5xx keeps its traceback.
+
+    A CSRF refusal names the other site's ``Referer`` (``Referer checking failed - <url> does not match
+    any trusted origins.``): only its origin is kept, the rest of that address being another site's path
+    and query. Never drops a record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if (
+            isinstance(status, int)
+            and 400 <= status < 500
+            and (record.name == "django.request" or record.name.startswith("django.security"))
+        ):
+            record.exc_info = None
+            record.exc_text = None
+            record.stack_info = None
+            if record.name.startswith("django.security"):
+                try:
+                    message = record.getMessage()
+                except Exception:  # a malformed record: leave it to the handler's own error reporting
+                    return True
+                cleaned = _OTHER_SITE_URL.sub(r"\g<origin>/...", message)
+                if cleaned != message:
+                    record.msg = cleaned
+                    record.args = ()
+        return True
 
 
 class ScrubRequestLines(logging.Filter):

@@ -1,4 +1,4 @@
-"""Writes of the security app: the access audit and two-factor enrolment.
+"""Writes of the security app: the access audit, two-factor enrolment, expired sessions.
 
 Every function here that changes a user's second factor records an
 ``AccessEvent`` in the same transaction, so the trail cannot miss a change.
@@ -13,9 +13,11 @@ import django_otp
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -186,3 +188,14 @@ def two_factor_reset(*, actor: User | None, user: User, request: HttpRequest | N
         model.objects.filter(user=user).delete()
     access_event_record(actor=actor, action=AccessEvent.Action.RESET_TWO_FACTOR, obj=user, request=request)
     return devices
+
+
+def expired_sessions_clear() -> None:
+    """Delete the sessions past their expiry (``manage.py clearsessions``, as a beat job).
+
+    A session that ends by the idle timeout stays in the session store until deleted, and with it what it
+    kept: the admin searches of ``security.admin_search`` (an email address, a name). Sign-out deletes the
+    session at once; this removes the others within the hour. Idempotent.
+    """
+    store: type[SessionBase] = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+    store.clear_expired()

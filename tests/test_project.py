@@ -208,3 +208,31 @@ def test_the_demo_worker_polls_the_filesystem_broker_ten_times_a_second(tmp_path
     module, interval = result.stdout.split()
     assert module == "kombu.transport.filesystem"
     assert float(interval) <= 0.1
+
+
+def test_letters_written_to_files_are_readable_by_their_owner_only(tmp_path):
+    """Django's file backend wrote letters (an address, often a name) 0644 in a 0755 folder under the usual
+    umask: every account on the machine could read them. The folder is 0700 (an older one is tightened)
+    and each file 0600, as the private storage writes bundles."""
+    import stat
+
+    new_folder = tmp_path / "var" / "mail"
+    old_folder = tmp_path / "old-mail"
+    old_folder.mkdir()
+    old_folder.chmod(0o755)  # made by an earlier version
+    for folder in (new_folder, old_folder):
+        result = subprocess.run(
+            [sys.executable, "manage.py", "sendtestemail", "someone@example.com"],
+            cwd=settings.BASE_DIR,
+            env={**manage_env(), **PRODUCTION_ENV, "EMAIL_URL": f"filemail://{folder}"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            umask=0o022,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        letters = list(folder.glob("*.log"))
+        assert len(letters) == 1 and "someone@example.com" in letters[0].read_text()
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, oct(folder.stat().st_mode)
+        assert stat.S_IMODE(letters[0].stat().st_mode) == 0o600, oct(letters[0].stat().st_mode)
+    assert stat.S_IMODE(new_folder.parent.stat().st_mode) == 0o755  # only the mail folder itself is private

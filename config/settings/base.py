@@ -144,6 +144,8 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_AGE = int_from_env("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=60)
 SESSION_SAVE_EVERY_REQUEST = True  # the age above is an inactivity timeout
 SESSION_COOKIE_HTTPONLY = True
+# A form refused by the CSRF check: a page in the admin's or the public pages' look saying what to do.
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "admin:index"  # after a refused (off-site) ``next``; Django's default is a 404 here
 AUTHENTICATION_BACKENDS = [
@@ -422,6 +424,9 @@ ADMIN_DASHBOARD_PANELS = [
     "requests_app.dashboard.rights_requests_panel",
     "fulfilment.dashboard.fulfilment_panel",
 ]
+# Mixed into every ModelAdmin the admin site registers, whichever app registers it: admin searches post their
+# term and lists carry an opaque token (?s=...), never the term (an email address, a name) in a URL.
+ADMIN_MODEL_ADMIN_MIXINS = ["security.admin_search.SavedSearchAdminMixin"]
 # Callables returning lines for the compliance officers' daily digest (work needing their attention that
 # no request's due date shows: stalled fulfilment work); each app adds its own, as for the panels.
 DIGEST_SECTIONS = ["fulfilment.selectors.stalled_digest_lines", "compliance.discovery.drift_digest_lines"]
@@ -432,26 +437,35 @@ DIGEST_SECTIONS = ["fulfilment.selectors.stalled_digest_lines", "compliance.disc
 # Request lines (the development server's, and django.request's 4xx/5xx paths) would carry admin search
 # terms (?q=<email>) and the tokens of public links (/data-export/<token>/): config.log_filters rewrites
 # them on the loggers that write them and on the handler, before anything is written.
+# Expected refusals (403 permission denied or CSRF failure, a 400 for a suspicious request) are one line
+# without a traceback (config.log_filters.ConciseRefusals); a 5xx keeps its traceback.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"scrub_request_lines": {"()": "config.log_filters.ScrubRequestLines"}},
+    "filters": {
+        "scrub_request_lines": {"()": "config.log_filters.ScrubRequestLines"},
+        "concise_refusals": {"()": "config.log_filters.ConciseRefusals"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "request_line": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_request_lines"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["concise_refusals", "scrub_request_lines"],
+        },
         "request_lines": {
             "class": "logging.StreamHandler",
             "formatter": "request_line",
-            "filters": ["scrub_request_lines"],
+            "filters": ["concise_refusals", "scrub_request_lines"],
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "django.request": {"filters": ["scrub_request_lines"]},
+        "django.request": {"filters": ["concise_refusals", "scrub_request_lines"]},
         "django.server": {
             "handlers": ["request_lines"],
             "level": "INFO",

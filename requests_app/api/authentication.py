@@ -8,16 +8,24 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from requests_app.services import api_client_authenticate
 
+HEADER_HINT = "Send the token in the header 'Authorization: Bearer <token>'."
+# Said when the header is missing (requests_app.api.exceptions) or uses another scheme. Never echoes what was
+# sent: a token sent with the wrong scheme is still a credential.
+MISSING_TOKEN = f"No API token was sent. {HEADER_HINT}"
+OTHER_SCHEME = f"This API takes a bearer token, not another scheme (such as 'Token <key>' or Basic). {HEADER_HINT}"
+
 
 class BearerTokenAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
     def authenticate(self, request):
         parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword:
-            return None
+        if not parts:
+            return None  # DRF answers 401 with MISSING_TOKEN (the API's exception handler)
+        if parts[0].lower() != self.keyword:
+            raise AuthenticationFailed(OTHER_SCHEME)
         if len(parts) != 2:
-            raise AuthenticationFailed("Send the header as 'Authorization: Bearer <token>'.")
+            raise AuthenticationFailed(HEADER_HINT)
         try:
             token = parts[1].decode("ascii")
         except UnicodeDecodeError as exc:

@@ -46,6 +46,9 @@ def test_the_request_list_reads_well_and_fits_the_page(new_page, shots, protecti
     page.press("#searchbar", "Enter")
     page.wait_for_load_state()
     assert "Bo Chen" in page.inner_text("#result_list") and "Ana Maria" not in page.inner_text("#result_list")
+    # The term was posted: the address bar (history, Referer, access log) carries a token, not the term.
+    assert "other.org" not in page.url and "?s=" in page.url
+    assert page.input_value("#searchbar") == "other.org"
     shots(page, "searched by email domain")
     page.goto("/admin/requests_app/rightsrequest/")
     page.check("#action-toggle")

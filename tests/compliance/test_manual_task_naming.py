@@ -54,12 +54,17 @@ def test_the_task_list_shows_request_action_and_system_columns_and_finds_a_task_
     with pytest.raises(ConnectorPending):
         get_connector(finance).locate(SUBJECT)
     client.force_login(officer)
-    page = client.get(reverse("admin:compliance_manualtask_changelist") + "?q=00046")
+    page = client.get(reverse("admin:compliance_manualtask_changelist") + "?q=00046", follow=True)
     html = page.content.decode()
     assert page.status_code == 200 and len(page.context["cl"].result_list) == 1
     for header in ("Request", "Action", "System"):
         assert f">{header}</a>" in html or f">{header}</span>" in html
     assert ">DSR-2026-00046</a>" in html and ">Find</a>" in html and "Finance drive" in html
     assert (
-        list(client.get(reverse("admin:compliance_manualtask_changelist") + "?q=00047").context["cl"].result_list) == []
+        list(
+            client.get(reverse("admin:compliance_manualtask_changelist") + "?q=00047", follow=True)
+            .context["cl"]
+            .result_list
+        )
+        == []
     )

@@ -17,7 +17,8 @@ LIST = "admin:requests_app_rightsrequest_changelist"
 def _list(client, query="", as_user=None):
     if as_user is not None:  # after a time jump the idle session has ended
         client.force_login(as_user)
-    response = client.get(reverse(LIST) + query)
+    # A search (?q=) is moved to the session and redirected to ?s=<token> (security.admin_search): follow it.
+    response = client.get(reverse(LIST) + query, follow=True)
     assert response.status_code == 200
     return response
 
